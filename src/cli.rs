@@ -1,0 +1,284 @@
+//! The command line (clap derive), and its conversion into an [`Action`].
+//!
+//! clap stops here: the rest of envgate sees only [`Action`] and [`Options`].
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::error::Error;
+use crate::report::Format;
+
+/// envgate: validate every environment variable a program needs, then exec it.
+#[derive(Debug, Parser)]
+#[command(
+    name = "envgate",
+    version,
+    about,
+    after_help = "Examples:\n  envgate --schema env.schema.toml -- gunicorn app.wsgi\n  envgate --check --format github\n  envgate docs --output docs/ENVIRONMENT_VARIABLES.md"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    common: CommonArgs,
+
+    #[command(flatten)]
+    report: ReportArgs,
+
+    /// Validate only and report (same as `envgate check`).
+    #[arg(long, conflicts_with = "docs")]
+    check: bool,
+
+    /// Print Markdown documentation of the schema (same as `envgate docs`).
+    #[arg(long)]
+    docs: bool,
+
+    /// With --docs: write to FILE (atomically) instead of stdout.
+    #[arg(long, value_name = "FILE", requires = "docs")]
+    output: Option<PathBuf>,
+
+    /// The program to launch and its arguments, after `--`.
+    #[arg(last = true, value_name = "CMD")]
+    command: Vec<OsString>,
+
+    #[command(subcommand)]
+    subcommand: Option<Sub>,
+}
+
+/// Options every command shares.
+#[derive(Debug, Clone, Default, Args)]
+struct CommonArgs {
+    /// Schema file [default: $ENVGATE_SCHEMA, else ./env.schema.toml].
+    #[arg(short, long, global = true, value_name = "FILE")]
+    schema: Option<PathBuf>,
+
+    /// A .env file to read (repeatable; later files win).
+    #[arg(long = "env-file", global = true, value_name = "FILE")]
+    env_files: Vec<PathBuf>,
+
+    /// The environment to validate for [default: $ENVIRONMENT, else development].
+    #[arg(long, global = true, value_name = "NAME")]
+    environment: Option<String>,
+}
+
+/// Options of the commands that validate.
+#[derive(Debug, Clone, Default, Args)]
+struct ReportArgs {
+    /// Report format.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    format: Option<Format>,
+
+    /// Print a table of every variable: source, status, value (sensitive ones masked).
+    #[arg(long)]
+    explain: bool,
+
+    /// Treat warnings (deprecated variables, …) as errors.
+    #[arg(long)]
+    strict: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Sub {
+    /// Validate only and report; exit 0 when valid, 78 when not.
+    Check {
+        #[command(flatten)]
+        report: ReportArgs,
+    },
+    /// Validate, then exec CMD with the resolved environment.
+    Run {
+        #[command(flatten)]
+        report: ReportArgs,
+        /// The program to launch and its arguments.
+        #[arg(last = true, required = true, value_name = "CMD")]
+        command: Vec<OsString>,
+    },
+    /// Render documentation from the schema.
+    Docs(DocsArgs),
+    /// Print the JSON Schema of the schema format.
+    Schema {
+        /// Print the JSON Schema (draft 2020-12) for editor completion.
+        #[arg(long)]
+        json_schema: bool,
+    },
+}
+
+/// Options of `envgate docs`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct DocsArgs {
+    /// Output kind.
+    #[arg(long, value_enum, default_value_t = DocsFormat::Markdown)]
+    pub format: DocsFormat,
+    /// Write to FILE (atomically) instead of stdout.
+    #[arg(long, value_name = "FILE", conflicts_with = "check")]
+    pub output: Option<PathBuf>,
+    /// Compare FILE with what would be generated; exit 1 with a diff when stale.
+    #[arg(long, value_name = "FILE")]
+    pub check: Option<PathBuf>,
+}
+
+/// What `envgate docs` renders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum DocsFormat {
+    /// ENVIRONMENT_VARIABLES.md.
+    #[default]
+    Markdown,
+    /// A commented `.env.example`.
+    Dotenv,
+}
+
+/// Options that shape validation and reporting.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Options {
+    /// `--schema`, when given.
+    pub schema: Option<PathBuf>,
+    /// `--env-file`s, in order.
+    pub env_files: Vec<PathBuf>,
+    /// `--environment`, when given.
+    pub environment: Option<String>,
+    /// `--format`, when given.
+    pub format: Option<Format>,
+    /// `--explain`.
+    pub explain: bool,
+    /// `--strict`.
+    pub strict: bool,
+}
+
+/// What the user asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Validate and report.
+    Check,
+    /// Validate, then exec this command.
+    Launch(Vec<OsString>),
+    /// Render docs.
+    Docs {
+        /// Markdown or dotenv.
+        format: DocsFormat,
+        /// Where to write, if not stdout.
+        output: Option<PathBuf>,
+        /// A file to compare instead of writing.
+        check: Option<PathBuf>,
+    },
+    /// Print the JSON Schema of the schema format.
+    JsonSchema,
+}
+
+impl Cli {
+    /// Converts the parsed command line into options and an action.
+    ///
+    /// # Errors
+    /// [`Error::Usage`] when no action was asked for.
+    pub fn into_action(self) -> Result<(Options, Action), Error> {
+        let Cli {
+            common,
+            report,
+            check,
+            docs,
+            output,
+            command,
+            subcommand,
+        } = self;
+        let (report, action) = match subcommand {
+            Some(Sub::Check { report }) => (report, Action::Check),
+            Some(Sub::Run { report, command }) => (report, Action::Launch(command)),
+            Some(Sub::Docs(args)) => (
+                report,
+                Action::Docs {
+                    format: args.format,
+                    output: args.output,
+                    check: args.check,
+                },
+            ),
+            Some(Sub::Schema { json_schema: true }) => (report, Action::JsonSchema),
+            Some(Sub::Schema { json_schema: false }) => {
+                return Err(Error::Usage(
+                    "`envgate schema` needs --json-schema".to_owned(),
+                ));
+            }
+            None if check && !command.is_empty() => {
+                return Err(Error::Usage(
+                    "--check validates only; drop it to launch a command".to_owned(),
+                ));
+            }
+            None if check => (report, Action::Check),
+            None if docs => (
+                report,
+                Action::Docs {
+                    format: DocsFormat::Markdown,
+                    output,
+                    check: None,
+                },
+            ),
+            None if !command.is_empty() => (report, Action::Launch(command)),
+            None => {
+                return Err(Error::Usage(
+                    "nothing to do: give `-- CMD ARGS…` to launch, --check to validate, or --docs"
+                        .to_owned(),
+                ));
+            }
+        };
+        let options = Options {
+            schema: common.schema,
+            env_files: common.env_files,
+            environment: common.environment,
+            format: report.format,
+            explain: report.explain,
+            strict: report.strict,
+        };
+        Ok((options, action))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> Result<(Options, Action), Error> {
+        Cli::try_parse_from(args)
+            .map_err(|e| Error::Usage(e.to_string()))?
+            .into_action()
+    }
+
+    #[test]
+    fn verify_app() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn short_forms_and_subcommands_agree() {
+        let (options, action) = parse(&["envgate", "-s", "x.toml", "--check"]).unwrap();
+        assert_eq!(action, Action::Check);
+        assert_eq!(options.schema, Some("x.toml".into()));
+        let (options, action) =
+            parse(&["envgate", "--schema", "x.toml", "check", "--format", "json"]).unwrap();
+        assert_eq!(action, Action::Check);
+        assert_eq!(options.format, Some(Format::Json));
+        let (_, action) = parse(&["envgate", "--", "gunicorn", "--bind", ":8000"]).unwrap();
+        assert_eq!(
+            action,
+            Action::Launch(vec!["gunicorn".into(), "--bind".into(), ":8000".into()])
+        );
+        let (options, action) =
+            parse(&["envgate", "run", "--env-file", "a.env", "--", "env"]).unwrap();
+        assert_eq!(action, Action::Launch(vec!["env".into()]));
+        assert_eq!(options.env_files, vec![PathBuf::from("a.env")]);
+        let (_, action) = parse(&["envgate", "--docs", "--output", "d.md"]).unwrap();
+        assert!(matches!(
+            action,
+            Action::Docs {
+                output: Some(_),
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn nothing_to_do_is_a_usage_error() {
+        assert!(matches!(parse(&["envgate"]), Err(Error::Usage(_))));
+        assert!(matches!(
+            parse(&["envgate", "--check", "--", "env"]),
+            Err(Error::Usage(_))
+        ));
+    }
+}

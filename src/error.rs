@@ -1,0 +1,210 @@
+//! Failures of a run, and the one place that maps them to exit codes.
+//!
+//! A *failure* stops envgate before it can report on values (a schema that does not
+//! load, a missing file, an exec that fails). A variable that fails a rule is not an
+//! error but a [`Problem`]. Exit codes follow sysexits(3), as the README lists.
+
+use std::path::{Path, PathBuf};
+
+use miette::Diagnostic;
+use thiserror::Error as ThisError;
+
+use crate::problem::Problem;
+use crate::resolve::io_reason;
+use crate::schema::SchemaSource;
+
+/// Exit codes, as documented in the README.
+pub mod exit {
+    /// Success.
+    pub const OK: u8 = 0;
+    /// `docs --check`: the file is stale.
+    pub const STALE: u8 = 1;
+    /// Command-line usage error.
+    pub const USAGE: u8 = 2;
+    /// The schema is invalid.
+    pub const SCHEMA_INVALID: u8 = 65;
+    /// The schema or an env file cannot be opened.
+    pub const NO_INPUT: u8 = 66;
+    /// An output file cannot be created.
+    pub const CANT_CREATE: u8 = 73;
+    /// The configuration (the values) is invalid.
+    pub const CONFIG_INVALID: u8 = 78;
+    /// The command exists but cannot be executed.
+    pub const NOT_EXECUTABLE: u8 = 126;
+    /// The command was not found.
+    pub const NOT_FOUND: u8 = 127;
+}
+
+/// Every problem of a schema that failed to load, with its text for diagnostics.
+#[derive(Debug, Clone)]
+pub struct SchemaErrors {
+    /// The schema text and name.
+    pub source: SchemaSource,
+    /// What is wrong with it (at least one).
+    pub problems: Vec<Problem>,
+}
+
+impl SchemaErrors {
+    /// A schema failure made of one problem.
+    #[must_use]
+    pub fn single(name: &str, text: &str, problem: Problem) -> Self {
+        Self {
+            source: SchemaSource {
+                name: name.to_owned(),
+                text: text.into(),
+            },
+            problems: vec![problem],
+        }
+    }
+}
+
+/// A failure that ends the run.
+#[derive(Debug, ThisError, Diagnostic)]
+pub enum Error {
+    /// The schema file cannot be opened or read.
+    #[error("cannot read schema {}: {}", path.display(), io_reason(source))]
+    #[diagnostic(
+        code(envgate::schema::not_found),
+        help(
+            "Pass the schema with --schema FILE or ENVGATE_SCHEMA; without either, envgate reads ./env.schema.toml."
+        )
+    )]
+    SchemaNotFound {
+        /// The path as given.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+
+    /// The schema file is larger than envgate accepts.
+    #[error("schema {} is larger than {} MiB", path.display(), crate::schema::MAX_SCHEMA_BYTES / 1024 / 1024)]
+    #[diagnostic(
+        code(envgate::schema::too_large),
+        help(
+            "A schema describes variables, not data; split it or remove what is not a variable declaration."
+        )
+    )]
+    SchemaTooLarge {
+        /// The path as given.
+        path: PathBuf,
+    },
+
+    /// The schema has problems (all of them are listed).
+    #[error("the schema is invalid")]
+    #[diagnostic(code(envgate::schema::invalid))]
+    SchemaInvalid(SchemaErrors),
+
+    /// An `--env-file` cannot be opened or read.
+    #[error("cannot read env file {}: {}", path.display(), io_reason(source))]
+    #[diagnostic(
+        code(envgate::env_file::not_found),
+        help("Check the path given to --env-file.")
+    )]
+    EnvFileNotFound {
+        /// The path as given.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+
+    /// An `--env-file` does not parse.
+    #[error("env file {}, line {line}: not a valid NAME=value line", path.display())]
+    #[diagnostic(
+        code(envgate::env_file::syntax),
+        help("Each line is NAME=value; quote values with spaces or '#', and close every quote.")
+    )]
+    EnvFileSyntax {
+        /// The path as given.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+    },
+
+    /// One of envgate's own settings (from the environment) is malformed.
+    #[error("{name} is not valid: {reason}")]
+    #[diagnostic(
+        code(envgate::invalid_setting),
+        help("Booleans accept true/false, 1/0, yes/no, on/off in any case.")
+    )]
+    Setting {
+        /// The setting's variable name.
+        name: String,
+        /// Why it does not parse.
+        reason: String,
+    },
+
+    /// A command-line usage error.
+    #[error("{0}")]
+    #[diagnostic(code(envgate::usage), help("Run `envgate --help` for usage."))]
+    Usage(String),
+
+    /// An output file cannot be written.
+    #[error("cannot write {}: {}", path.display(), io_reason(source))]
+    #[diagnostic(
+        code(envgate::output),
+        help("Check that the directory exists and is writable.")
+    )]
+    Output {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+
+    /// The command to launch was not found.
+    #[error("command not found: {program}")]
+    #[diagnostic(
+        code(envgate::exec::not_found),
+        help(
+            "Check the command name and the PATH of the container (a bare name is searched in PATH)."
+        )
+    )]
+    CommandNotFound {
+        /// The program as given.
+        program: String,
+    },
+
+    /// The command to launch exists but cannot be executed.
+    #[error("cannot execute {program}: {reason}")]
+    #[diagnostic(
+        code(envgate::exec::not_executable),
+        help("Check the file's execute permission and its interpreter line (#!).")
+    )]
+    NotExecutable {
+        /// The program as given.
+        program: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl Error {
+    /// A schema IO failure, choosing between "not found" and "too large".
+    #[must_use]
+    pub fn schema_io(path: &Path, source: std::io::Error) -> Self {
+        if source.kind() == std::io::ErrorKind::FileTooLarge {
+            Self::SchemaTooLarge {
+                path: path.to_owned(),
+            }
+        } else {
+            Self::SchemaNotFound {
+                path: path.to_owned(),
+                source,
+            }
+        }
+    }
+
+    /// The exit code for this failure (sysexits).
+    #[must_use]
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::SchemaNotFound { .. } | Self::EnvFileNotFound { .. } => exit::NO_INPUT,
+            Self::SchemaTooLarge { .. } | Self::SchemaInvalid(_) => exit::SCHEMA_INVALID,
+            Self::EnvFileSyntax { .. } | Self::Setting { .. } => exit::CONFIG_INVALID,
+            Self::Usage(_) => exit::USAGE,
+            Self::Output { .. } => exit::CANT_CREATE,
+            Self::CommandNotFound { .. } => exit::NOT_FOUND,
+            Self::NotExecutable { .. } => exit::NOT_EXECUTABLE,
+        }
+    }
+}

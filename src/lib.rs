@@ -1,0 +1,341 @@
+//! envgate: a startup-time configuration gate and process launcher.
+//!
+//! The pipeline: `schema` (load, spans kept) → `resolve` (sources, in precedence)
+//! → `validate` (every rule, every variable) → `report` (check) or `launch` (exec).
+//! `docs` renders the same schema as Markdown, `.env.example` or JSON Schema.
+//! [`run`] wires the stages together and is the only function that prints.
+
+pub mod cli;
+pub mod docs;
+pub mod duration;
+pub mod error;
+pub mod launch;
+pub mod problem;
+pub mod report;
+pub mod resolve;
+pub mod schema;
+pub mod settings;
+pub mod validate;
+
+use std::ffi::OsString;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use cli::{Action, Cli, Options};
+use error::{Error, exit};
+use problem::{Code, Problem};
+use report::{Format, Report};
+use resolve::{EnvFile, EnvSnapshot, Resolution};
+use schema::Schema;
+use settings::Settings;
+
+/// The schema read when neither `--schema` nor `ENVGATE_SCHEMA` is given.
+pub const DEFAULT_SCHEMA: &str = "env.schema.toml";
+
+/// Runs envgate for a parsed command line and an environment; returns the exit code.
+#[must_use]
+pub fn run(cli: Cli, env: EnvSnapshot) -> u8 {
+    let (options, action) = match cli.into_action() {
+        Ok(parsed) => parsed,
+        Err(error) => return fail(&error, None, Stream::Stderr),
+    };
+    let stream = match action {
+        Action::Launch(_) => Stream::Stderr,
+        _ => Stream::Stdout,
+    };
+    match execute(&options, action, env) {
+        Ok(code) => code,
+        Err(error) => fail(&error, options.format, stream),
+    }
+}
+
+/// Where a report goes: `check` reports to stdout; a launch keeps stdout for the program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stream {
+    Stdout,
+    Stderr,
+}
+
+impl Stream {
+    fn is_terminal(self) -> bool {
+        match self {
+            Self::Stdout => std::io::stdout().is_terminal(),
+            Self::Stderr => std::io::stderr().is_terminal(),
+        }
+    }
+
+    fn write(self, text: &str) {
+        // A closed pipe must not turn a report into a panic.
+        let _ = match self {
+            Self::Stdout => std::io::stdout().lock().write_all(text.as_bytes()),
+            Self::Stderr => std::io::stderr().lock().write_all(text.as_bytes()),
+        };
+    }
+}
+
+fn execute(options: &Options, action: Action, mut env: EnvSnapshot) -> Result<u8, Error> {
+    if action == Action::JsonSchema {
+        Stream::Stdout.write(&docs::json_schema());
+        return Ok(exit::OK);
+    }
+    let settings = Settings::from_env(&env)?;
+    let environment = options
+        .environment
+        .clone()
+        .unwrap_or_else(|| settings.environment.clone());
+    if options.environment.is_some() {
+        // The program must see the environment envgate validated for.
+        env.set("ENVIRONMENT".into(), environment.clone().into());
+    }
+    let schema_path = schema_path(options, &settings);
+    let schema = schema::from_path(&schema_path)?;
+    match action {
+        Action::Docs {
+            format,
+            output,
+            check,
+        } => docs::run(&schema, format, output.as_deref(), check.as_deref()),
+        Action::Check => Ok(validate_and_report(
+            options,
+            &settings,
+            &schema,
+            &environment,
+            &env,
+            Stream::Stdout,
+        )?
+        .0),
+        Action::Launch(command) => {
+            launch(options, &settings, &schema, &environment, &env, &command)
+        }
+        Action::JsonSchema => unreachable!("handled above"),
+    }
+}
+
+fn schema_path(options: &Options, settings: &Settings) -> PathBuf {
+    options
+        .schema
+        .clone()
+        .or_else(|| settings.envgate_schema.clone())
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_SCHEMA))
+}
+
+fn launch(
+    options: &Options,
+    settings: &Settings,
+    schema: &Schema,
+    environment: &str,
+    env: &EnvSnapshot,
+    command: &[OsString],
+) -> Result<u8, Error> {
+    let (code, resolution) =
+        validate_and_report(options, settings, schema, environment, env, Stream::Stderr)?;
+    let Some(resolution) = resolution.filter(|_| code == exit::OK) else {
+        return Ok(code);
+    };
+    let child_env = launch::child_environment(env, &resolution);
+    drop(resolution);
+    Err(launch::exec(command, child_env))
+}
+
+/// Resolves and validates, prints the report, and returns the exit code and, when
+/// the configuration is valid, the resolution.
+fn validate_and_report(
+    options: &Options,
+    settings: &Settings,
+    schema: &Schema,
+    environment: &str,
+    env: &EnvSnapshot,
+    stream: Stream,
+) -> Result<(u8, Option<Resolution>), Error> {
+    let format = options.format.unwrap_or_default();
+    let color = format == Format::Human && stream.is_terminal() && env.get("NO_COLOR").is_none();
+    let consequence = (stream == Stream::Stderr).then_some("nothing was launched");
+    if !schema.has_environment(environment) {
+        let problems = [unknown_environment(schema, environment)];
+        let report = Report {
+            source: &schema.source,
+            environment: None,
+            var_count: schema.vars.len(),
+            problems: &problems,
+            consequence,
+        };
+        stream.write(&report::render(&report, format, color));
+        return Ok((exit::CONFIG_INVALID, None));
+    }
+    let env_files = load_env_files(&options.env_files)?;
+    let resolution = resolve::resolve(schema, environment, env, &env_files);
+    let problems = collect_problems(options, settings, schema, environment, &resolution);
+    let report = Report {
+        source: &schema.source,
+        environment: Some(environment),
+        var_count: schema.vars.len(),
+        problems: &problems,
+        consequence,
+    };
+    if options.explain {
+        stream.write(&report::explain_table(
+            schema,
+            environment,
+            &resolution,
+            &problems,
+        ));
+    }
+    // A valid launch stays quiet unless there is something to say.
+    if stream == Stream::Stdout || !problems.is_empty() {
+        stream.write(&report::render(&report, format, color));
+    }
+    if report.ok() {
+        Ok((exit::OK, Some(resolution)))
+    } else {
+        Ok((exit::CONFIG_INVALID, None))
+    }
+}
+
+fn collect_problems(
+    options: &Options,
+    settings: &Settings,
+    schema: &Schema,
+    environment: &str,
+    resolution: &Resolution,
+) -> Vec<Problem> {
+    let mode = if settings.skip_config_validation {
+        validate::Mode::Skip
+    } else {
+        validate::Mode::Enforce
+    };
+    let mut problems = resolution.problems.clone();
+    problems.extend(validate::validate(schema, environment, resolution, mode));
+    if settings.use_secrets_manager
+        && schema
+            .vars
+            .iter()
+            .any(|var| var.layer_for(environment).secret.is_some())
+    {
+        problems.push(
+            Problem::error(
+                Code::InvalidSetting,
+                "USE_SECRETS_MANAGER is on, but this build of envgate cannot read AWS Secrets Manager yet",
+            )
+            .help("Unset USE_SECRETS_MANAGER to use local sources (environment, *_FILE, --env-file); envgate refuses to launch rather than start without the secrets you asked for."),
+        );
+    }
+    if mode == validate::Mode::Skip {
+        problems.insert(
+            0,
+            Problem::warning(
+                Code::ValidationSkipped,
+                "SKIP_CONFIG_VALIDATION is on: rule violations are reported as warnings and do not stop the launch",
+            )
+            .help("Unset SKIP_CONFIG_VALIDATION as soon as possible. Missing required values still stop the launch."),
+        );
+    }
+    if options.strict {
+        for problem in &mut problems {
+            if problem.code != Code::ValidationSkipped {
+                problem.severity = problem::Severity::Error;
+            }
+        }
+    }
+    problems
+}
+
+fn unknown_environment(schema: &Schema, environment: &str) -> Problem {
+    let known = schema.environments.iter().map(String::as_str);
+    let mut problem = Problem::error(
+        Code::UnknownEnvironment,
+        format!("unknown environment `{environment}`"),
+    )
+    .help(format!(
+        "Set ENVIRONMENT (or --environment) to one of: {}.",
+        schema.environments.join(", ")
+    ));
+    if let Some(best) = schema::suggest(environment, known) {
+        problem = problem.help(format!("Did you mean `{best}`?"));
+    }
+    problem
+}
+
+fn load_env_files(paths: &[PathBuf]) -> Result<Vec<EnvFile>, Error> {
+    paths.iter().map(|path| EnvFile::load(path)).collect()
+}
+
+/// Prints a failure in the requested format and returns its exit code.
+fn fail(error: &Error, format: Option<Format>, stream: Stream) -> u8 {
+    let format = format.unwrap_or_default();
+    if let Error::SchemaInvalid(schema_errors) = error {
+        let report = Report {
+            source: &schema_errors.source,
+            environment: None,
+            var_count: 0,
+            problems: &schema_errors.problems,
+            consequence: Some("the schema must be fixed first"),
+        };
+        let color = format == Format::Human
+            && stream.is_terminal()
+            && std::env::var_os("NO_COLOR").is_none();
+        stream.write(&report::render(&report, format, color));
+        return error.exit_code();
+    }
+    let text = match format {
+        Format::Json => failure_json(error),
+        Format::Human | Format::Github => {
+            let handler = miette::GraphicalReportHandler::new_themed(
+                miette::GraphicalTheme::unicode_nocolor(),
+            )
+            .with_width(100);
+            let mut out = String::new();
+            let _ = handler.render_report(&mut out, error);
+            out
+        }
+    };
+    Stream::Stderr.write(&text);
+    error.exit_code()
+}
+
+fn failure_json(error: &Error) -> String {
+    use miette::Diagnostic;
+    let code = error.code().map(|code| code.to_string());
+    let help = error.help().map(|help| help.to_string());
+    let json = serde_json::json!({
+        "ok": false,
+        "problems": [{
+            "code": code,
+            "severity": "error",
+            "message": error.to_string(),
+            "help": help,
+        }],
+    });
+    format!("{json:#}\n")
+}
+
+/// Writes `contents` to `path` atomically (a temporary file in the same directory, then rename).
+///
+/// # Errors
+/// [`Error::Output`] (exit 73) when the file cannot be written.
+pub fn write_atomically(path: &Path, contents: &str) -> Result<(), Error> {
+    let output_error = |source| Error::Output {
+        path: path.to_owned(),
+        source,
+    };
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let file_name = path.file_name().ok_or_else(|| {
+        output_error(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a file path",
+        ))
+    })?;
+    let temp = dir.join(format!(
+        ".{}.envgate-tmp-{}",
+        file_name.to_string_lossy(),
+        std::process::id()
+    ));
+    let written = std::fs::write(&temp, contents).and_then(|()| std::fs::rename(&temp, path));
+    if let Err(source) = written {
+        let _ = std::fs::remove_file(&temp);
+        return Err(output_error(source));
+    }
+    Ok(())
+}

@@ -1,0 +1,880 @@
+//! Loading a schema: TOML text → [`Schema`], collecting every problem with its span.
+//!
+//! The text is parsed into toml's spanned document tree, then walked by hand
+//! rather than through `#[serde(deny_unknown_fields)]`: serde stops at the first
+//! error, and a user fixing a schema wants all of them at once, each with a line,
+//! a column and a "did you mean". [`from_str`] is pure; [`from_path`] is the IO edge.
+
+use std::fs::File;
+use std::io::Read;
+use std::ops::Range;
+use std::path::Path;
+use std::sync::Arc;
+
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use super::{
+    DEFAULT_ENVIRONMENTS, DEFAULT_SECRET_NAME, Delivery, Layer, Pattern, ROTATE_KINDS, RotateSpec,
+    Rules, Schema, SchemaSource, VarSpec, VarType,
+};
+use crate::duration;
+use crate::error::{Error, SchemaErrors};
+use crate::problem::{Code, Problem};
+use crate::validate::rules::check_value;
+
+/// The largest schema envgate reads; a real schema is a few kilobytes.
+pub const MAX_SCHEMA_BYTES: u64 = 4 * 1024 * 1024;
+
+const TOP_KEYS: &[&str] = &["version", "envgate", "groups", "vars"];
+const ENVGATE_KEYS: &[&str] = &["environments", "secret_name", "shared_prefixes"];
+const RULE_KEYS: &[&str] = &[
+    "min_length",
+    "max_length",
+    "min",
+    "max",
+    "pattern",
+    "one_of",
+    "forbid",
+    "min_unique_chars",
+    "min_entropy_bits",
+    "schemes",
+];
+const LAYER_KEYS: &[&str] = &["required", "default", "secret", "help"];
+const VAR_ONLY_KEYS: &[&str] = &[
+    "description",
+    "example",
+    "group",
+    "type",
+    "required_in",
+    "sensitive",
+    "deliver",
+    "deprecated",
+    "aliases",
+    "rotate",
+    "environments",
+];
+const ROTATE_KEYS: &[&str] = &[
+    "kind",
+    "every",
+    "strategy",
+    "admin_secret",
+    "length",
+    "alphabet",
+    "prefix",
+    "max_fallbacks",
+];
+
+/// Reads and loads the schema at `path`.
+///
+/// # Errors
+/// [`Error::SchemaNotFound`] and friends for IO (exit 66), [`Error::SchemaInvalid`]
+/// with every problem for a bad schema (exit 65).
+pub fn from_path(path: &Path) -> Result<Schema, Error> {
+    let name = path.display().to_string();
+    let text = read_limited(path).map_err(|source| Error::schema_io(path, source))?;
+    let Ok(text) = String::from_utf8(text) else {
+        return Err(Error::SchemaInvalid(SchemaErrors::single(
+            &name,
+            "",
+            Problem::error(Code::SchemaSyntax, "the schema is not valid UTF-8 text")
+                .help("Save the schema as UTF-8."),
+        )));
+    };
+    from_str(&name, &text).map_err(Error::SchemaInvalid)
+}
+
+fn read_limited(path: &Path) -> std::io::Result<Vec<u8>> {
+    let file = File::open(path)?;
+    let metadata = file.metadata()?;
+    if metadata.is_dir() {
+        return Err(std::io::Error::from(std::io::ErrorKind::IsADirectory));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_SCHEMA_BYTES + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_SCHEMA_BYTES {
+        return Err(std::io::Error::from(std::io::ErrorKind::FileTooLarge));
+    }
+    Ok(bytes)
+}
+
+/// Loads a schema from its text; `name` is how diagnostics refer to it.
+///
+/// # Errors
+/// Every problem found, syntax first, then structure, then contradictions.
+pub fn from_str(name: &str, text: &str) -> Result<Schema, SchemaErrors> {
+    let source = SchemaSource {
+        name: name.to_owned(),
+        text: Arc::from(text),
+    };
+    let (document, syntax_errors) = DeTable::parse_recoverable(text);
+    if !syntax_errors.is_empty() {
+        let problems = syntax_errors.iter().map(syntax_problem).collect();
+        return Err(SchemaErrors { source, problems });
+    }
+    let mut loader = Loader::default();
+    let schema = loader.schema(document.get_ref(), source.clone());
+    if loader.problems.is_empty() {
+        Ok(schema)
+    } else {
+        Err(SchemaErrors {
+            source,
+            problems: loader.problems,
+        })
+    }
+}
+
+fn syntax_problem(error: &toml::de::Error) -> Problem {
+    let message = error.message().trim_end().to_owned();
+    let problem = Problem::error(Code::SchemaSyntax, format!("invalid TOML: {message}"))
+        .help("Fix the TOML syntax at the marked place.");
+    match error.span() {
+        Some(span) => problem.at(span, "here"),
+        None => problem,
+    }
+}
+
+/// A did-you-mean suggestion for `word` among `candidates`.
+pub(crate) fn suggest<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|candidate| (strsim::jaro_winkler(word, candidate), candidate))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, candidate)| candidate)
+}
+
+type Entry<'a, 'i> = (
+    &'a Spanned<std::borrow::Cow<'i, str>>,
+    &'a Spanned<DeValue<'i>>,
+);
+
+#[derive(Default)]
+struct Loader {
+    problems: Vec<Problem>,
+}
+
+impl Loader {
+    fn push(&mut self, problem: Problem) {
+        self.problems.push(problem);
+    }
+
+    fn schema(&mut self, document: &DeTable<'_>, source: SchemaSource) -> Schema {
+        self.unknown_keys(document, TOP_KEYS, "the schema");
+        self.version(document);
+        let envgate = self.table(document, "envgate");
+        if let Some(envgate) = envgate {
+            self.unknown_keys(envgate, ENVGATE_KEYS, "[envgate]");
+        }
+        let environments = envgate
+            .and_then(|table| self.string_list(table, "environments"))
+            .map_or_else(
+                || {
+                    DEFAULT_ENVIRONMENTS
+                        .iter()
+                        .map(|env| (*env).to_owned())
+                        .collect()
+                },
+                |list| list.into_iter().map(Spanned::into_inner).collect(),
+            );
+        let secret_name = envgate
+            .and_then(|table| self.string(table, "secret_name"))
+            .map_or_else(|| DEFAULT_SECRET_NAME.to_owned(), Spanned::into_inner);
+        let shared_prefixes = envgate
+            .and_then(|table| self.string_list(table, "shared_prefixes"))
+            .map(|list| list.into_iter().map(Spanned::into_inner).collect())
+            .unwrap_or_default();
+        let groups = self.groups(document);
+        let mut schema = Schema {
+            source,
+            environments,
+            secret_name,
+            shared_prefixes,
+            groups,
+            vars: Vec::new(),
+        };
+        schema.vars = self.vars(document, &schema);
+        self.cross_checks(&schema);
+        schema
+    }
+
+    fn version(&mut self, document: &DeTable<'_>) {
+        let Some((key, value)) = find(document, "version") else {
+            return;
+        };
+        let is_one = matches!(value.get_ref(), DeValue::Integer(int) if int.as_str() == "1");
+        if !is_one {
+            self.push(
+                Problem::error(Code::SchemaInvalidValue, "unsupported schema version")
+                    .at(span_of(key, value), "this envgate reads version 1")
+                    .help("Write `version = 1`."),
+            );
+        }
+    }
+
+    fn groups(&mut self, document: &DeTable<'_>) -> Vec<(String, String)> {
+        let Some(table) = self.table(document, "groups") else {
+            return Vec::new();
+        };
+        let mut groups = Vec::new();
+        for (key, value) in table {
+            match value.get_ref().as_str() {
+                Some(title) => groups.push((key.get_ref().to_string(), title.to_owned())),
+                None => self.wrong_type(key, value, "a string (the group's title)"),
+            }
+        }
+        groups
+    }
+
+    fn vars(&mut self, document: &DeTable<'_>, schema: &Schema) -> Vec<VarSpec> {
+        let Some((key, value)) = find(document, "vars") else {
+            self.push(
+                Problem::error(Code::SchemaEmpty, "the schema declares no variables")
+                    .help("Declare each variable the program needs as a `[vars.NAME]` table."),
+            );
+            return Vec::new();
+        };
+        let Some(table) = value.get_ref().as_table() else {
+            self.wrong_type(key, value, "a table of variables");
+            return Vec::new();
+        };
+        if table.is_empty() {
+            self.push(
+                Problem::error(Code::SchemaEmpty, "the schema declares no variables")
+                    .at(key.span(), "empty")
+                    .help("Declare each variable the program needs as a `[vars.NAME]` table."),
+            );
+        }
+        table
+            .iter()
+            .filter_map(|entry| self.var(entry, schema))
+            .collect()
+    }
+
+    fn var(&mut self, (key, value): Entry<'_, '_>, schema: &Schema) -> Option<VarSpec> {
+        let name = key.get_ref().to_string();
+        if !is_env_name(&name) {
+            self.push(
+                Problem::error(
+                    Code::SchemaInvalidName,
+                    format!("`{name}` is not a valid environment variable name"),
+                )
+                .var(&name)
+                .at(key.span(), "invalid name")
+                .help("Use letters, digits and underscores, not starting with a digit."),
+            );
+        }
+        let Some(table) = value.get_ref().as_table() else {
+            self.wrong_type(key, value, "a table of the variable's settings");
+            return None;
+        };
+        let context = format!("[vars.{name}]");
+        let allowed: Vec<&str> = VAR_ONLY_KEYS
+            .iter()
+            .chain(LAYER_KEYS)
+            .chain(RULE_KEYS)
+            .copied()
+            .collect();
+        self.unknown_keys(table, &allowed, &context);
+        let kind = self.var_type(table, &name);
+        let var = VarSpec {
+            span: key.span(),
+            description: self.string(table, "description").map(Spanned::into_inner),
+            example: self.scalar_text(table, "example").map(Spanned::into_inner),
+            group: self.group(table, schema),
+            kind,
+            required_in: self.required_in(table, schema),
+            sensitive: self.bool(table, "sensitive").unwrap_or(false),
+            deliver: self.deliver(table),
+            deprecated: self.deprecated(table),
+            aliases: self.aliases(table),
+            rotate: self.rotate(table),
+            base: self.layer(table),
+            overrides: self.overrides(table, schema, &name),
+            name,
+        };
+        Some(var)
+    }
+
+    fn var_type(&mut self, table: &DeTable<'_>, name: &str) -> VarType {
+        let Some(text) = self.string(table, "type") else {
+            return VarType::String;
+        };
+        if let Some(kind) = VarType::parse(text.get_ref()) {
+            return kind;
+        }
+        let names = VarType::ALL.iter().map(|kind| kind.as_str());
+        let help = match suggest(text.get_ref(), names) {
+            Some(best) => format!("Did you mean `{best}`?"),
+            None => format!("Known types: {}.", type_names()),
+        };
+        self.push(
+            Problem::error(
+                Code::SchemaUnknownType,
+                format!("unknown type `{}` for {name}", text.get_ref()),
+            )
+            .var(name)
+            .at(text.span(), "unknown type")
+            .help(help),
+        );
+        VarType::String
+    }
+
+    fn group(&mut self, table: &DeTable<'_>, schema: &Schema) -> Option<String> {
+        let group = self.string(table, "group")?;
+        let known = schema.groups.iter().map(|(key, _)| key.as_str());
+        if !schema.groups.is_empty() && !schema.groups.iter().any(|(key, _)| key == group.get_ref())
+        {
+            let help = match suggest(group.get_ref(), known) {
+                Some(best) => format!("Did you mean `{best}`? Or add it to `[groups]`."),
+                None => "Add it to `[groups]`, or use one of the groups declared there.".to_owned(),
+            };
+            self.push(
+                Problem::error(
+                    Code::SchemaUnknownGroup,
+                    format!("unknown group `{}`", group.get_ref()),
+                )
+                .at(group.span(), "not in [groups]")
+                .help(help),
+            );
+        }
+        Some(group.into_inner())
+    }
+
+    fn required_in(&mut self, table: &DeTable<'_>, schema: &Schema) -> Option<Vec<String>> {
+        let list = self.string_list(table, "required_in")?;
+        for env in &list {
+            self.known_environment(env, schema);
+        }
+        Some(list.into_iter().map(Spanned::into_inner).collect())
+    }
+
+    fn known_environment(&mut self, env: &Spanned<String>, schema: &Schema) -> bool {
+        if schema.has_environment(env.get_ref()) {
+            return true;
+        }
+        let known = schema.environments.iter().map(String::as_str);
+        let help = match suggest(env.get_ref(), known) {
+            Some(best) => format!("Did you mean `{best}`?"),
+            None => format!(
+                "Declared environments: {}. Add it to `[envgate].environments` to use it.",
+                schema.environments.join(", ")
+            ),
+        };
+        self.push(
+            Problem::error(
+                Code::SchemaUnknownEnvironment,
+                format!("unknown environment `{}`", env.get_ref()),
+            )
+            .at(env.span(), "not in [envgate].environments")
+            .help(help),
+        );
+        false
+    }
+
+    fn deliver(&mut self, table: &DeTable<'_>) -> Delivery {
+        let Some(text) = self.string(table, "deliver") else {
+            return Delivery::Env;
+        };
+        match text.get_ref().as_str() {
+            "env" => Delivery::Env,
+            "file" => Delivery::File,
+            other => {
+                self.push(
+                    Problem::error(
+                        Code::SchemaInvalidValue,
+                        format!("unknown delivery `{other}`"),
+                    )
+                    .at(text.span(), "expected `env` or `file`")
+                    .help("Use `deliver = \"env\"` (default) or `deliver = \"file\"`."),
+                );
+                Delivery::Env
+            }
+        }
+    }
+
+    fn deprecated(&mut self, table: &DeTable<'_>) -> Option<String> {
+        let (key, value) = find(table, "deprecated")?;
+        match value.get_ref() {
+            DeValue::Boolean(true) => Some(String::new()),
+            DeValue::Boolean(false) => None,
+            DeValue::String(message) => Some(message.to_string()),
+            _ => {
+                self.wrong_type(key, value, "true or a message");
+                None
+            }
+        }
+    }
+
+    fn aliases(&mut self, table: &DeTable<'_>) -> Vec<String> {
+        let Some(list) = self.string_list(table, "aliases") else {
+            return Vec::new();
+        };
+        for alias in &list {
+            if !is_env_name(alias.get_ref()) {
+                self.push(
+                    Problem::error(
+                        Code::SchemaInvalidName,
+                        format!(
+                            "alias `{}` is not a valid environment variable name",
+                            alias.get_ref()
+                        ),
+                    )
+                    .at(alias.span(), "invalid name")
+                    .help("Use letters, digits and underscores, not starting with a digit."),
+                );
+            }
+        }
+        list.into_iter().map(Spanned::into_inner).collect()
+    }
+
+    fn rotate(&mut self, table: &DeTable<'_>) -> Option<RotateSpec> {
+        let rotate = self.table(table, "rotate")?;
+        self.unknown_keys(rotate, ROTATE_KEYS, "rotate");
+        let kind = match self.string(rotate, "kind") {
+            Some(kind) if ROTATE_KINDS.contains(&kind.get_ref().as_str()) => kind.into_inner(),
+            Some(kind) => {
+                let help = match suggest(kind.get_ref(), ROTATE_KINDS.iter().copied()) {
+                    Some(best) => format!("Did you mean `{best}`?"),
+                    None => format!("Known kinds: {}.", ROTATE_KINDS.join(", ")),
+                };
+                self.push(
+                    Problem::error(
+                        Code::SchemaInvalidValue,
+                        format!("unknown rotation kind `{}`", kind.get_ref()),
+                    )
+                    .at(kind.span(), "unknown kind")
+                    .help(help),
+                );
+                kind.into_inner()
+            }
+            None => {
+                let span = find(table, "rotate")
+                    .map(|(key, _)| key.span())
+                    .unwrap_or(0..0);
+                self.push(
+                    Problem::error(Code::SchemaInvalidValue, "`rotate` needs a `kind`")
+                        .at(span, "no kind")
+                        .help(format!(
+                            "Set `kind` to one of: {}.",
+                            ROTATE_KINDS.join(", ")
+                        )),
+                );
+                String::new()
+            }
+        };
+        let every_text = self.string(rotate, "every");
+        let every = every_text
+            .as_ref()
+            .and_then(|text| match duration::parse(text.get_ref()) {
+                Ok(every) => Some(every),
+                Err(why) => {
+                    self.push(
+                        Problem::error(
+                            Code::SchemaInvalidValue,
+                            format!("`every` is not a duration: {why}"),
+                        )
+                        .at(text.span(), "not a duration")
+                        .help("Write a duration such as `90d`, `12w` or `365d`."),
+                    );
+                    None
+                }
+            });
+        Some(RotateSpec {
+            kind,
+            every,
+            every_text: every_text.map(Spanned::into_inner),
+            strategy: self.string(rotate, "strategy").map(Spanned::into_inner),
+            admin_secret: self.string(rotate, "admin_secret").map(Spanned::into_inner),
+            length: self.count(rotate, "length"),
+            alphabet: self.string(rotate, "alphabet").map(Spanned::into_inner),
+            prefix: self.string(rotate, "prefix").map(Spanned::into_inner),
+            max_fallbacks: self.count(rotate, "max_fallbacks"),
+        })
+    }
+
+    fn overrides(
+        &mut self,
+        table: &DeTable<'_>,
+        schema: &Schema,
+        name: &str,
+    ) -> Vec<(String, Layer)> {
+        let Some(environments) = self.table(table, "environments") else {
+            return Vec::new();
+        };
+        let allowed: Vec<&str> = LAYER_KEYS.iter().chain(RULE_KEYS).copied().collect();
+        let mut overrides = Vec::new();
+        for (key, value) in environments {
+            let env = Spanned::new(key.span(), key.get_ref().to_string());
+            self.known_environment(&env, schema);
+            let Some(layer_table) = value.get_ref().as_table() else {
+                self.wrong_type(key, value, "a table of rules for that environment");
+                continue;
+            };
+            let context = format!("[vars.{name}.environments.{}]", env.get_ref());
+            self.unknown_keys(layer_table, &allowed, &context);
+            overrides.push((env.into_inner(), self.layer(layer_table)));
+        }
+        overrides
+    }
+
+    fn layer(&mut self, table: &DeTable<'_>) -> Layer {
+        Layer {
+            required: self.bool(table, "required"),
+            default: self.scalar_text(table, "default").map(Spanned::into_inner),
+            secret: self.secret(table),
+            help: self.string(table, "help").map(Spanned::into_inner),
+            rules: self.rules(table),
+        }
+    }
+
+    fn secret(&mut self, table: &DeTable<'_>) -> Option<String> {
+        let text = self.string(table, "secret")?;
+        let path = text.get_ref().split('#').next().unwrap_or_default();
+        if path.is_empty() {
+            self.push(
+                Problem::error(Code::SchemaInvalidValue, "a secret reference needs a secret name")
+                    .at(text.span(), "empty name")
+                    .help("Write `path#json_key` (e.g. `database/primary#password`), a bare `path`, or a full ARN."),
+            );
+        }
+        Some(text.into_inner())
+    }
+
+    fn rules(&mut self, table: &DeTable<'_>) -> Rules {
+        Rules {
+            min_length: self.count(table, "min_length"),
+            max_length: self.count(table, "max_length"),
+            min: self.int(table, "min"),
+            max: self.int(table, "max"),
+            pattern: self.pattern(table),
+            one_of: self.text_list(table, "one_of"),
+            forbid: self
+                .string_list(table, "forbid")
+                .map(|list| list.into_iter().map(Spanned::into_inner).collect()),
+            min_unique_chars: self.count(table, "min_unique_chars"),
+            min_entropy_bits: self.number(table, "min_entropy_bits"),
+            schemes: self.string_list(table, "schemes").map(|list| {
+                list.into_iter()
+                    .map(|s| s.into_inner().to_ascii_lowercase())
+                    .collect()
+            }),
+        }
+    }
+
+    fn pattern(&mut self, table: &DeTable<'_>) -> Option<Pattern> {
+        let text = self.string(table, "pattern")?;
+        match Pattern::new(text.get_ref()) {
+            Ok(pattern) => Some(pattern),
+            Err(error) => {
+                let detail = error.to_string();
+                let last = detail.lines().last().unwrap_or_default().trim().to_owned();
+                self.push(
+                    Problem::error(Code::SchemaInvalidRegex, format!("invalid regular expression: {last}"))
+                        .at(text.span(), "invalid pattern")
+                        .help("Patterns use Rust regex syntax (no look-around or back-references) and match the whole value."),
+                );
+                None
+            }
+        }
+    }
+
+    /// Contradictions that need the whole variable: run per environment layer.
+    fn cross_checks(&mut self, schema: &Schema) {
+        for var in &schema.vars {
+            self.type_rule_fit(var);
+            let mut layers = vec![("".to_owned(), var.base.clone())];
+            layers.extend(
+                var.overrides
+                    .iter()
+                    .map(|(env, _)| (env.clone(), var.layer_for(env))),
+            );
+            for (env, layer) in layers {
+                self.layer_contradictions(var, &env, &layer);
+            }
+        }
+    }
+
+    fn type_rule_fit(&mut self, var: &VarSpec) {
+        let layers = std::iter::once(&var.base).chain(var.overrides.iter().map(|(_, layer)| layer));
+        for layer in layers {
+            let rules = &layer.rules;
+            if (rules.min.is_some() || rules.max.is_some()) && !var.kind.is_numeric() {
+                self.contradiction(
+                    var,
+                    format!(
+                        "`min`/`max` apply to int and port variables, and {} is a {}",
+                        var.name, var.kind
+                    ),
+                    "Use `min_length`/`max_length` for text, or set `type = \"int\"`.",
+                );
+            }
+            if rules.schemes.is_some() && var.kind != VarType::Url {
+                self.contradiction(
+                    var,
+                    format!(
+                        "`schemes` applies to url variables, and {} is a {}",
+                        var.name, var.kind
+                    ),
+                    "Set `type = \"url\"`, or remove `schemes`.",
+                );
+            }
+        }
+    }
+
+    fn layer_contradictions(&mut self, var: &VarSpec, env: &str, layer: &Layer) {
+        let rules = &layer.rules;
+        let place = if env.is_empty() {
+            String::new()
+        } else {
+            format!(" in {env}")
+        };
+        if let (Some(min), Some(max)) = (rules.min_length, rules.max_length)
+            && min > max
+        {
+            self.contradiction(
+                var,
+                format!(
+                    "{}{place}: min_length ({min}) is greater than max_length ({max})",
+                    var.name
+                ),
+                "No value can satisfy both; lower `min_length` or raise `max_length`.",
+            );
+        }
+        if let (Some(min), Some(max)) = (rules.min, rules.max)
+            && min > max
+        {
+            self.contradiction(
+                var,
+                format!(
+                    "{}{place}: min ({min}) is greater than max ({max})",
+                    var.name
+                ),
+                "No value can satisfy both; lower `min` or raise `max`.",
+            );
+        }
+        if let Some(default) = &layer.default {
+            let violations = check_value(var.kind, rules, default, var.sensitive);
+            for violation in violations {
+                self.push(
+                    Problem::error(
+                        Code::SchemaBadDefault,
+                        format!(
+                            "the default of {}{place} fails its own rules: {}",
+                            var.name, violation.message
+                        ),
+                    )
+                    .var(&var.name)
+                    .at(var.span.clone(), "declared here")
+                    .help("Change the default so it passes the variable's rules, or remove it."),
+                );
+            }
+        }
+    }
+
+    fn contradiction(&mut self, var: &VarSpec, message: String, help: &str) {
+        self.push(
+            Problem::error(Code::SchemaContradiction, message)
+                .var(&var.name)
+                .at(var.span.clone(), "declared here")
+                .help(help),
+        );
+    }
+
+    // ---- typed field readers: each reports a wrong TOML type and returns None ----
+
+    fn unknown_keys(&mut self, table: &DeTable<'_>, allowed: &[&str], context: &str) {
+        for (key, _) in table {
+            let name = key.get_ref().as_ref();
+            if allowed.contains(&name) {
+                continue;
+            }
+            let help = match suggest(name, allowed.iter().copied()) {
+                Some(best) => format!("Did you mean `{best}`?"),
+                None => format!("Known keys here: {}.", allowed.join(", ")),
+            };
+            self.push(
+                Problem::error(
+                    Code::SchemaUnknownKey,
+                    format!("unknown key `{name}` in {context}"),
+                )
+                .at(key.span(), "unknown key")
+                .help(help),
+            );
+        }
+    }
+
+    fn wrong_type(
+        &mut self,
+        key: &Spanned<std::borrow::Cow<'_, str>>,
+        value: &Spanned<DeValue<'_>>,
+        expected: &str,
+    ) {
+        self.push(
+            Problem::error(
+                Code::SchemaWrongType,
+                format!(
+                    "`{}` must be {expected}, not {}",
+                    key.get_ref(),
+                    value.get_ref().type_str()
+                ),
+            )
+            .at(value.span(), format!("expected {expected}"))
+            .help(format!("Write `{}` as {expected}.", key.get_ref())),
+        );
+    }
+
+    fn table<'a, 'i>(&mut self, table: &'a DeTable<'i>, key: &str) -> Option<&'a DeTable<'i>> {
+        let (found_key, value) = find(table, key)?;
+        let inner = value.get_ref().as_table();
+        if inner.is_none() {
+            self.wrong_type(found_key, value, "a table");
+        }
+        inner
+    }
+
+    fn string(&mut self, table: &DeTable<'_>, key: &str) -> Option<Spanned<String>> {
+        let (found_key, value) = find(table, key)?;
+        match value.get_ref() {
+            DeValue::String(text) => Some(Spanned::new(value.span(), text.to_string())),
+            _ => {
+                self.wrong_type(found_key, value, "a string");
+                None
+            }
+        }
+    }
+
+    fn scalar_text(&mut self, table: &DeTable<'_>, key: &str) -> Option<Spanned<String>> {
+        let (found_key, value) = find(table, key)?;
+        let text = scalar_to_text(value.get_ref());
+        if text.is_none() {
+            self.wrong_type(found_key, value, "a string, number or boolean");
+        }
+        text.map(|text| Spanned::new(value.span(), text))
+    }
+
+    fn bool(&mut self, table: &DeTable<'_>, key: &str) -> Option<bool> {
+        let (found_key, value) = find(table, key)?;
+        let flag = value.get_ref().as_bool();
+        if flag.is_none() {
+            self.wrong_type(found_key, value, "true or false");
+        }
+        flag
+    }
+
+    fn int(&mut self, table: &DeTable<'_>, key: &str) -> Option<i64> {
+        let (found_key, value) = find(table, key)?;
+        let number = match value.get_ref() {
+            DeValue::Integer(int) => i64::from_str_radix(int.as_str(), int.radix()).ok(),
+            _ => None,
+        };
+        if number.is_none() {
+            self.wrong_type(found_key, value, "an integer");
+        }
+        number
+    }
+
+    fn count(&mut self, table: &DeTable<'_>, key: &str) -> Option<usize> {
+        let (found_key, value) = find(table, key)?;
+        let number = match value.get_ref() {
+            DeValue::Integer(int) => usize::from_str_radix(int.as_str(), int.radix()).ok(),
+            _ => None,
+        };
+        if number.is_none() {
+            self.wrong_type(found_key, value, "a non-negative integer");
+        }
+        number
+    }
+
+    fn number(&mut self, table: &DeTable<'_>, key: &str) -> Option<f64> {
+        let (found_key, value) = find(table, key)?;
+        let number = match value.get_ref() {
+            DeValue::Integer(int) => i64::from_str_radix(int.as_str(), int.radix())
+                .ok()
+                .map(|n| n as f64),
+            DeValue::Float(float) => float.as_str().replace('_', "").parse().ok(),
+            _ => None,
+        };
+        if number.is_none() {
+            self.wrong_type(found_key, value, "a number");
+        }
+        number
+    }
+
+    fn string_list(&mut self, table: &DeTable<'_>, key: &str) -> Option<Vec<Spanned<String>>> {
+        let (found_key, value) = find(table, key)?;
+        let Some(array) = value.get_ref().as_array() else {
+            self.wrong_type(found_key, value, "an array of strings");
+            return None;
+        };
+        let mut list = Vec::new();
+        for item in array.iter() {
+            match item.get_ref().as_str() {
+                Some(text) => list.push(Spanned::new(item.span(), text.to_owned())),
+                None => self.wrong_type(found_key, item, "an array of strings"),
+            }
+        }
+        Some(list)
+    }
+
+    fn text_list(&mut self, table: &DeTable<'_>, key: &str) -> Option<Vec<String>> {
+        let (found_key, value) = find(table, key)?;
+        let Some(array) = value.get_ref().as_array() else {
+            self.wrong_type(found_key, value, "an array");
+            return None;
+        };
+        let mut list = Vec::new();
+        for item in array.iter() {
+            match scalar_to_text(item.get_ref()) {
+                Some(text) => list.push(text),
+                None => {
+                    self.wrong_type(found_key, item, "an array of strings, numbers or booleans")
+                }
+            }
+        }
+        Some(list)
+    }
+}
+
+fn find<'a, 'i>(table: &'a DeTable<'i>, key: &str) -> Option<Entry<'a, 'i>> {
+    table
+        .iter()
+        .find(|(candidate, _)| candidate.get_ref() == key)
+}
+
+fn span_of(key: &Spanned<std::borrow::Cow<'_, str>>, value: &Spanned<DeValue<'_>>) -> Range<usize> {
+    key.span().start..value.span().end
+}
+
+fn scalar_to_text(value: &DeValue<'_>) -> Option<String> {
+    match value {
+        DeValue::String(text) => Some(text.to_string()),
+        DeValue::Integer(int) => i64::from_str_radix(int.as_str(), int.radix())
+            .ok()
+            .map(|n| n.to_string()),
+        DeValue::Float(float) => Some(float.as_str().to_owned()),
+        DeValue::Boolean(flag) => Some(flag.to_string()),
+        _ => None,
+    }
+}
+
+fn type_names() -> String {
+    VarType::ALL
+        .iter()
+        .map(|kind| kind.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// True for a portable environment variable name: `[A-Za-z_][A-Za-z0-9_]*`.
+#[must_use]
+pub(crate) fn is_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|first| first.is_ascii_alphabetic() || first == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}

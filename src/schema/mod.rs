@@ -1,0 +1,337 @@
+//! The schema model: every variable a program needs, its type and its rules.
+//!
+//! `load` turns TOML text into a [`Schema`] (collecting every problem, with spans);
+//! everything downstream (resolve, validate, docs) reads only these types. Rules
+//! that can differ per environment live in a [`Layer`]; a variable has one base
+//! layer and one override layer per environment, merged by [`VarSpec::layer_for`].
+
+mod load;
+
+use std::fmt;
+use std::ops::Range;
+use std::sync::Arc;
+
+use regex::Regex;
+
+use crate::duration::Duration;
+
+pub(crate) use load::suggest;
+pub use load::{MAX_SCHEMA_BYTES, from_path, from_str};
+
+/// The environments a schema declares when `[envgate].environments` is absent.
+pub const DEFAULT_ENVIRONMENTS: &[&str] = &["development", "staging", "production"];
+
+/// The naming convention for secrets when `[envgate].secret_name` is absent.
+pub const DEFAULT_SECRET_NAME: &str = "{environment}/{name}";
+
+/// The schema text and the name it is shown under in diagnostics.
+#[derive(Debug, Clone)]
+pub struct SchemaSource {
+    /// Display name (the path as given).
+    pub name: String,
+    /// The whole TOML text.
+    pub text: Arc<str>,
+}
+
+/// A loaded, checked schema.
+#[derive(Debug, Clone)]
+pub struct Schema {
+    /// Where it came from, for diagnostics.
+    pub source: SchemaSource,
+    /// Declared environments, in order.
+    pub environments: Vec<String>,
+    /// Naming convention for relative secret references.
+    pub secret_name: String,
+    /// Secret prefixes any environment may read.
+    pub shared_prefixes: Vec<String>,
+    /// Documentation groups `(key, title)`, in order.
+    pub groups: Vec<(String, String)>,
+    /// Variables, in schema order.
+    pub vars: Vec<VarSpec>,
+}
+
+impl Schema {
+    /// The variable called `name`, if declared.
+    #[must_use]
+    pub fn var(&self, name: &str) -> Option<&VarSpec> {
+        self.vars.iter().find(|var| var.name == name)
+    }
+
+    /// True when `environment` is declared.
+    #[must_use]
+    pub fn has_environment(&self, environment: &str) -> bool {
+        self.environments.iter().any(|known| known == environment)
+    }
+}
+
+/// The type of a variable's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VarType {
+    /// Any text.
+    String,
+    /// A signed 64-bit integer.
+    Int,
+    /// true/false/1/0/yes/no/on/off, any case.
+    Bool,
+    /// An integer from 1 to 65535.
+    Port,
+    /// An absolute URL.
+    Url,
+    /// An e-mail address.
+    Email,
+    /// A host name or an IP address.
+    Host,
+    /// A duration such as `30s`, `5m`, `1h30m`, `90d`.
+    Duration,
+    /// Comma-separated items.
+    List,
+    /// A JSON document.
+    Json,
+}
+
+impl VarType {
+    /// Every type, in documentation order.
+    pub const ALL: &'static [VarType] = &[
+        Self::String,
+        Self::Int,
+        Self::Bool,
+        Self::Port,
+        Self::Url,
+        Self::Email,
+        Self::Host,
+        Self::Duration,
+        Self::List,
+        Self::Json,
+    ];
+
+    /// The name used in the schema.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::String => "string",
+            Self::Int => "int",
+            Self::Bool => "bool",
+            Self::Port => "port",
+            Self::Url => "url",
+            Self::Email => "email",
+            Self::Host => "host",
+            Self::Duration => "duration",
+            Self::List => "list",
+            Self::Json => "json",
+        }
+    }
+
+    /// Parses a schema type name.
+    #[must_use]
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|kind| kind.as_str() == name)
+    }
+
+    /// True for the types whose values are numbers (`min`/`max` apply).
+    #[must_use]
+    pub fn is_numeric(self) -> bool {
+        matches!(self, Self::Int | Self::Port)
+    }
+}
+
+impl fmt::Display for VarType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A compiled `pattern`, anchored to the whole value.
+#[derive(Debug, Clone)]
+pub struct Pattern {
+    /// The pattern as written in the schema.
+    pub source: String,
+    /// The compiled, anchored regex.
+    pub regex: Regex,
+}
+
+impl Pattern {
+    /// Compiles `source` so that it must match the whole value.
+    ///
+    /// # Errors
+    /// The regex error when `source` is not a valid pattern.
+    pub fn new(source: &str) -> Result<Self, regex::Error> {
+        let regex = Regex::new(&format!("^(?:{source})$"))?;
+        Ok(Self {
+            source: source.to_owned(),
+            regex,
+        })
+    }
+}
+
+/// The rules a value must satisfy; every field is optional so that layers merge.
+#[derive(Debug, Clone, Default)]
+pub struct Rules {
+    /// Minimum length in Unicode characters.
+    pub min_length: Option<usize>,
+    /// Maximum length in Unicode characters.
+    pub max_length: Option<usize>,
+    /// Minimum (numeric types).
+    pub min: Option<i64>,
+    /// Maximum (numeric types).
+    pub max: Option<i64>,
+    /// Regex the whole value must match (each item, for lists).
+    pub pattern: Option<Pattern>,
+    /// Allowed values (each item, for lists; normalised, for booleans).
+    pub one_of: Option<Vec<String>>,
+    /// Case-insensitive substrings the value must not contain.
+    pub forbid: Option<Vec<String>>,
+    /// Minimum number of distinct characters.
+    pub min_unique_chars: Option<usize>,
+    /// Minimum estimated entropy in bits (Shannon, over the value's own characters).
+    pub min_entropy_bits: Option<f64>,
+    /// Allowed URL schemes.
+    pub schemes: Option<Vec<String>>,
+}
+
+impl Rules {
+    /// These rules with every field set in `over` replaced.
+    #[must_use]
+    pub fn merged(&self, over: &Rules) -> Rules {
+        Rules {
+            min_length: over.min_length.or(self.min_length),
+            max_length: over.max_length.or(self.max_length),
+            min: over.min.or(self.min),
+            max: over.max.or(self.max),
+            pattern: over.pattern.clone().or_else(|| self.pattern.clone()),
+            one_of: over.one_of.clone().or_else(|| self.one_of.clone()),
+            forbid: over.forbid.clone().or_else(|| self.forbid.clone()),
+            min_unique_chars: over.min_unique_chars.or(self.min_unique_chars),
+            min_entropy_bits: over.min_entropy_bits.or(self.min_entropy_bits),
+            schemes: over.schemes.clone().or_else(|| self.schemes.clone()),
+        }
+    }
+}
+
+/// What can change per environment: requiredness, default, secret, help and rules.
+#[derive(Debug, Clone, Default)]
+pub struct Layer {
+    /// `required`, when written.
+    pub required: Option<bool>,
+    /// `default`, when written.
+    pub default: Option<String>,
+    /// `secret` reference, when written.
+    pub secret: Option<String>,
+    /// `help`, when written.
+    pub help: Option<String>,
+    /// The rules.
+    pub rules: Rules,
+}
+
+impl Layer {
+    /// This layer with every field set in `over` replaced.
+    #[must_use]
+    pub fn merged(&self, over: &Layer) -> Layer {
+        Layer {
+            required: over.required.or(self.required),
+            default: over.default.clone().or_else(|| self.default.clone()),
+            secret: over.secret.clone().or_else(|| self.secret.clone()),
+            help: over.help.clone().or_else(|| self.help.clone()),
+            rules: self.rules.merged(&over.rules),
+        }
+    }
+}
+
+/// How the launched program receives a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Delivery {
+    /// As the environment variable `NAME`.
+    #[default]
+    Env,
+    /// As a file on tmpfs named by `NAME_FILE`.
+    File,
+}
+
+/// The `rotate` table of a variable.
+#[derive(Debug, Clone)]
+pub struct RotateSpec {
+    /// `postgres`, `api-key` or `django-secret-key`.
+    pub kind: String,
+    /// How often the secret should be rotated.
+    pub every: Option<Duration>,
+    /// The `every` text as written.
+    pub every_text: Option<String>,
+    /// Postgres strategy: `single-user` or `alternating-users`.
+    pub strategy: Option<String>,
+    /// Secret holding admin credentials for the rotation.
+    pub admin_secret: Option<String>,
+    /// Generated key length.
+    pub length: Option<usize>,
+    /// Generated key alphabet.
+    pub alphabet: Option<String>,
+    /// Generated key prefix.
+    pub prefix: Option<String>,
+    /// Maximum number of previous Django keys kept.
+    pub max_fallbacks: Option<usize>,
+}
+
+/// The rotation kinds envgate knows.
+pub const ROTATE_KINDS: &[&str] = &["postgres", "api-key", "django-secret-key"];
+
+/// One declared variable.
+#[derive(Debug, Clone)]
+pub struct VarSpec {
+    /// The variable name.
+    pub name: String,
+    /// Span of the variable's table in the schema.
+    pub span: Range<usize>,
+    /// What it is for.
+    pub description: Option<String>,
+    /// An example value for docs.
+    pub example: Option<String>,
+    /// Documentation group key.
+    pub group: Option<String>,
+    /// Value type.
+    pub kind: VarType,
+    /// Environments where it is required (when written).
+    pub required_in: Option<Vec<String>>,
+    /// Whether the value is secret (never shown).
+    pub sensitive: bool,
+    /// How the child receives it.
+    pub deliver: Delivery,
+    /// Deprecation: `Some(message)` when deprecated (empty message for `true`).
+    pub deprecated: Option<String>,
+    /// Older names that are read when `name` is unset.
+    pub aliases: Vec<String>,
+    /// Rotation settings.
+    pub rotate: Option<RotateSpec>,
+    /// Rules and settings for every environment.
+    pub base: Layer,
+    /// Per-environment overrides, in schema order.
+    pub overrides: Vec<(String, Layer)>,
+}
+
+impl VarSpec {
+    /// The effective layer in `environment`: base merged with its override.
+    #[must_use]
+    pub fn layer_for(&self, environment: &str) -> Layer {
+        match self.overrides.iter().find(|(env, _)| env == environment) {
+            Some((_, over)) => self.base.merged(over),
+            None => self.base.clone(),
+        }
+    }
+
+    /// Whether a value is required in `environment`.
+    ///
+    /// An override's `required` wins; otherwise `required_in` (when written) lists
+    /// exactly the environments that require it; otherwise `required` (default true).
+    #[must_use]
+    pub fn is_required_in(&self, environment: &str) -> bool {
+        let override_required = self
+            .overrides
+            .iter()
+            .find(|(env, _)| env == environment)
+            .and_then(|(_, layer)| layer.required);
+        if let Some(required) = override_required {
+            return required;
+        }
+        if let Some(required_in) = &self.required_in {
+            return required_in.iter().any(|env| env == environment);
+        }
+        self.base.required.unwrap_or(true)
+    }
+}

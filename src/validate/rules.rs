@@ -1,0 +1,576 @@
+//! Checking one value against a type and a set of rules: the pure heart of validation.
+//!
+//! [`check_value`] returns every violated rule, not the first. It is used both for
+//! resolved values and for a schema's own defaults. Messages describe a sensitive
+//! value only by its length and character classes, never by its content.
+
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+
+use crate::duration;
+use crate::problem::Code;
+use crate::schema::{Rules, VarType};
+
+/// One broken rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Violation {
+    /// Stable code of the rule.
+    pub code: Code,
+    /// What is wrong, written to follow the variable's name ("is too short …").
+    pub message: String,
+    /// How to fix it.
+    pub help: String,
+}
+
+impl Violation {
+    fn new(code: Code, message: String, help: impl Into<String>) -> Self {
+        Self {
+            code,
+            message,
+            help: help.into(),
+        }
+    }
+}
+
+/// Every rule `value` breaks, for a variable of type `kind`.
+#[must_use]
+pub fn check_value(kind: VarType, rules: &Rules, value: &str, sensitive: bool) -> Vec<Violation> {
+    let mut violations = Vec::new();
+    let typed = check_type(kind, value, sensitive);
+    let number = match typed {
+        Ok(number) => number,
+        Err(violation) => {
+            violations.push(violation);
+            None
+        }
+    };
+    check_length(rules, value, &mut violations);
+    if let Some(number) = number {
+        check_range(rules, number, &mut violations);
+    }
+    check_items(kind, rules, value, sensitive, &mut violations);
+    check_strength(rules, value, &mut violations);
+    if kind == VarType::Url {
+        check_scheme(rules, value, &mut violations);
+    }
+    violations
+}
+
+/// Parses `value` as `kind`; returns its number for numeric types.
+fn check_type(kind: VarType, value: &str, sensitive: bool) -> Result<Option<i64>, Violation> {
+    let shown = describe(value, sensitive);
+    // A parser's reason may quote the value: keep it for public values only.
+    let reason = |why: String| {
+        if sensitive {
+            String::new()
+        } else {
+            format!(" ({why})")
+        }
+    };
+    let invalid = |expected: &str, help: &str| {
+        Violation::new(
+            Code::InvalidType,
+            format!("is not {expected} (got {shown})"),
+            help,
+        )
+    };
+    match kind {
+        VarType::String => Ok(None),
+        VarType::List => check_list_items(value, &shown).map(|()| None),
+        VarType::Int => value
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| invalid("an integer", "Use a whole number such as `42` or `-1`.")),
+        VarType::Bool => parse_bool(value)
+            .map(|_| None)
+            .ok_or_else(|| invalid("a boolean", "Use true/false, 1/0, yes/no or on/off (any case).")),
+        VarType::Port => match value.parse::<u32>() {
+            Ok(port @ 1..=65_535) => Ok(Some(i64::from(port))),
+            _ => Err(invalid("a port", "Use a port number from 1 to 65535.")),
+        },
+        VarType::Url => url::Url::parse(value)
+            .map(|_| None)
+            .map_err(|why| invalid(&format!("a URL{}", reason(why.to_string())), "Use an absolute URL such as `https://example.com/path`.")),
+        VarType::Email => {
+            if is_email(value) {
+                Ok(None)
+            } else {
+                Err(invalid("an e-mail address", "Use an address such as `ops@example.com`."))
+            }
+        }
+        VarType::Host => {
+            if is_host(value) {
+                Ok(None)
+            } else {
+                Err(invalid("a host name or IP address", "Use a host name such as `db.internal` or an address such as `10.0.0.5`."))
+            }
+        }
+        VarType::Duration => duration::parse(value).map(|_| None).map_err(|why| {
+            invalid(
+                &format!("a duration{}", reason(why)),
+                "Use a duration such as `30s`, `5m`, `1h30m` or `90d`; a bare number means seconds.",
+            )
+        }),
+        VarType::Json => serde_json::from_str::<serde_json::Value>(value)
+            .map(|_| None)
+            .map_err(|why| invalid(&format!("valid JSON{}", reason(why.to_string())), "Use a JSON document, e.g. `{\"key\": 1}`.")),
+    }
+}
+
+fn check_list_items(value: &str, shown: &str) -> Result<(), Violation> {
+    match list_items(value).iter().position(|item| item.is_empty()) {
+        None => Ok(()),
+        Some(index) => Err(Violation::new(
+            Code::InvalidType,
+            format!(
+                "is not a valid list: item {} is empty (got {shown})",
+                index + 1
+            ),
+            "Separate items with single commas, e.g. `a.example.com,b.example.com`.",
+        )),
+    }
+}
+
+/// Splits a list value on commas and trims each item.
+#[must_use]
+pub fn list_items(value: &str) -> Vec<&str> {
+    value.split(',').map(str::trim).collect()
+}
+
+/// Parses the boolean spellings envgate accepts, in any case.
+#[must_use]
+pub fn parse_bool(value: &str) -> Option<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "y" | "on" => Some(true),
+        "false" | "0" | "no" | "n" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+fn is_email(value: &str) -> bool {
+    let Some((local, domain)) = value.rsplit_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && !local.contains(char::is_whitespace)
+        && !local.contains('@')
+        && domain.contains('.')
+        && is_host(domain)
+}
+
+fn is_host(value: &str) -> bool {
+    if value.parse::<IpAddr>().is_ok() {
+        return true;
+    }
+    let name = value.strip_suffix('.').unwrap_or(value);
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+}
+
+fn check_length(rules: &Rules, value: &str, violations: &mut Vec<Violation>) {
+    let length = value.chars().count();
+    if let Some(min) = rules.min_length
+        && length < min
+    {
+        violations.push(Violation::new(
+            Code::TooShort,
+            format!("is too short ({length} characters); it should be at least {min} characters"),
+            format!("Use a value of at least {min} characters."),
+        ));
+    }
+    if let Some(max) = rules.max_length
+        && length > max
+    {
+        violations.push(Violation::new(
+            Code::TooLong,
+            format!("is too long ({length} characters); it should be at most {max} characters"),
+            format!("Use a value of at most {max} characters."),
+        ));
+    }
+}
+
+fn check_range(rules: &Rules, number: i64, violations: &mut Vec<Violation>) {
+    if let Some(min) = rules.min
+        && number < min
+    {
+        violations.push(Violation::new(
+            Code::TooSmall,
+            format!("is {number}, below the minimum of {min}"),
+            format!("Use a number of at least {min}."),
+        ));
+    }
+    if let Some(max) = rules.max
+        && number > max
+    {
+        violations.push(Violation::new(
+            Code::TooLarge,
+            format!("is {number}, above the maximum of {max}"),
+            format!("Use a number of at most {max}."),
+        ));
+    }
+}
+
+/// Rules that apply to each item of a list, or to the whole value otherwise.
+fn check_items(
+    kind: VarType,
+    rules: &Rules,
+    value: &str,
+    sensitive: bool,
+    violations: &mut Vec<Violation>,
+) {
+    let items = if kind == VarType::List {
+        list_items(value)
+    } else {
+        vec![value]
+    };
+    // "has an item (\"x\") that does not match …" for lists, "(got \"x\")" otherwise.
+    let subject = |item: &str| match kind {
+        VarType::List => (
+            format!("has an item ({}) that ", describe(item, sensitive)),
+            String::new(),
+        ),
+        _ => (
+            String::new(),
+            format!(" (got {})", describe(item, sensitive)),
+        ),
+    };
+    if let Some(pattern) = &rules.pattern
+        && let Some(item) = items.iter().find(|item| !pattern.regex.is_match(item))
+    {
+        let (prefix, suffix) = subject(item);
+        violations.push(Violation::new(
+            Code::PatternMismatch,
+            format!(
+                "{prefix}does not match the pattern `{}`{suffix}",
+                pattern.source
+            ),
+            format!(
+                "Use a value matching `{}` (the whole value must match).",
+                pattern.source
+            ),
+        ));
+    }
+    if let Some(allowed) = &rules.one_of
+        && let Some(item) = items.iter().find(|item| !is_one_of(kind, allowed, item))
+    {
+        let (prefix, suffix) = subject(item);
+        violations.push(Violation::new(
+            Code::NotOneOf,
+            format!("{prefix}is not one of the allowed values{suffix}"),
+            format!("Use one of: {}.", allowed.join(", ")),
+        ));
+    }
+}
+
+fn is_one_of(kind: VarType, allowed: &[String], value: &str) -> bool {
+    if kind == VarType::Bool {
+        let wanted = parse_bool(value);
+        return wanted.is_some()
+            && allowed
+                .iter()
+                .any(|candidate| parse_bool(candidate) == wanted);
+    }
+    allowed.iter().any(|candidate| candidate == value)
+}
+
+fn check_strength(rules: &Rules, value: &str, violations: &mut Vec<Violation>) {
+    if let Some(forbidden) = &rules.forbid {
+        let lowered = value.to_lowercase();
+        if let Some(pattern) = forbidden
+            .iter()
+            .find(|pattern| lowered.contains(&pattern.to_lowercase()))
+        {
+            violations.push(Violation::new(
+                Code::ForbiddenPattern,
+                format!("appears to be an example or placeholder value (contains '{pattern}')"),
+                "Replace it with a real, randomly generated value.",
+            ));
+        }
+    }
+    if let Some(min) = rules.min_unique_chars {
+        let unique = value.chars().collect::<HashSet<_>>().len();
+        if unique < min {
+            violations.push(Violation::new(
+                Code::TooFewUniqueChars,
+                format!(
+                    "has too few distinct characters ({unique}); it should have at least {min}"
+                ),
+                "Use a randomly generated value, not a repeated character or word.",
+            ));
+        }
+    }
+    if let Some(min) = rules.min_entropy_bits {
+        let bits = entropy_bits(value);
+        if bits < min {
+            violations.push(Violation::new(
+                Code::LowEntropy,
+                format!("has too little entropy (about {bits:.0} bits); it should have at least {min:.0} bits"),
+                "Use a longer, randomly generated value.",
+            ));
+        }
+    }
+}
+
+/// Estimated entropy: the value's length times the Shannon entropy of its own
+/// character distribution. A rough, conservative measure for random strings.
+#[must_use]
+pub fn entropy_bits(value: &str) -> f64 {
+    let mut counts: HashMap<char, usize> = HashMap::new();
+    for c in value.chars() {
+        *counts.entry(c).or_default() += 1;
+    }
+    let total = value.chars().count() as f64;
+    if total == 0.0 {
+        return 0.0;
+    }
+    let per_char: f64 = counts
+        .values()
+        .map(|&count| {
+            let p = count as f64 / total;
+            -p * p.log2()
+        })
+        .sum();
+    per_char * total
+}
+
+fn check_scheme(rules: &Rules, value: &str, violations: &mut Vec<Violation>) {
+    let (Some(allowed), Ok(url)) = (&rules.schemes, url::Url::parse(value)) else {
+        return;
+    };
+    if !allowed.iter().any(|scheme| scheme == url.scheme()) {
+        violations.push(Violation::new(
+            Code::SchemeNotAllowed,
+            format!("uses the scheme `{}`, which is not allowed", url.scheme()),
+            format!("Use a URL with one of the schemes: {}.", allowed.join(", ")),
+        ));
+    }
+}
+
+/// How a value is shown in a message: quoted when public, by shape when sensitive.
+#[must_use]
+pub fn describe(value: &str, sensitive: bool) -> String {
+    if sensitive {
+        return describe_shape(value);
+    }
+    const MAX: usize = 60;
+    if value.chars().count() > MAX {
+        let head: String = value.chars().take(MAX).collect();
+        format!("{head:?}…")
+    } else {
+        format!("{value:?}")
+    }
+}
+
+/// A sensitive value's length and character classes, e.g. "a 12-character value
+/// (lowercase letters, digits)". Never a character of the value itself.
+#[must_use]
+pub fn describe_shape(value: &str) -> String {
+    let length = value.chars().count();
+    let mut classes = Vec::new();
+    if value.chars().any(|c| c.is_lowercase()) {
+        classes.push("lowercase letters");
+    }
+    if value.chars().any(|c| c.is_uppercase()) {
+        classes.push("uppercase letters");
+    }
+    if value.chars().any(|c| c.is_numeric()) {
+        classes.push("digits");
+    }
+    if value.chars().any(char::is_whitespace) {
+        classes.push("spaces");
+    }
+    if value
+        .chars()
+        .any(|c| !c.is_alphanumeric() && !c.is_whitespace())
+    {
+        classes.push("symbols");
+    }
+    if classes.is_empty() {
+        format!("a {length}-character value")
+    } else {
+        format!("a {length}-character value ({})", classes.join(", "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::Pattern;
+
+    fn codes(kind: VarType, rules: &Rules, value: &str) -> Vec<Code> {
+        check_value(kind, rules, value, false)
+            .into_iter()
+            .map(|violation| violation.code)
+            .collect()
+    }
+
+    #[test]
+    fn types_accept_and_reject() {
+        let none = Rules::default();
+        let cases: &[(VarType, &str, bool)] = &[
+            (VarType::String, "", true),
+            (VarType::Int, "-42", true),
+            (VarType::Int, "4.2", false),
+            (VarType::Bool, "True", true),
+            (VarType::Bool, "off", true),
+            (VarType::Bool, "maybe", false),
+            (VarType::Port, "5432", true),
+            (VarType::Port, "0", false),
+            (VarType::Port, "65536", false),
+            (VarType::Url, "postgres://u@db:5432/app", true),
+            (VarType::Url, "not a url", false),
+            (VarType::Email, "ops@example.com", true),
+            (VarType::Email, "ops@localhost", false),
+            (VarType::Email, "no-at.example.com", false),
+            (VarType::Host, "db.internal", true),
+            (VarType::Host, "10.0.0.5", true),
+            (VarType::Host, "::1", true),
+            (VarType::Host, "-bad-.example", false),
+            (VarType::Host, "has space", false),
+            (VarType::Duration, "1h30m", true),
+            (VarType::Duration, "soon", false),
+            (VarType::List, "a.com, b.com", true),
+            (VarType::List, "a.com,,b.com", false),
+            (VarType::Json, r#"{"a": [1, 2]}"#, true),
+            (VarType::Json, "{a}", false),
+        ];
+        for (kind, value, ok) in cases {
+            let found = codes(*kind, &none, value);
+            assert_eq!(found.is_empty(), *ok, "{kind} {value:?}: {found:?}");
+        }
+    }
+
+    #[test]
+    fn lengths_count_characters_not_bytes() {
+        let rules = Rules {
+            min_length: Some(3),
+            max_length: Some(3),
+            ..Rules::default()
+        };
+        assert!(codes(VarType::String, &rules, "äöü").is_empty());
+        assert_eq!(codes(VarType::String, &rules, "äö"), vec![Code::TooShort]);
+        assert_eq!(codes(VarType::String, &rules, "äöüß"), vec![Code::TooLong]);
+    }
+
+    #[test]
+    fn unique_characters_count_characters() {
+        let rules = Rules {
+            min_unique_chars: Some(3),
+            ..Rules::default()
+        };
+        assert!(codes(VarType::String, &rules, "ééàü").is_empty());
+        assert_eq!(
+            codes(VarType::String, &rules, "éééé"),
+            vec![Code::TooFewUniqueChars]
+        );
+    }
+
+    #[test]
+    fn numeric_ranges() {
+        let rules = Rules {
+            min: Some(10),
+            max: Some(20),
+            ..Rules::default()
+        };
+        assert_eq!(codes(VarType::Int, &rules, "9"), vec![Code::TooSmall]);
+        assert_eq!(codes(VarType::Int, &rules, "21"), vec![Code::TooLarge]);
+        assert!(codes(VarType::Int, &rules, "15").is_empty());
+        assert_eq!(codes(VarType::Int, &rules, "x"), vec![Code::InvalidType]);
+    }
+
+    #[test]
+    fn pattern_matches_whole_value_and_each_list_item() {
+        let rules = Rules {
+            pattern: Some(Pattern::new("[a-z]+").unwrap()),
+            ..Rules::default()
+        };
+        assert!(codes(VarType::String, &rules, "abc").is_empty());
+        assert_eq!(
+            codes(VarType::String, &rules, "abc1"),
+            vec![Code::PatternMismatch]
+        );
+        assert!(codes(VarType::List, &rules, "ab, cd").is_empty());
+        assert_eq!(
+            codes(VarType::List, &rules, "ab,c1"),
+            vec![Code::PatternMismatch]
+        );
+    }
+
+    #[test]
+    fn one_of_normalises_booleans() {
+        let rules = Rules {
+            one_of: Some(vec!["false".to_owned()]),
+            ..Rules::default()
+        };
+        assert!(codes(VarType::Bool, &rules, "False").is_empty());
+        assert!(codes(VarType::Bool, &rules, "0").is_empty());
+        assert_eq!(codes(VarType::Bool, &rules, "True"), vec![Code::NotOneOf]);
+        assert_eq!(
+            codes(VarType::String, &rules, "False"),
+            vec![Code::NotOneOf]
+        );
+    }
+
+    #[test]
+    fn forbid_is_case_insensitive_and_names_the_pattern() {
+        let rules = Rules {
+            forbid: Some(vec!["change-this".to_owned()]),
+            ..Rules::default()
+        };
+        let violations = check_value(VarType::String, &rules, "please-CHANGE-THIS-now", true);
+        assert_eq!(violations.len(), 1);
+        assert!(violations[0].message.contains("'change-this'"));
+    }
+
+    #[test]
+    fn entropy_and_schemes() {
+        let rules = Rules {
+            min_entropy_bits: Some(64.0),
+            ..Rules::default()
+        };
+        assert_eq!(
+            codes(VarType::String, &rules, "aaaaaaaaaaaaaaaaaaaaaaaa"),
+            vec![Code::LowEntropy]
+        );
+        assert!(codes(VarType::String, &rules, "q8Z!v2#LmN0x&Rt5yW7e").is_empty());
+        let rules = Rules {
+            schemes: Some(vec!["https".to_owned()]),
+            ..Rules::default()
+        };
+        assert!(codes(VarType::Url, &rules, "https://a.example").is_empty());
+        assert_eq!(
+            codes(VarType::Url, &rules, "http://a.example"),
+            vec![Code::SchemeNotAllowed]
+        );
+    }
+
+    #[test]
+    fn sensitive_values_are_described_by_shape_only() {
+        let rules = Rules {
+            one_of: Some(vec!["x".to_owned()]),
+            ..Rules::default()
+        };
+        let canary = "CANARY-zq81";
+        for kind in VarType::ALL {
+            for violation in check_value(*kind, &rules, canary, true) {
+                assert!(
+                    !violation.message.contains(canary),
+                    "{kind}: {}",
+                    violation.message
+                );
+                assert!(!violation.message.contains("zq81"));
+            }
+        }
+        assert_eq!(
+            describe_shape("ab1"),
+            "a 3-character value (lowercase letters, digits)"
+        );
+    }
+}
