@@ -52,7 +52,9 @@ fn unit_duration(amount: u64, unit: &str) -> Result<Duration, String> {
         "d" => 86_400,
         "w" => 604_800,
         "" => {
-            return Err("a unit after every number but the only one (ms, s, m, h, d, w)".to_owned());
+            return Err(
+                "a unit after every number but the only one (ms, s, m, h, d, w)".to_owned(),
+            );
         }
         other => {
             return Err(format!(

@@ -268,7 +268,7 @@ fn fail(error: &Error, format: Option<Format>, stream: Stream) -> u8 {
             environment: None,
             var_count: 0,
             problems: &schema_errors.problems,
-            consequence: Some("the schema must be fixed first"),
+            consequence: None,
         };
         let color = format == Format::Human
             && stream.is_terminal()
@@ -276,8 +276,10 @@ fn fail(error: &Error, format: Option<Format>, stream: Stream) -> u8 {
         stream.write(&report::render(&report, format, color));
         return error.exit_code();
     }
-    let text = match format {
-        Format::Json => failure_json(error),
+    // Machine-readable failures go where the report would have gone; a person's
+    // failure message goes to stderr.
+    let (text, stream) = match format {
+        Format::Json => (failure_json(error), stream),
         Format::Human | Format::Github => {
             let handler = miette::GraphicalReportHandler::new_themed(
                 miette::GraphicalTheme::unicode_nocolor(),
@@ -285,10 +287,10 @@ fn fail(error: &Error, format: Option<Format>, stream: Stream) -> u8 {
             .with_width(100);
             let mut out = String::new();
             let _ = handler.render_report(&mut out, error);
-            out
+            (out, Stream::Stderr)
         }
     };
-    Stream::Stderr.write(&text);
+    stream.write(&text);
     error.exit_code()
 }
 

@@ -5,8 +5,8 @@
 //! trailing newline trimmed), the variable's aliases in the process environment,
 //! `--env-file` files (later files win), then the schema `default`.
 //!
-//! An empty value counts as "set" for a variable required in the environment
-//! (validation then reports it as empty); for an optional variable it counts as
+//! An empty value counts as "set" for a variable required in the environment and
+//! without a default (validation then reports it as empty); otherwise it counts as
 //! unset, so that `FOO=` falls through to the next source or the default. Values are
 //! held as [`SecretString`] from the moment they are read.
 
@@ -282,8 +282,11 @@ fn resolve_var(
     env_files: &[EnvFile],
     problems: &mut Vec<Problem>,
 ) -> ResolvedVar {
-    let required = var.is_required_in(environment);
-    let usable = |value: &str| required || !value.is_empty();
+    let layer = var.layer_for(environment);
+    // An empty value stands only where nothing else could: a required variable
+    // without a default. Elsewhere it counts as unset and falls through.
+    let keep_empty = var.is_required_in(environment) && layer.default.is_none();
+    let usable = |value: &str| keep_empty || !value.is_empty();
     let found = |value: SecretString, origin: Origin| ResolvedVar {
         name: var.name.clone(),
         value: Some(value),
@@ -342,7 +345,7 @@ fn resolve_var(
             return found(value.clone(), Origin::EnvFile(file.path.clone()));
         }
     }
-    match var.layer_for(environment).default {
+    match layer.default {
         Some(default) => found(SecretString::from(default), Origin::Default),
         None => ResolvedVar {
             name: var.name.clone(),
@@ -476,14 +479,18 @@ aliases = ["OLD_C"]
     }
 
     #[test]
-    fn empty_optional_falls_through_empty_required_is_kept() {
-        let env = EnvSnapshot::from_pairs([("A", ""), ("B", "")]);
+    fn empty_falls_through_unless_required_without_default() {
+        let env = EnvSnapshot::from_pairs([("A", ""), ("B", ""), ("C", "")]);
         let resolution = resolve(&schema(), "development", &env, &[]);
-        assert_eq!(value(&resolution, "A"), (Some(""), &Origin::Env));
+        assert_eq!(
+            value(&resolution, "A"),
+            (Some("from-default"), &Origin::Default)
+        );
         assert_eq!(
             value(&resolution, "B"),
             (Some("b-default"), &Origin::Default)
         );
+        assert_eq!(value(&resolution, "C"), (Some(""), &Origin::Env));
     }
 
     #[test]

@@ -99,6 +99,13 @@ fn summary(report: &Report<'_>) -> String {
         .map(|env| format!(" (environment: {env})"))
         .unwrap_or_default();
     let variables = plural(report.var_count, "variable");
+    if report.var_count == 0 && errors > 0 {
+        return format!(
+            "✗ {} in the schema {}; nothing was checked",
+            plural(errors, "error"),
+            report.source.name
+        );
+    }
     if errors == 0 {
         let warned = if warnings == 0 {
             String::new()

@@ -1,0 +1,225 @@
+//! Launch: exec in place, with the resolved environment, only when valid.
+
+use std::os::unix::process::CommandExt;
+
+use crate::harness::{DEV_VALUES, Envgate, from_output};
+
+#[test]
+fn the_program_replaces_envgate_with_the_same_pid() {
+    let gate = Envgate::muejam()
+        .envs(DEV_VALUES)
+        .args(["--", "sh", "-c", "echo $$"]);
+    let child = gate
+        .command()
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let run = from_output(child.wait_with_output().unwrap());
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert_eq!(run.stdout.trim(), pid.to_string());
+}
+
+#[test]
+fn run_subcommand_passes_resolved_values_and_inherited_ones() {
+    let run = Envgate::muejam()
+        .envs(DEV_VALUES)
+        .env("DATABASE_PASSWORD", "")
+        .env("UNRELATED", "kept")
+        .args(["run", "--", "env"])
+        .run();
+    // An empty required value blocks the launch...
+    assert_eq!(run.code, 78, "{}", run.transcript());
+    assert_eq!(run.stdout, "");
+
+    let gate = Envgate::muejam().envs(&DEV_VALUES[..2]);
+    let key_file = gate.file("password", "from-a-file-1234\n");
+    let run = gate
+        .env("DATABASE_PASSWORD_FILE", &key_file)
+        .env("UNRELATED", "kept")
+        .args(["run", "--", "env"])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert!(lines.contains(&"UNRELATED=kept"));
+    assert!(
+        lines.contains(&"DATABASE_PORT=5432"),
+        "defaults are exported"
+    );
+    assert!(lines.contains(&"DATABASE_PASSWORD=from-a-file-1234"));
+    assert!(
+        !run.stdout.contains("DATABASE_PASSWORD_FILE"),
+        "the child gets NAME, not NAME_FILE"
+    );
+    assert_eq!(run.stderr, "", "a valid launch is quiet");
+}
+
+#[test]
+fn env_file_values_reach_the_program() {
+    let gate = Envgate::muejam().envs(DEV_VALUES);
+    gate.file(
+        "app.env",
+        "ALLOWED_HOSTS=a.example.com,b.example.com\nNOT_IN_SCHEMA=ignored\n",
+    );
+    let run = gate
+        .args(["--env-file", "app.env", "--", "printenv", "ALLOWED_HOSTS"])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert_eq!(run.stdout, "a.example.com,b.example.com\n");
+}
+
+#[test]
+fn environment_flag_reaches_the_program() {
+    let run = Envgate::muejam()
+        .envs(DEV_VALUES)
+        .args([
+            "--environment",
+            "development",
+            "--",
+            "printenv",
+            "ENVIRONMENT",
+        ])
+        .run();
+    assert_eq!(run.stdout, "development\n", "{}", run.transcript());
+}
+
+#[test]
+fn nothing_is_launched_when_invalid() {
+    let gate = Envgate::muejam().envs(DEV_VALUES).env("SECRET_KEY", "weak");
+    let marker = gate.dir().join("launched");
+    let run = gate.args(["--", "touch"]).args([&marker]).run();
+    assert_eq!(run.code, 78);
+    assert!(
+        !marker.exists(),
+        "the program ran despite invalid configuration"
+    );
+    assert!(
+        run.stderr.contains("nothing was launched"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.stdout, "", "launch diagnostics go to stderr");
+}
+
+#[test]
+fn command_not_found_exits_127() {
+    let run = Envgate::muejam()
+        .envs(DEV_VALUES)
+        .args(["--", "no-such-program-xyz"])
+        .run();
+    assert_eq!(run.code, 127);
+    assert!(
+        run.stderr
+            .contains("command not found: no-such-program-xyz"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn command_not_executable_exits_126() {
+    let gate = Envgate::muejam().envs(DEV_VALUES);
+    let script = gate.file("script.sh", "#!/bin/sh\necho hi\n");
+    let run = gate.args(["--"]).args([&script]).run();
+    assert_eq!(run.code, 126);
+    assert!(run.stderr.contains("cannot execute"), "{}", run.stderr);
+    assert!(run.stderr.contains("permission denied"), "{}", run.stderr);
+}
+
+fn status_field(status: &str, field: &str) -> String {
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(&format!("{field}:\t")))
+        .unwrap_or_else(|| panic!("{field} missing from {status}"))
+        .to_owned()
+}
+
+#[test]
+fn the_program_starts_with_default_signals_and_an_empty_mask() {
+    use nix::sys::signal::{SigHandler, SigSet, SigmaskHow, Signal, signal, sigprocmask};
+    let gate = Envgate::muejam()
+        .envs(DEV_VALUES)
+        .args(["--", "cat", "/proc/self/status"]);
+    let mut command = gate.command();
+    // Start envgate the way a careless parent might: SIGUSR1 ignored, SIGUSR2 blocked.
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            signal(Signal::SIGUSR1, SigHandler::SigIgn).map_err(std::io::Error::from)?;
+            let mut blocked = SigSet::empty();
+            blocked.add(Signal::SIGUSR2);
+            sigprocmask(SigmaskHow::SIG_BLOCK, Some(&blocked), None)
+                .map_err(std::io::Error::from)?;
+            Ok(())
+        });
+    }
+    let run = from_output(command.output().unwrap());
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    // What a program started directly by this test (no envgate, no careless parent) sees.
+    let direct = from_output(
+        std::process::Command::new("cat")
+            .arg("/proc/self/status")
+            .output()
+            .unwrap(),
+    );
+    let mask =
+        |status: &str, field: &str| u64::from_str_radix(&status_field(status, field), 16).unwrap();
+    let ignored = mask(&run.stdout, "SigIgn");
+    // Nothing ignored beyond what a direct start inherits from this sandbox
+    // (glibc's reserved signal 32 cannot be reset through libc).
+    assert_eq!(
+        ignored & !mask(&direct.stdout, "SigIgn"),
+        0,
+        "SigIgn {ignored:x}"
+    );
+    assert_eq!(mask(&run.stdout, "SigBlk"), 0);
+    for signal in [nix::libc::SIGPIPE, nix::libc::SIGUSR1] {
+        assert_eq!(
+            ignored & (1 << (signal - 1)),
+            0,
+            "signal {signal} is ignored"
+        );
+    }
+}
+
+#[test]
+fn no_descriptor_of_envgate_is_left_open() {
+    let gate = Envgate::muejam().envs(DEV_VALUES);
+    gate.file("extra.env", "DATABASE_NAME=from_file\n");
+    let via_envgate = gate
+        .args(["--env-file", "extra.env", "--", "ls", "-l", "/proc/self/fd"])
+        .run();
+    assert_eq!(via_envgate.code, 0, "{}", via_envgate.transcript());
+    // The same program started directly, with what this test process passes on
+    // (a test runner may hand down descriptors of its own, such as a jobserver).
+    let direct = from_output(
+        std::process::Command::new("ls")
+            .args(["-l", "/proc/self/fd"])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(
+        open_fds(&via_envgate.stdout),
+        open_fds(&direct.stdout),
+        "{}",
+        via_envgate.stdout
+    );
+}
+
+/// Descriptor numbers in `ls -l /proc/self/fd` output.
+fn open_fds(listing: &str) -> Vec<String> {
+    let mut fds: Vec<String> = listing
+        .lines()
+        .filter(|line| line.contains(" -> "))
+        .filter_map(|line| {
+            line.split(" -> ")
+                .next()?
+                .split_whitespace()
+                .last()
+                .map(str::to_owned)
+        })
+        .collect();
+    fds.sort();
+    fds
+}

@@ -1,0 +1,9 @@
+//! Integration tests: the real `envgate` binary, a cleared environment.
+
+mod harness;
+
+mod canary;
+mod check;
+mod django;
+mod exec;
+mod schema_errors;
