@@ -48,7 +48,7 @@ pub struct Cli {
 /// Options every command shares.
 #[derive(Debug, Clone, Default, Args)]
 struct CommonArgs {
-    /// Schema file [default: $ENVGATE_SCHEMA, else ./env.schema.toml].
+    /// Schema file [default: $`ENVGATE_SCHEMA`, else ./env.schema.toml].
     #[arg(short, long, global = true, value_name = "FILE")]
     schema: Option<PathBuf>,
 
@@ -119,7 +119,7 @@ pub struct DocsArgs {
 /// What `envgate docs` renders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum DocsFormat {
-    /// ENVIRONMENT_VARIABLES.md.
+    /// `ENVIRONMENT_VARIABLES.md`.
     #[default]
     Markdown,
     /// A commented `.env.example`.

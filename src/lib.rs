@@ -14,6 +14,7 @@ pub mod problem;
 pub mod report;
 pub mod resolve;
 pub mod schema;
+pub mod secret_ref;
 pub mod settings;
 pub mod validate;
 

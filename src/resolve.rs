@@ -316,7 +316,7 @@ fn resolve_var(
                 }
                 Ok(_) => {}
                 Err(problem) => {
-                    problems.push(problem.var(&var.name));
+                    problems.push((*problem).var(&var.name));
                     return failed(var);
                 }
             }
@@ -387,7 +387,7 @@ fn not_utf8(var: &VarSpec, source_name: &str) -> Problem {
 }
 
 /// Reads a `NAME_FILE` value: UTF-8, one trailing newline trimmed.
-fn read_value_file(path: &Path) -> Result<String, Problem> {
+fn read_value_file(path: &Path) -> Result<String, Box<Problem>> {
     let unreadable = |why: String| {
         Problem::error(
             Code::FileUnreadable,
@@ -396,9 +396,9 @@ fn read_value_file(path: &Path) -> Result<String, Problem> {
         .help("Check that the file exists, is a regular file and is readable by this user (mounted secret volumes are often root-only).")
     };
     if path.is_dir() {
-        return Err(unreadable("it is a directory".to_owned()));
+        return Err(Box::new(unreadable("it is a directory".to_owned())));
     }
-    let bytes = read_limited(path).map_err(|error| unreadable(io_reason(&error)))?;
+    let bytes = read_limited(path).map_err(|error| Box::new(unreadable(io_reason(&error))))?;
     let mut text = String::from_utf8(bytes).map_err(|_| {
         Problem::error(
             Code::NotUtf8,
@@ -455,7 +455,10 @@ aliases = ["OLD_C"]
 
     fn value<'a>(resolution: &'a Resolution, name: &str) -> (Option<&'a str>, &'a Origin) {
         let var = resolution.get(name).unwrap();
-        (var.value.as_ref().map(|v| v.expose_secret()), &var.origin)
+        (
+            var.value.as_ref().map(secrecy::ExposeSecret::expose_secret),
+            &var.origin,
+        )
     }
 
     #[test]

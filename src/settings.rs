@@ -76,7 +76,7 @@ impl Settings {
         for name in SETTING_NAMES {
             match env.get(name).map(|value| value.to_str()) {
                 Some(Some(value)) if !value.is_empty() => {
-                    pairs.push(((*name).to_owned(), value.to_owned()))
+                    pairs.push(((*name).to_owned(), value.to_owned()));
                 }
                 Some(None) => {
                     return Err(Error::Setting {

@@ -1,6 +1,8 @@
 //! The `--explain` table: every variable, where its value came from, its status,
 //! and its value (a sensitive value only by its length).
 
+use std::fmt::Write as _;
+
 use secrecy::ExposeSecret;
 
 use crate::problem::Problem;
@@ -90,7 +92,7 @@ fn layout(rows: &[[String; 4]]) -> String {
             if index == row.len() - 1 {
                 line.push_str(cell);
             } else {
-                line.push_str(&format!("{cell:<width$}  "));
+                let _ = write!(line, "{cell:<width$}  ");
             }
         }
         out.push_str(line.trim_end());

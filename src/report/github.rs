@@ -3,6 +3,8 @@
 //! See GitHub's "workflow commands" documentation: data is escaped (`%`, CR, LF)
 //! and property values additionally escape `:` and `,`.
 
+use std::fmt::Write as _;
+
 use super::{Report, position, summary};
 
 pub(super) fn render(report: &Report<'_>) -> String {
@@ -19,12 +21,13 @@ pub(super) fn render(report: &Report<'_>) -> String {
             message.push_str("\nhelp: ");
             message.push_str(help);
         }
-        out.push_str(&format!(
-            "::{} {}::{}\n",
+        let _ = writeln!(
+            out,
+            "::{} {}::{}",
             problem.severity.as_str(),
             properties.join(","),
             escape_data(&message)
-        ));
+        );
     }
     out.push_str(&summary(report));
     out.push('\n');

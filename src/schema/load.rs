@@ -26,9 +26,12 @@ use crate::validate::rules::check_value;
 /// The largest schema envgate reads; a real schema is a few kilobytes.
 pub const MAX_SCHEMA_BYTES: u64 = 4 * 1024 * 1024;
 
-const TOP_KEYS: &[&str] = &["version", "envgate", "groups", "vars"];
-const ENVGATE_KEYS: &[&str] = &["environments", "secret_name", "shared_prefixes"];
-const RULE_KEYS: &[&str] = &[
+/// Keys of the schema's top level.
+pub const TOP_KEYS: &[&str] = &["version", "envgate", "groups", "vars"];
+/// Keys of `[envgate]`.
+pub const ENVGATE_KEYS: &[&str] = &["environments", "secret_name", "shared_prefixes"];
+/// Rule keys (allowed in a variable and in its per-environment overrides).
+pub const RULE_KEYS: &[&str] = &[
     "min_length",
     "max_length",
     "min",
@@ -40,8 +43,10 @@ const RULE_KEYS: &[&str] = &[
     "min_entropy_bits",
     "schemes",
 ];
-const LAYER_KEYS: &[&str] = &["required", "default", "secret", "help"];
-const VAR_ONLY_KEYS: &[&str] = &[
+/// Non-rule keys a per-environment override may set.
+pub const LAYER_KEYS: &[&str] = &["required", "default", "secret", "help"];
+/// Keys a variable may set but an override may not.
+pub const VAR_ONLY_KEYS: &[&str] = &[
     "description",
     "example",
     "group",
@@ -54,7 +59,8 @@ const VAR_ONLY_KEYS: &[&str] = &[
     "rotate",
     "environments",
 ];
-const ROTATE_KEYS: &[&str] = &[
+/// Keys of a variable's `rotate` table.
+pub const ROTATE_KEYS: &[&str] = &[
     "kind",
     "every",
     "strategy",
@@ -586,7 +592,7 @@ impl Loader {
     fn cross_checks(&mut self, schema: &Schema) {
         for var in &schema.vars {
             self.type_rule_fit(var);
-            let mut layers = vec![("".to_owned(), var.base.clone())];
+            let mut layers = vec![(String::new(), var.base.clone())];
             layers.extend(
                 var.overrides
                     .iter()
@@ -738,12 +744,11 @@ impl Loader {
 
     fn string(&mut self, table: &DeTable<'_>, key: &str) -> Option<Spanned<String>> {
         let (found_key, value) = find(table, key)?;
-        match value.get_ref() {
-            DeValue::String(text) => Some(Spanned::new(value.span(), text.to_string())),
-            _ => {
-                self.wrong_type(found_key, value, "a string");
-                None
-            }
+        if let DeValue::String(text) = value.get_ref() {
+            Some(Spanned::new(value.span(), text.to_string()))
+        } else {
+            self.wrong_type(found_key, value, "a string");
+            None
         }
     }
 
@@ -792,9 +797,9 @@ impl Loader {
     fn number(&mut self, table: &DeTable<'_>, key: &str) -> Option<f64> {
         let (found_key, value) = find(table, key)?;
         let number = match value.get_ref() {
-            DeValue::Integer(int) => i64::from_str_radix(int.as_str(), int.radix())
+            DeValue::Integer(int) => i32::from_str_radix(int.as_str(), int.radix())
                 .ok()
-                .map(|n| n as f64),
+                .map(f64::from),
             DeValue::Float(float) => float.as_str().replace('_', "").parse().ok(),
             _ => None,
         };
@@ -811,7 +816,7 @@ impl Loader {
             return None;
         };
         let mut list = Vec::new();
-        for item in array.iter() {
+        for item in array {
             match item.get_ref().as_str() {
                 Some(text) => list.push(Spanned::new(item.span(), text.to_owned())),
                 None => self.wrong_type(found_key, item, "an array of strings"),
@@ -827,11 +832,11 @@ impl Loader {
             return None;
         };
         let mut list = Vec::new();
-        for item in array.iter() {
+        for item in array {
             match scalar_to_text(item.get_ref()) {
                 Some(text) => list.push(text),
                 None => {
-                    self.wrong_type(found_key, item, "an array of strings, numbers or booleans")
+                    self.wrong_type(found_key, item, "an array of strings, numbers or booleans");
                 }
             }
         }

@@ -16,7 +16,10 @@ use regex::Regex;
 use crate::duration::Duration;
 
 pub(crate) use load::suggest;
-pub use load::{MAX_SCHEMA_BYTES, from_path, from_str};
+pub use load::{
+    ENVGATE_KEYS, LAYER_KEYS, MAX_SCHEMA_BYTES, ROTATE_KEYS, RULE_KEYS, TOP_KEYS, VAR_ONLY_KEYS,
+    from_path, from_str,
+};
 
 /// The environments a schema declares when `[envgate].environments` is absent.
 pub const DEFAULT_ENVIRONMENTS: &[&str] = &["development", "staging", "production"];
@@ -333,5 +336,12 @@ impl VarSpec {
             return required_in.iter().any(|env| env == environment);
         }
         self.base.required.unwrap_or(true)
+    }
+
+    /// Whether someone must set a value in `environment`: required there, and
+    /// without a default to fall back on.
+    #[must_use]
+    pub fn must_be_set_in(&self, environment: &str) -> bool {
+        self.is_required_in(environment) && self.layer_for(environment).default.is_none()
     }
 }

@@ -3,15 +3,18 @@
 //! Pure: `(&Schema, environment, &Resolution) -> Vec<Problem>`. Every variable is
 //! checked and every broken rule reported. Each problem names the variable, says
 //! what was expected, and carries the rule's fix followed by the variable's own
-//! `help` (for SECRET_KEY, the command that generates one).
+//! `help` (for `SECRET_KEY`, the command that generates one).
 
 pub mod rules;
+
+use std::fmt::Write as _;
 
 use secrecy::ExposeSecret;
 
 use crate::problem::{Code, Problem};
 use crate::resolve::{Origin, Resolution};
 use crate::schema::{Schema, VarSpec};
+use crate::secret_ref::SecretRef;
 
 /// What validation should do with rule violations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,7 +44,7 @@ pub fn validate(
         }
         match &resolved.value {
             None if var.is_required_in(environment) => {
-                problems.push(missing(schema, var, environment))
+                problems.push(missing(schema, var, environment));
             }
             None => {}
             Some(value) => {
@@ -90,14 +93,11 @@ fn missing(schema: &Schema, var: &VarSpec, environment: &str) -> Problem {
         name = var.name
     );
     if let Some(secret) = &layer.secret {
-        let name = secret.split('#').next().unwrap_or(secret);
-        let full = schema
-            .secret_name
-            .replace("{environment}", environment)
-            .replace("{name}", name);
-        help.push_str(&format!(
+        let full = SecretRef::parse(secret).full_name(&schema.secret_name, environment);
+        let _ = write!(
+            help,
             "\nOr store it in AWS Secrets Manager as `{full}` and set USE_SECRETS_MANAGER=true."
-        ));
+        );
     }
     let problem = Problem::error(
         Code::Missing,

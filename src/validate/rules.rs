@@ -321,6 +321,7 @@ fn check_strength(rules: &Rules, value: &str, violations: &mut Vec<Violation>) {
 /// Estimated entropy: the value's length times the Shannon entropy of its own
 /// character distribution. A rough, conservative measure for random strings.
 #[must_use]
+#[allow(clippy::cast_precision_loss)] // counts of characters in a value: far below 2^52
 pub fn entropy_bits(value: &str) -> f64 {
     let mut counts: HashMap<char, usize> = HashMap::new();
     for c in value.chars() {
@@ -356,10 +357,10 @@ fn check_scheme(rules: &Rules, value: &str, violations: &mut Vec<Violation>) {
 /// How a value is shown in a message: quoted when public, by shape when sensitive.
 #[must_use]
 pub fn describe(value: &str, sensitive: bool) -> String {
+    const MAX: usize = 60;
     if sensitive {
         return describe_shape(value);
     }
-    const MAX: usize = 60;
     if value.chars().count() > MAX {
         let head: String = value.chars().take(MAX).collect();
         format!("{head:?}…")
@@ -374,13 +375,13 @@ pub fn describe(value: &str, sensitive: bool) -> String {
 pub fn describe_shape(value: &str) -> String {
     let length = value.chars().count();
     let mut classes = Vec::new();
-    if value.chars().any(|c| c.is_lowercase()) {
+    if value.chars().any(char::is_lowercase) {
         classes.push("lowercase letters");
     }
-    if value.chars().any(|c| c.is_uppercase()) {
+    if value.chars().any(char::is_uppercase) {
         classes.push("uppercase letters");
     }
-    if value.chars().any(|c| c.is_numeric()) {
+    if value.chars().any(char::is_numeric) {
         classes.push("digits");
     }
     if value.chars().any(char::is_whitespace) {
@@ -572,5 +573,87 @@ mod tests {
             describe_shape("ab1"),
             "a 3-character value (lowercase letters, digits)"
         );
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn rules() -> impl Strategy<Value = Rules> {
+            (
+                proptest::option::weighted(0.3, 0usize..20),
+                proptest::option::weighted(0.3, 0usize..30),
+                proptest::option::weighted(0.3, 0usize..8),
+                proptest::option::weighted(
+                    0.3,
+                    proptest::sample::subsequence(vec!["ab", "x", "Z9"], 0..3),
+                ),
+                proptest::option::weighted(
+                    0.3,
+                    proptest::sample::select(vec!["[a-z]+", "[a-z0-9 ]*", ".*x.*"]),
+                ),
+                proptest::option::weighted(
+                    0.3,
+                    proptest::sample::subsequence(vec!["abc", "xyz", "a b"], 1..3),
+                ),
+                proptest::option::weighted(0.3, 0.0f64..60.0),
+            )
+                .prop_map(
+                    |(
+                        min_length,
+                        max_length,
+                        min_unique_chars,
+                        forbid,
+                        pattern,
+                        one_of,
+                        min_entropy_bits,
+                    )| Rules {
+                        min_length,
+                        max_length,
+                        min_unique_chars,
+                        forbid: forbid.map(|list| list.into_iter().map(str::to_owned).collect()),
+                        pattern: pattern.map(|source| Pattern::new(source).unwrap()),
+                        one_of: one_of.map(|list| list.into_iter().map(str::to_owned).collect()),
+                        min_entropy_bits,
+                        ..Rules::default()
+                    },
+                )
+        }
+
+        proptest! {
+            /// Any value the validator accepts satisfies every declared rule,
+            /// each checked here independently of the validator's code.
+            #[test]
+            fn accepted_values_satisfy_every_rule(rules in rules(), value in "[a-zxZ9 é]{0,25}|abc|xyz|a b") {
+                if !check_value(VarType::String, &rules, &value, false).is_empty() {
+                    return Ok(());
+                }
+                let length = value.chars().count();
+                if let Some(min) = rules.min_length { prop_assert!(length >= min); }
+                if let Some(max) = rules.max_length { prop_assert!(length <= max); }
+                if let Some(min) = rules.min_unique_chars {
+                    prop_assert!(value.chars().collect::<HashSet<_>>().len() >= min);
+                }
+                if let Some(forbid) = &rules.forbid {
+                    for pattern in forbid {
+                        prop_assert!(!value.to_lowercase().contains(&pattern.to_lowercase()));
+                    }
+                }
+                if let Some(pattern) = &rules.pattern {
+                    let whole = regex::Regex::new(&pattern.source).unwrap();
+                    prop_assert!(whole.find(&value).is_some_and(|m| m.start() == 0 && m.end() == value.len()));
+                }
+                if let Some(one_of) = &rules.one_of { prop_assert!(one_of.contains(&value)); }
+                if let Some(min) = rules.min_entropy_bits { prop_assert!(entropy_bits(&value) >= min); }
+            }
+
+            /// Lengths are Unicode characters: a value of n characters passes
+            /// `min_length = n` whatever its byte length.
+            #[test]
+            fn length_counts_characters(value in "\\PC{0,30}") {
+                let rules = Rules { min_length: Some(value.chars().count()), max_length: Some(value.chars().count()), ..Rules::default() };
+                prop_assert!(check_value(VarType::String, &rules, &value, false).is_empty());
+            }
+        }
     }
 }

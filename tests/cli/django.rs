@@ -1,5 +1,5 @@
-//! Any SECRET_KEY that Django's own `check --deploy` flags as security.W009 is
-//! rejected by the example schema. Runs Django (from PyPI) in the project's test
+//! Any `SECRET_KEY` that Django's own `check --deploy` flags as security.W009 is
+//! rejected by the example schema. Runs Django (from `PyPI`) in the project's test
 //! virtualenv, which `scripts/test.sh` creates.
 
 use std::io::Write;
@@ -37,7 +37,7 @@ impl XorShift {
     }
 
     fn below(&mut self, bound: usize) -> usize {
-        (self.next() % bound as u64) as usize
+        usize::try_from(self.next() % bound as u64).unwrap()
     }
 }
 

@@ -8,23 +8,23 @@ use std::process::{Command, Output};
 use tempfile::TempDir;
 
 /// The project's example schema.
-pub fn muejam_schema() -> String {
+pub(crate) fn muejam_schema() -> String {
     std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/muejam.toml"))
         .unwrap()
 }
 
-/// A SECRET_KEY that passes the example schema (generated once, used only in tests).
-pub const GOOD_SECRET_KEY: &str = "q9#Lx2!vR7@kZp4$Wm8^Tn3&Hs6*Yb1(Jd5)Fg0_Cu-Ae=Oi+Ql";
+/// A `SECRET_KEY` that passes the example schema (generated once, used only in tests).
+pub(crate) const GOOD_SECRET_KEY: &str = "q9#Lx2!vR7@kZp4$Wm8^Tn3&Hs6*Yb1(Jd5)Fg0_Cu-Ae=Oi+Ql";
 
 /// Values that make the example schema valid in development.
-pub const DEV_VALUES: &[(&str, &str)] = &[
+pub(crate) const DEV_VALUES: &[(&str, &str)] = &[
     ("SECRET_KEY", GOOD_SECRET_KEY),
     ("DATABASE_USER", "muejam_user"),
     ("DATABASE_PASSWORD", "local-dev-s3cret"),
 ];
 
 /// Values that make the example schema valid in production.
-pub const PRODUCTION_VALUES: &[(&str, &str)] = &[
+pub(crate) const PRODUCTION_VALUES: &[(&str, &str)] = &[
     ("ENVIRONMENT", "production"),
     ("SECRET_KEY", GOOD_SECRET_KEY),
     ("ALLOWED_HOSTS", "library.muejam.com,www.muejam.com"),
@@ -37,22 +37,22 @@ pub const PRODUCTION_VALUES: &[(&str, &str)] = &[
 ];
 
 /// One envgate invocation being prepared.
-pub struct Envgate {
+pub(crate) struct Envgate {
     dir: TempDir,
     args: Vec<OsString>,
     env: Vec<(OsString, OsString)>,
 }
 
 /// What a run produced.
-pub struct Run {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
+pub(crate) struct Run {
+    pub(crate) code: i32,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
 impl Run {
     /// exit code, stdout and stderr in one text, for snapshots.
-    pub fn transcript(&self) -> String {
+    pub(crate) fn transcript(&self) -> String {
         format!(
             "exit: {}\n----- stdout -----\n{}----- stderr -----\n{}",
             self.code, self.stdout, self.stderr
@@ -60,14 +60,14 @@ impl Run {
     }
 
     /// Everything the run printed.
-    pub fn all_output(&self) -> String {
+    pub(crate) fn all_output(&self) -> String {
         format!("{}{}", self.stdout, self.stderr)
     }
 }
 
 impl Envgate {
     /// A run in a fresh directory whose `env.schema.toml` is `schema`.
-    pub fn with_schema(schema: &str) -> Self {
+    pub(crate) fn with_schema(schema: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("env.schema.toml"), schema).unwrap();
         Self {
@@ -78,24 +78,24 @@ impl Envgate {
     }
 
     /// A run of the example schema.
-    pub fn muejam() -> Self {
+    pub(crate) fn muejam() -> Self {
         Self::with_schema(&muejam_schema())
     }
 
     /// The run's directory.
-    pub fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         self.dir.path()
     }
 
     /// Writes a file into the run's directory and returns its path.
-    pub fn file(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+    pub(crate) fn file(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
         let path = self.dir.path().join(name);
         std::fs::write(&path, contents).unwrap();
         path
     }
 
     /// Adds command-line arguments.
-    pub fn args<I, S>(mut self, args: I) -> Self
+    pub(crate) fn args<I, S>(mut self, args: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<OsString>,
@@ -105,13 +105,13 @@ impl Envgate {
     }
 
     /// Sets an environment variable.
-    pub fn env(mut self, name: impl Into<OsString>, value: impl Into<OsString>) -> Self {
+    pub(crate) fn env(mut self, name: impl Into<OsString>, value: impl Into<OsString>) -> Self {
         self.env.push((name.into(), value.into()));
         self
     }
 
     /// Sets several environment variables.
-    pub fn envs(mut self, pairs: &[(&str, &str)]) -> Self {
+    pub(crate) fn envs(mut self, pairs: &[(&str, &str)]) -> Self {
         for (name, value) in pairs {
             self.env.push(((*name).into(), (*value).into()));
         }
@@ -119,7 +119,7 @@ impl Envgate {
     }
 
     /// The command, ready to spawn.
-    pub fn command(&self) -> Command {
+    pub(crate) fn command(&self) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_envgate"));
         command
             .current_dir(self.dir.path())
@@ -130,13 +130,14 @@ impl Envgate {
     }
 
     /// Runs to completion.
-    pub fn run(&self) -> Run {
+    pub(crate) fn run(&self) -> Run {
         from_output(self.command().output().unwrap())
     }
 }
 
 /// Converts a process output.
-pub fn from_output(output: Output) -> Run {
+#[allow(clippy::needless_pass_by_value)] // reads like `from_output(command.output()?)`
+pub(crate) fn from_output(output: Output) -> Run {
     Run {
         code: output.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),

@@ -5,5 +5,6 @@ mod harness;
 mod canary;
 mod check;
 mod django;
+mod docs;
 mod exec;
 mod schema_errors;

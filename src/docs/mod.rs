@@ -1,0 +1,103 @@
+//! Docs from the schema: Markdown, `.env.example`, and the JSON Schema of the
+//! schema format. Rendering is pure; [`run`] is the IO edge (write atomically,
+//! or compare with a committed file and show a unified diff).
+
+mod dotenv;
+mod english;
+mod json_schema;
+mod markdown;
+
+use std::path::Path;
+
+use similar::TextDiff;
+
+use crate::cli::DocsFormat;
+use crate::error::{Error, exit};
+use crate::schema::Schema;
+
+pub use english::{code, rule_sentences, type_sentence};
+
+/// The JSON Schema of the schema format.
+#[must_use]
+pub fn json_schema() -> String {
+    json_schema::render()
+}
+
+/// Renders `schema` in `format`.
+#[must_use]
+pub fn render(schema: &Schema, format: DocsFormat) -> String {
+    let schema_arg = &schema.source.name;
+    match format {
+        DocsFormat::Markdown => markdown::render(
+            schema,
+            &format!("envgate --schema {schema_arg} docs --output docs/ENVIRONMENT_VARIABLES.md"),
+        ),
+        DocsFormat::Dotenv => dotenv::render(
+            schema,
+            &format!(
+                "envgate --schema {schema_arg} docs --format dotenv --output examples/.env.example"
+            ),
+        ),
+    }
+}
+
+/// `envgate docs`: print, write (`--output`) or compare (`--check`).
+///
+/// # Errors
+/// [`Error::Output`] when the output cannot be written.
+pub fn run(
+    schema: &Schema,
+    format: DocsFormat,
+    output: Option<&Path>,
+    check: Option<&Path>,
+) -> Result<u8, Error> {
+    let rendered = render(schema, format);
+    if let Some(path) = check {
+        return Ok(check_file(schema, format, path, &rendered));
+    }
+    match output {
+        Some(path) => crate::write_atomically(path, &rendered)?,
+        None => print!("{rendered}"),
+    }
+    Ok(exit::OK)
+}
+
+fn check_file(schema: &Schema, format: DocsFormat, path: &Path, rendered: &str) -> u8 {
+    let format_arg = match format {
+        DocsFormat::Markdown => "",
+        DocsFormat::Dotenv => " --format dotenv",
+    };
+    let regenerate = format!(
+        "envgate --schema {} docs{format_arg} --output {}",
+        schema.source.name,
+        path.display()
+    );
+    let current = match std::fs::read_to_string(path) {
+        Ok(current) => current,
+        Err(error) => {
+            println!(
+                "{} cannot be read ({}); create it with: {regenerate}",
+                path.display(),
+                crate::resolve::io_reason(&error)
+            );
+            return exit::STALE;
+        }
+    };
+    if current == rendered {
+        println!("{} is up to date", path.display());
+        return exit::OK;
+    }
+    let diff = TextDiff::from_lines(current.as_str(), rendered);
+    let generated = format!("{} (generated)", path.display());
+    print!(
+        "{}",
+        diff.unified_diff()
+            .context_radius(3)
+            .header(&path.display().to_string(), &generated)
+    );
+    println!(
+        "{} is stale; regenerate it with: {regenerate}",
+        path.display()
+    );
+    exit::STALE
+}
