@@ -10,6 +10,7 @@
 //! unset, so that `FOO=` falls through to the next source or the default. Values are
 //! held as [`SecretString`] from the moment they are read.
 
+use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -27,6 +28,8 @@ const MAX_VALUE_FILE_BYTES: u64 = 1024 * 1024;
 #[derive(Clone, Default)]
 pub struct EnvSnapshot {
     vars: Vec<(OsString, OsString)>,
+    /// Position of each name in `vars`: lookups are per variable, so keep them O(1).
+    index: HashMap<OsString, usize>,
 }
 
 impl fmt::Debug for EnvSnapshot {
@@ -61,10 +64,9 @@ impl EnvSnapshot {
     /// The value of `name`, if set.
     #[must_use]
     pub fn get(&self, name: &str) -> Option<&OsStr> {
-        self.vars
-            .iter()
-            .find(|(candidate, _)| candidate == name)
-            .map(|(_, value)| value.as_os_str())
+        self.index
+            .get(OsStr::new(name))
+            .map(|&position| self.vars[position].1.as_os_str())
     }
 
     /// The value of `name` when set and valid UTF-8.
@@ -75,13 +77,12 @@ impl EnvSnapshot {
 
     /// Sets (or replaces) `name`.
     pub fn set(&mut self, name: OsString, value: OsString) {
-        match self
-            .vars
-            .iter_mut()
-            .find(|(candidate, _)| *candidate == name)
-        {
-            Some(slot) => slot.1 = value,
-            None => self.vars.push((name, value)),
+        match self.index.get(&name) {
+            Some(&position) => self.vars[position].1 = value,
+            None => {
+                self.index.insert(name.clone(), self.vars.len());
+                self.vars.push((name, value));
+            }
         }
     }
 
@@ -97,7 +98,8 @@ impl EnvSnapshot {
 pub struct EnvFile {
     /// The path as given.
     pub path: PathBuf,
-    entries: Vec<(String, SecretString)>,
+    /// Entries by name; a name repeated in the file keeps its last value.
+    entries: HashMap<String, SecretString>,
 }
 
 impl fmt::Debug for EnvFile {
@@ -127,10 +129,12 @@ impl EnvFile {
     /// # Errors
     /// [`Error::EnvFileSyntax`] naming the line that does not parse.
     pub fn parse(path: &Path, text: &str) -> Result<Self, Error> {
-        let mut entries = Vec::new();
+        let mut entries = HashMap::new();
         for item in dotenvy::from_read_iter(text.as_bytes()) {
             match item {
-                Ok((name, value)) => entries.push((name, SecretString::from(value))),
+                Ok((name, value)) => {
+                    entries.insert(name, SecretString::from(value));
+                }
                 Err(dotenvy::Error::LineParse(line, _)) => {
                     return Err(Error::EnvFileSyntax {
                         path: path.to_owned(),
@@ -152,11 +156,7 @@ impl EnvFile {
     }
 
     fn get(&self, name: &str) -> Option<&SecretString> {
-        self.entries
-            .iter()
-            .rev()
-            .find(|(candidate, _)| candidate == name)
-            .map(|(_, value)| value)
+        self.entries.get(name)
     }
 }
 
@@ -345,8 +345,8 @@ fn resolve_var(
             return found(value.clone(), Origin::EnvFile(file.path.clone()));
         }
     }
-    match layer.default {
-        Some(default) => found(SecretString::from(default), Origin::Default),
+    match &layer.default {
+        Some(default) => found(SecretString::from(default.clone()), Origin::Default),
         None => ResolvedVar {
             name: var.name.clone(),
             value: None,

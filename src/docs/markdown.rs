@@ -235,7 +235,8 @@ fn secret_source(out: &mut String, schema: &Schema, var: &VarSpec) {
         .filter_map(|env| {
             var.layer_for(env)
                 .secret
-                .map(|secret| (env.clone(), SecretRef::parse(&secret)))
+                .as_deref()
+                .map(|secret| (env.clone(), SecretRef::parse(secret)))
         })
         .collect();
     if references.is_empty() {

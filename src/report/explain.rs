@@ -25,10 +25,7 @@ pub fn explain_table(
         "STATUS".to_owned(),
         "VALUE".to_owned(),
     ]];
-    for var in &schema.vars {
-        let Some(resolved) = resolution.get(&var.name) else {
-            continue;
-        };
+    for (var, resolved) in schema.vars.iter().zip(&resolution.vars) {
         let status = status(
             &var.name,
             var.is_required_in(environment),

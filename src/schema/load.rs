@@ -596,7 +596,7 @@ impl Loader {
             layers.extend(
                 var.overrides
                     .iter()
-                    .map(|(env, _)| (env.clone(), var.layer_for(env))),
+                    .map(|(env, _)| (env.clone(), var.layer_for(env).into_owned())),
             );
             for (env, layer) in layers {
                 self.layer_contradictions(var, &env, &layer);

@@ -7,6 +7,7 @@
 
 mod load;
 
+use std::borrow::Cow;
 use std::fmt;
 use std::ops::Range;
 use std::sync::Arc;
@@ -311,10 +312,10 @@ pub struct VarSpec {
 impl VarSpec {
     /// The effective layer in `environment`: base merged with its override.
     #[must_use]
-    pub fn layer_for(&self, environment: &str) -> Layer {
+    pub fn layer_for(&self, environment: &str) -> Cow<'_, Layer> {
         match self.overrides.iter().find(|(env, _)| env == environment) {
-            Some((_, over)) => self.base.merged(over),
-            None => self.base.clone(),
+            Some((_, over)) => Cow::Owned(self.base.merged(over)),
+            None => Cow::Borrowed(&self.base),
         }
     }
 

@@ -35,10 +35,8 @@ pub fn validate(
     mode: Mode,
 ) -> Vec<Problem> {
     let mut problems = Vec::new();
-    for var in &schema.vars {
-        let Some(resolved) = resolution.get(&var.name) else {
-            continue;
-        };
+    // `resolve` returns one entry per variable, in schema order.
+    for (var, resolved) in schema.vars.iter().zip(&resolution.vars) {
         if resolved.origin == Origin::Failed {
             continue; // the resolver already reported why
         }

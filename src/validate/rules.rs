@@ -58,7 +58,6 @@ pub fn check_value(kind: VarType, rules: &Rules, value: &str, sensitive: bool) -
 
 /// Parses `value` as `kind`; returns its number for numeric types.
 fn check_type(kind: VarType, value: &str, sensitive: bool) -> Result<Option<i64>, Violation> {
-    let shown = describe(value, sensitive);
     // A parser's reason may quote the value: keep it for public values only.
     let reason = |why: String| {
         if sensitive {
@@ -70,13 +69,13 @@ fn check_type(kind: VarType, value: &str, sensitive: bool) -> Result<Option<i64>
     let invalid = |expected: &str, help: &str| {
         Violation::new(
             Code::InvalidType,
-            format!("is not {expected} (got {shown})"),
+            format!("is not {expected} (got {})", describe(value, sensitive)),
             help,
         )
     };
     match kind {
         VarType::String => Ok(None),
-        VarType::List => check_list_items(value, &shown).map(|()| None),
+        VarType::List => check_list_items(value, sensitive).map(|()| None),
         VarType::Int => value
             .parse::<i64>()
             .map(Some)
@@ -117,14 +116,15 @@ fn check_type(kind: VarType, value: &str, sensitive: bool) -> Result<Option<i64>
     }
 }
 
-fn check_list_items(value: &str, shown: &str) -> Result<(), Violation> {
+fn check_list_items(value: &str, sensitive: bool) -> Result<(), Violation> {
     match list_items(value).iter().position(|item| item.is_empty()) {
         None => Ok(()),
         Some(index) => Err(Violation::new(
             Code::InvalidType,
             format!(
-                "is not a valid list: item {} is empty (got {shown})",
-                index + 1
+                "is not a valid list: item {} is empty (got {})",
+                index + 1,
+                describe(value, sensitive),
             ),
             "Separate items with single commas, e.g. `a.example.com,b.example.com`.",
         )),
