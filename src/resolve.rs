@@ -77,12 +77,11 @@ impl EnvSnapshot {
 
     /// Sets (or replaces) `name`.
     pub fn set(&mut self, name: OsString, value: OsString) {
-        match self.index.get(&name) {
-            Some(&position) => self.vars[position].1 = value,
-            None => {
-                self.index.insert(name.clone(), self.vars.len());
-                self.vars.push((name, value));
-            }
+        if let Some(&position) = self.index.get(&name) {
+            self.vars[position].1 = value;
+        } else {
+            self.index.insert(name.clone(), self.vars.len());
+            self.vars.push((name, value));
         }
     }
 
