@@ -7,8 +7,11 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use std::time::Duration;
+
 use crate::error::Error;
 use crate::report::Format;
+use crate::secrets::fetch::FetchMode;
 
 /// envgate: validate every environment variable a program needs, then exec it.
 #[derive(Debug, Parser)]
@@ -62,7 +65,7 @@ struct CommonArgs {
 }
 
 /// Options of the commands that validate.
-#[derive(Debug, Clone, Default, Args)]
+#[derive(Debug, Clone, Args)]
 struct ReportArgs {
     /// Report format.
     #[arg(long, value_enum, value_name = "FORMAT")]
@@ -75,6 +78,21 @@ struct ReportArgs {
     /// Treat warnings (deprecated variables, …) as errors.
     #[arg(long)]
     strict: bool,
+
+    /// How to read AWS Secrets Manager: batches with a fallback (auto), batches only, or one call per secret.
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = FetchMode::Auto)]
+    fetch: FetchMode,
+
+    /// Total deadline for reading Secrets Manager, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0, value_parser = parse_timeout)]
+    timeout: f64,
+}
+
+fn parse_timeout(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(seconds) if seconds > 0.0 && seconds <= 3600.0 => Ok(seconds),
+        _ => Err("expected a number of seconds between 0 and 3600".to_owned()),
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -127,7 +145,7 @@ pub enum DocsFormat {
 }
 
 /// Options that shape validation and reporting.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Options {
     /// `--schema`, when given.
     pub schema: Option<PathBuf>,
@@ -141,6 +159,10 @@ pub struct Options {
     pub explain: bool,
     /// `--strict`.
     pub strict: bool,
+    /// `--fetch`.
+    pub fetch: FetchMode,
+    /// `--timeout`.
+    pub timeout: Duration,
 }
 
 /// What the user asked for.
@@ -224,6 +246,8 @@ impl Cli {
             format: report.format,
             explain: report.explain,
             strict: report.strict,
+            fetch: report.fetch,
+            timeout: Duration::from_secs_f64(report.timeout),
         };
         Ok((options, action))
     }

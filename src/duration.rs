@@ -79,7 +79,7 @@ pub fn describe(duration: Duration) -> String {
         (60, "minute"),
     ];
     for (size, name) in units {
-        if seconds >= size && seconds % size == 0 && duration.subsec_nanos() == 0 {
+        if seconds >= size && seconds.is_multiple_of(size) && duration.subsec_nanos() == 0 {
             let count = seconds / size;
             return format!("{count} {name}{}", if count == 1 { "" } else { "s" });
         }

@@ -25,8 +25,12 @@ pub mod exit {
     pub const SCHEMA_INVALID: u8 = 65;
     /// The schema or an env file cannot be opened.
     pub const NO_INPUT: u8 = 66;
+    /// The secret store is unavailable (unreachable, throttled, timeout, no credentials).
+    pub const UNAVAILABLE: u8 = 69;
     /// An output file cannot be created.
     pub const CANT_CREATE: u8 = 73;
+    /// Access denied (AWS AccessDenied, or the cross-environment guard).
+    pub const ACCESS_DENIED: u8 = 77;
     /// The configuration (the values) is invalid.
     pub const CONFIG_INVALID: u8 = 78;
     /// The command exists but cannot be executed.

@@ -14,7 +14,7 @@ pub mod problem;
 pub mod report;
 pub mod resolve;
 pub mod schema;
-pub mod secret_ref;
+pub mod secrets;
 pub mod settings;
 pub mod validate;
 
@@ -28,6 +28,7 @@ use problem::{Code, Problem};
 use report::{Format, Report};
 use resolve::{EnvFile, EnvSnapshot, Resolution};
 use schema::Schema;
+use secrets::SecretsOptions;
 use settings::Settings;
 
 /// The schema read when neither `--schema` nor `ENVGATE_SCHEMA` is given.
@@ -164,8 +165,23 @@ fn validate_and_report(
         return Ok((exit::CONFIG_INVALID, None));
     }
     let env_files = load_env_files(&options.env_files)?;
-    let resolution = resolve::resolve(schema, environment, env, &env_files);
-    let problems = collect_problems(options, settings, schema, environment, &resolution);
+    let mut resolution = resolve::resolve(schema, environment, env, &env_files);
+    let secrets_options = SecretsOptions {
+        use_secrets_manager: settings.use_secrets_manager,
+        mode: options.fetch,
+        timeout: options.timeout,
+        region: settings.aws_region.clone(),
+    };
+    let secrets =
+        secrets::resolve_secrets(schema, environment, &secrets_options, env, &mut resolution);
+    let problems = collect_problems(
+        options,
+        settings,
+        schema,
+        environment,
+        &resolution,
+        secrets.problems,
+    );
     let report = Report {
         source: &schema.source,
         environment: Some(environment),
@@ -188,7 +204,24 @@ fn validate_and_report(
     if report.ok() {
         Ok((exit::OK, Some(resolution)))
     } else {
-        Ok((exit::CONFIG_INVALID, None))
+        Ok((failure_exit_code(&problems), None))
+    }
+}
+
+/// The exit code of a run whose problems include errors: access denied (77) over
+/// an unavailable secret store (69) over invalid configuration (78).
+fn failure_exit_code(problems: &[Problem]) -> u8 {
+    let has = |codes: &[Code]| {
+        problems
+            .iter()
+            .any(|p| p.is_error() && codes.contains(&p.code))
+    };
+    if has(&[Code::AccessDenied, Code::CrossEnvironment]) {
+        exit::ACCESS_DENIED
+    } else if has(&[Code::StoreUnavailable, Code::Throttled]) {
+        exit::UNAVAILABLE
+    } else {
+        exit::CONFIG_INVALID
     }
 }
 
@@ -198,6 +231,7 @@ fn collect_problems(
     schema: &Schema,
     environment: &str,
     resolution: &Resolution,
+    secret_problems: Vec<Problem>,
 ) -> Vec<Problem> {
     let mode = if settings.skip_config_validation {
         validate::Mode::Skip
@@ -205,21 +239,8 @@ fn collect_problems(
         validate::Mode::Enforce
     };
     let mut problems = resolution.problems.clone();
+    problems.extend(secret_problems);
     problems.extend(validate::validate(schema, environment, resolution, mode));
-    if settings.use_secrets_manager
-        && schema
-            .vars
-            .iter()
-            .any(|var| var.layer_for(environment).secret.is_some())
-    {
-        problems.push(
-            Problem::error(
-                Code::InvalidSetting,
-                "USE_SECRETS_MANAGER is on, but this build of envgate cannot read AWS Secrets Manager yet",
-            )
-            .help("Unset USE_SECRETS_MANAGER to use local sources (environment, *_FILE, --env-file); envgate refuses to launch rather than start without the secrets you asked for."),
-        );
-    }
     if mode == validate::Mode::Skip {
         problems.insert(
             0,

@@ -97,6 +97,17 @@ codes! {
     InvalidSetting => "envgate::invalid_setting", "One of envgate's own settings (`USE_SECRETS_MANAGER`, …) is malformed.";
     Deprecated => "envgate::deprecated", "A deprecated variable (or an alias of one) is set.";
     ValidationSkipped => "envgate::validation_skipped", "`SKIP_CONFIG_VALIDATION` turned rule checks into warnings.";
+    CrossEnvironment => "envgate::cross_environment", "A secret outside the environment's prefix was refused before any request.";
+    AccessDenied => "envgate::access_denied", "Secrets Manager denied access to a secret.";
+    SecretNotFound => "envgate::secret_not_found", "A secret does not exist.";
+    SecretNotJson => "envgate::secret_not_json", "A secret is not a JSON object, or a key holds no plain value.";
+    SecretKeyMissing => "envgate::secret_key_missing", "A secret's JSON object lacks the key (or it is null).";
+    SecretBinary => "envgate::secret_binary", "A secret is binary and the variable does not ask for base64.";
+    SecretScheduledForDeletion => "envgate::secret_scheduled_for_deletion", "A secret is scheduled for deletion.";
+    SecretDecryptionFailure => "envgate::secret_decryption_failure", "KMS could not decrypt a secret.";
+    Throttled => "envgate::throttled", "Secrets Manager throttled the requests past every retry.";
+    StoreUnavailable => "envgate::store_unavailable", "Secrets Manager could not be reached, did not answer in time, or no credentials were found.";
+    SecretOverridesEnv => "envgate::secret_overrides_env", "A value from Secrets Manager replaced a different local value.";
 }
 
 impl fmt::Display for Code {

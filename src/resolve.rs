@@ -203,6 +203,15 @@ pub enum Origin {
     Default,
     /// No source had a value.
     Unset,
+    /// AWS Secrets Manager.
+    SecretsManager {
+        /// The secret id requested.
+        secret_id: String,
+        /// The version read.
+        version_id: Option<String>,
+        /// The staging label that selected it.
+        stage: Option<String>,
+    },
     /// A source was set but could not be read; a problem says why.
     Failed,
 }
@@ -216,6 +225,22 @@ impl fmt::Display for Origin {
             Self::EnvFile(path) => write!(f, "env-file {}", path.display()),
             Self::Default => f.write_str("default"),
             Self::Unset => f.write_str("unset"),
+            Self::SecretsManager {
+                secret_id,
+                version_id,
+                stage,
+            } => {
+                write!(f, "secrets-manager {secret_id}")?;
+                let version = version_id
+                    .as_deref()
+                    .map(|id| id.chars().take(8).collect::<String>());
+                match (version, stage) {
+                    (Some(version), Some(stage)) => write!(f, " ({stage}, version {version})"),
+                    (Some(version), None) => write!(f, " (version {version})"),
+                    (None, Some(stage)) => write!(f, " ({stage})"),
+                    (None, None) => Ok(()),
+                }
+            }
             Self::Failed => f.write_str("unreadable"),
         }
     }

@@ -64,6 +64,9 @@ fn property(key: &str) -> Value {
         "deliver" => {
             json!({ "enum": ["env", "file"], "description": "How the program receives the value." })
         }
+        "binary" => {
+            json!({ "enum": ["base64"], "description": "Receive a SecretBinary secret base64-encoded." })
+        }
         "deprecated" => {
             json!({ "type": ["boolean", "string"], "description": "true, or a message saying what to use instead." })
         }

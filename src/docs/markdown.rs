@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use super::english::{code, rule_sentences, type_sentence};
 use crate::duration;
 use crate::schema::{Layer, Schema, VarSpec};
-use crate::secret_ref::SecretRef;
+use crate::secrets::reference::SecretRef;
 
 /// Title of the ungrouped section.
 const UNGROUPED: &str = "Other variables";

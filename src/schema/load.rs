@@ -54,6 +54,7 @@ pub const VAR_ONLY_KEYS: &[&str] = &[
     "required_in",
     "sensitive",
     "deliver",
+    "binary",
     "deprecated",
     "aliases",
     "rotate",
@@ -295,6 +296,7 @@ impl Loader {
             required_in: self.required_in(table, schema),
             sensitive: self.bool(table, "sensitive").unwrap_or(false),
             deliver: self.deliver(table),
+            binary_base64: self.binary(table),
             deprecated: self.deprecated(table),
             aliases: self.aliases(table),
             rotate: self.rotate(table),
@@ -400,6 +402,25 @@ impl Loader {
                 Delivery::Env
             }
         }
+    }
+
+    fn binary(&mut self, table: &DeTable<'_>) -> bool {
+        let Some(text) = self.string(table, "binary") else {
+            return false;
+        };
+        if text.get_ref() != "base64" {
+            self.push(
+                Problem::error(
+                    Code::SchemaInvalidValue,
+                    format!("unknown binary encoding `{}`", text.get_ref()),
+                )
+                .at(text.span(), "expected `base64`")
+                .help(
+                    "Write `binary = \"base64\"` to receive a SecretBinary secret base64-encoded.",
+                ),
+            );
+        }
+        true
     }
 
     fn deprecated(&mut self, table: &DeTable<'_>) -> Option<String> {

@@ -297,6 +297,8 @@ pub struct VarSpec {
     pub sensitive: bool,
     /// How the child receives it.
     pub deliver: Delivery,
+    /// `binary = "base64"`: a SecretBinary secret is delivered base64-encoded.
+    pub binary_base64: bool,
     /// Deprecation: `Some(message)` when deprecated (empty message for `true`).
     pub deprecated: Option<String>,
     /// Older names that are read when `name` is unset.

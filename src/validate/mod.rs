@@ -14,7 +14,7 @@ use secrecy::ExposeSecret;
 use crate::problem::{Code, Problem};
 use crate::resolve::{Origin, Resolution};
 use crate::schema::{Schema, VarSpec};
-use crate::secret_ref::SecretRef;
+use crate::secrets::reference::SecretRef;
 
 /// What validation should do with rule violations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

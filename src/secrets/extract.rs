@@ -1,0 +1,161 @@
+//! Extracting a variable's value from a fetched secret: the whole SecretString, or
+//! one key of its JSON object. Pure. Errors name keys, never values.
+
+use base64::Engine as _;
+use secrecy::SecretString;
+
+/// Why a value could not be taken from a secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExtractError {
+    /// A key was asked for, but the SecretString is not a JSON object.
+    NotJson,
+    /// The JSON object has no such key; `available` lists the keys it has.
+    MissingKey {
+        /// The key asked for.
+        key: String,
+        /// The keys the secret has.
+        available: Vec<String>,
+    },
+    /// The key holds an object or an array.
+    Nested {
+        /// The key asked for.
+        key: String,
+    },
+    /// The key holds `null`.
+    Null {
+        /// The key asked for.
+        key: String,
+    },
+    /// The secret is binary (SecretBinary) and the variable does not ask for base64.
+    Binary,
+    /// The secret has neither a string nor a binary value.
+    Empty,
+}
+
+/// Takes the value for `key` (or the whole secret) from a secret's contents.
+///
+/// JSON numbers and booleans become their text (`5432`, `true`). A binary secret
+/// is delivered base64-encoded when `binary_base64` is set, and refused otherwise.
+///
+/// # Errors
+/// An [`ExtractError`] saying what the secret lacks.
+pub fn extract(
+    string: Option<&str>,
+    binary: Option<&[u8]>,
+    key: Option<&str>,
+    binary_base64: bool,
+) -> Result<SecretString, ExtractError> {
+    let Some(text) = string else {
+        return match binary {
+            Some(bytes) if binary_base64 && key.is_none() => Ok(SecretString::from(
+                base64::engine::general_purpose::STANDARD.encode(bytes),
+            )),
+            Some(_) => Err(ExtractError::Binary),
+            None => Err(ExtractError::Empty),
+        };
+    };
+    let Some(key) = key else {
+        return Ok(SecretString::from(text.to_owned()));
+    };
+    let Ok(serde_json::Value::Object(object)) = serde_json::from_str::<serde_json::Value>(text)
+    else {
+        return Err(ExtractError::NotJson);
+    };
+    match object.get(key) {
+        Some(serde_json::Value::String(value)) => Ok(SecretString::from(value.clone())),
+        Some(serde_json::Value::Number(number)) => Ok(SecretString::from(number.to_string())),
+        Some(serde_json::Value::Bool(flag)) => Ok(SecretString::from(flag.to_string())),
+        Some(serde_json::Value::Null) => Err(ExtractError::Null {
+            key: key.to_owned(),
+        }),
+        Some(_) => Err(ExtractError::Nested {
+            key: key.to_owned(),
+        }),
+        None => {
+            let mut available: Vec<String> = object.keys().cloned().collect();
+            available.sort();
+            Err(ExtractError::MissingKey {
+                key: key.to_owned(),
+                available,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    const DATABASE: &str = r#"{"host":"db.internal","port":5432,"ssl":true,"password":"s3cr3t","extra":{"a":1},"gone":null}"#;
+
+    fn text(result: Result<SecretString, ExtractError>) -> String {
+        result.unwrap().expose_secret().to_owned()
+    }
+
+    #[test]
+    fn keys_numbers_and_booleans() {
+        assert_eq!(
+            text(extract(Some(DATABASE), None, Some("host"), false)),
+            "db.internal"
+        );
+        assert_eq!(
+            text(extract(Some(DATABASE), None, Some("port"), false)),
+            "5432"
+        );
+        assert_eq!(
+            text(extract(Some(DATABASE), None, Some("ssl"), false)),
+            "true"
+        );
+        assert_eq!(text(extract(Some(DATABASE), None, None, false)), DATABASE);
+    }
+
+    #[test]
+    fn missing_nested_null_and_not_json() {
+        let missing = extract(Some(DATABASE), None, Some("user"), false).unwrap_err();
+        assert_eq!(
+            missing,
+            ExtractError::MissingKey {
+                key: "user".into(),
+                available: ["extra", "gone", "host", "password", "port", "ssl"]
+                    .map(String::from)
+                    .to_vec(),
+            }
+        );
+        assert_eq!(
+            extract(Some(DATABASE), None, Some("extra"), false).unwrap_err(),
+            ExtractError::Nested {
+                key: "extra".into()
+            }
+        );
+        assert_eq!(
+            extract(Some(DATABASE), None, Some("gone"), false).unwrap_err(),
+            ExtractError::Null { key: "gone".into() }
+        );
+        assert_eq!(
+            extract(Some("plain"), None, Some("k"), false).unwrap_err(),
+            ExtractError::NotJson
+        );
+        assert_eq!(
+            extract(Some("[1]"), None, Some("k"), false).unwrap_err(),
+            ExtractError::NotJson
+        );
+    }
+
+    #[test]
+    fn binary_needs_base64() {
+        assert_eq!(
+            extract(None, Some(b"\x00\x01"), None, false).unwrap_err(),
+            ExtractError::Binary
+        );
+        assert_eq!(text(extract(None, Some(b"\x00\x01"), None, true)), "AAE=");
+        assert_eq!(
+            extract(None, Some(b"\x00"), Some("k"), true).unwrap_err(),
+            ExtractError::Binary
+        );
+        assert_eq!(
+            extract(None, None, None, false).unwrap_err(),
+            ExtractError::Empty
+        );
+    }
+}

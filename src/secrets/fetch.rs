@@ -1,0 +1,616 @@
+//! Fetching from Secrets Manager: BatchGetSecretValue for AWSCURRENT (20 ids per
+//! call, every call in flight at once), GetSecretValue for pinned versions and as
+//! the fallback, and one mapping from SDK errors to [`FetchError`].
+//!
+//! Why a fallback: the guide's IAM policy grants `secretsmanager:GetSecretValue`
+//! but not `secretsmanager:BatchGetSecretValue`, and the batch action has a far
+//! lower rate quota (100 requests per second per region, against 10,000). In
+//! `auto` mode a batch call that is denied or throttled is replaced by concurrent
+//! GetSecretValue calls for its ids.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use aws_sdk_secretsmanager::Client;
+use aws_sdk_secretsmanager::config::http::HttpResponse;
+use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use secrecy::{SecretBox, SecretString};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use super::plan::{Request, batches};
+use super::reference::Selector;
+
+/// How many GetSecretValue calls may be in flight at once.
+const SINGLE_CONCURRENCY: usize = 10;
+
+/// How envgate reads secrets (`--fetch`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum FetchMode {
+    /// Batches, falling back to single reads when the batch action is denied or throttled.
+    #[default]
+    Auto,
+    /// Batches only (BatchGetSecretValue).
+    Batch,
+    /// One GetSecretValue call per secret.
+    Single,
+}
+
+/// A secret as Secrets Manager returned it; its value is held as a secret from
+/// the moment the SDK's response is read.
+pub struct FetchedSecret {
+    /// The secret's ARN (with AWS's random suffix).
+    pub arn: Option<String>,
+    /// The secret's name.
+    pub name: Option<String>,
+    /// The version read.
+    pub version_id: Option<String>,
+    /// The staging labels of that version.
+    pub stages: Vec<String>,
+    /// SecretString.
+    pub string: Option<SecretString>,
+    /// SecretBinary.
+    pub binary: Option<SecretBox<Vec<u8>>>,
+}
+
+impl std::fmt::Debug for FetchedSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FetchedSecret")
+            .field("arn", &self.arn)
+            .field("version_id", &self.version_id)
+            .field("stages", &self.stages)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a secret could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FetchError {
+    /// ResourceNotFoundException.
+    NotFound,
+    /// AccessDeniedException, or an HTTP 403 without a modeled error.
+    AccessDenied {
+        /// The AWS error code (or `HTTP 403`).
+        code: String,
+    },
+    /// DecryptionFailure: KMS could not decrypt the secret.
+    Decryption,
+    /// The secret is scheduled for deletion.
+    ScheduledForDeletion,
+    /// Throttled past every retry.
+    Throttled,
+    /// The endpoint could not be reached or did not answer.
+    Unavailable {
+        /// What happened, without the request.
+        reason: String,
+    },
+    /// The deadline passed.
+    Timeout,
+    /// The credential chain found no credentials.
+    NoCredentials {
+        /// The SDK's explanation.
+        detail: String,
+    },
+    /// Any other service error.
+    Other {
+        /// The AWS error code.
+        code: String,
+        /// The AWS message.
+        message: String,
+    },
+}
+
+impl FetchError {
+    /// The AWS error code, for the audit log and JSON output.
+    #[must_use]
+    pub fn aws_code(&self) -> &str {
+        match self {
+            Self::NotFound => "ResourceNotFoundException",
+            Self::AccessDenied { code } | Self::Other { code, .. } => code,
+            Self::Decryption => "DecryptionFailure",
+            Self::ScheduledForDeletion => "InvalidRequestException",
+            Self::Throttled => "ThrottlingException",
+            Self::Unavailable { .. } => "Unreachable",
+            Self::Timeout => "Timeout",
+            Self::NoCredentials { .. } => "NoCredentials",
+        }
+    }
+}
+
+/// What a fetch did.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// One result per request.
+    pub results: Vec<(Request, Result<FetchedSecret, FetchError>)>,
+    /// BatchGetSecretValue calls sent.
+    pub batch_calls: usize,
+    /// GetSecretValue calls sent.
+    pub single_calls: usize,
+}
+
+#[derive(Default)]
+struct Counters {
+    batch: AtomicUsize,
+    single: AtomicUsize,
+}
+
+/// Fetches every request, concurrently.
+pub async fn fetch(client: &Client, requests: &[Request], mode: FetchMode) -> Outcome {
+    let counters = Arc::new(Counters::default());
+    let (batched, mut singles) = match mode {
+        FetchMode::Single => (Vec::new(), requests.to_vec()),
+        FetchMode::Auto | FetchMode::Batch => batches(requests),
+    };
+    let mut results = Vec::new();
+    let mut tasks = JoinSet::new();
+    for ids in batched {
+        let client = client.clone();
+        let counters = Arc::clone(&counters);
+        tasks.spawn(async move {
+            counters.batch.fetch_add(1, Ordering::Relaxed);
+            let outcome = batch_get(&client, &ids).await;
+            (ids, outcome)
+        });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        let Ok((ids, outcome)) = joined else { continue };
+        match outcome {
+            Ok(found) => results.extend(found),
+            Err(error) if mode == FetchMode::Auto && falls_back(&error) => {
+                singles.extend(ids.into_iter().map(current));
+            }
+            Err(error) => {
+                results.extend(ids.into_iter().map(|id| (current(id), Err(error.clone()))));
+            }
+        }
+    }
+    results.extend(get_each(client, singles, &counters).await);
+    Outcome {
+        results,
+        batch_calls: counters.batch.load(Ordering::Relaxed),
+        single_calls: counters.single.load(Ordering::Relaxed),
+    }
+}
+
+fn current(secret_id: String) -> Request {
+    Request {
+        secret_id,
+        selector: Selector::Current,
+    }
+}
+
+fn falls_back(error: &FetchError) -> bool {
+    matches!(
+        error,
+        FetchError::AccessDenied { .. } | FetchError::Throttled
+    )
+}
+
+type Found = Vec<(Request, Result<FetchedSecret, FetchError>)>;
+
+/// One BatchGetSecretValue call; `Err` when the call itself failed.
+async fn batch_get(client: &Client, ids: &[String]) -> Result<Found, FetchError> {
+    let output = client
+        .batch_get_secret_value()
+        .set_secret_id_list(Some(ids.to_vec()))
+        .send()
+        .await
+        .map_err(|error| map_sdk_error(&error))?;
+    let found = ids
+        .iter()
+        .map(|id| {
+            let entry = output
+                .secret_values()
+                .iter()
+                .find(|entry| returned_for(id, entry.name(), entry.arn()));
+            let result = match entry {
+                Some(entry) => Ok(FetchedSecret {
+                    arn: entry.arn().map(str::to_owned),
+                    name: entry.name().map(str::to_owned),
+                    version_id: entry.version_id().map(str::to_owned),
+                    stages: entry.version_stages().to_vec(),
+                    string: entry
+                        .secret_string()
+                        .map(|text| SecretString::from(text.to_owned())),
+                    binary: entry
+                        .secret_binary()
+                        .map(|blob| SecretBox::new(Box::new(blob.as_ref().to_vec()))),
+                }),
+                None => Err(output
+                    .errors()
+                    .iter()
+                    .find(|error| {
+                        error
+                            .secret_id()
+                            .is_some_and(|secret| returned_for(id, Some(secret), None))
+                    })
+                    .map_or(FetchError::NotFound, |error| {
+                        map_code(
+                            error.error_code(),
+                            error.message().unwrap_or_default(),
+                            None,
+                        )
+                    })),
+            };
+            (current(id.clone()), result)
+        })
+        .collect();
+    Ok(found)
+}
+
+/// True when a returned name or ARN answers the requested id: the same name, the
+/// same ARN, or a partial ARN (AWS appends `-` and six random characters).
+#[must_use]
+pub fn returned_for(requested: &str, name: Option<&str>, arn: Option<&str>) -> bool {
+    name == Some(requested)
+        || arn == Some(requested)
+        || arn.is_some_and(|arn| {
+            arn.strip_prefix(requested)
+                .is_some_and(|suffix| suffix.len() == 7 && suffix.starts_with('-'))
+        })
+}
+
+/// GetSecretValue for each request, at most [`SINGLE_CONCURRENCY`] at once.
+async fn get_each(client: &Client, requests: Vec<Request>, counters: &Arc<Counters>) -> Found {
+    let permits = Arc::new(Semaphore::new(SINGLE_CONCURRENCY));
+    let mut tasks = JoinSet::new();
+    for request in requests {
+        let client = client.clone();
+        let permits = Arc::clone(&permits);
+        let counters = Arc::clone(counters);
+        tasks.spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            counters.single.fetch_add(1, Ordering::Relaxed);
+            let result = get_one(&client, &request).await;
+            (request, result)
+        });
+    }
+    let mut found = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        if let Ok(pair) = joined {
+            found.push(pair);
+        }
+    }
+    found
+}
+
+async fn get_one(client: &Client, request: &Request) -> Result<FetchedSecret, FetchError> {
+    let mut call = client.get_secret_value().secret_id(&request.secret_id);
+    call = match &request.selector {
+        Selector::Current => call,
+        Selector::Stage(stage) => call.version_stage(stage),
+        Selector::Version(id) => call.version_id(id),
+    };
+    let output = call.send().await.map_err(|error| map_sdk_error(&error))?;
+    Ok(FetchedSecret {
+        arn: output.arn().map(str::to_owned),
+        name: output.name().map(str::to_owned),
+        version_id: output.version_id().map(str::to_owned),
+        stages: output.version_stages().to_vec(),
+        string: output
+            .secret_string()
+            .map(|text| SecretString::from(text.to_owned())),
+        binary: output
+            .secret_binary()
+            .map(|blob| SecretBox::new(Box::new(blob.as_ref().to_vec()))),
+    })
+}
+
+/// The modeled errors of an operation, recognised by variant rather than by code
+/// (a modeled error need not carry its code in its metadata).
+pub trait ModeledError: ProvideErrorMetadata + std::error::Error + 'static {
+    /// The kind of a modeled error, if this is one envgate distinguishes.
+    fn modeled(&self) -> Option<FetchError>;
+}
+
+macro_rules! modeled_error {
+    ($error:ty) => {
+        impl ModeledError for $error {
+            fn modeled(&self) -> Option<FetchError> {
+                match self {
+                    Self::ResourceNotFoundException(_) => Some(FetchError::NotFound),
+                    Self::DecryptionFailure(_) => Some(FetchError::Decryption),
+                    Self::InvalidRequestException(inner)
+                        if inner
+                            .message()
+                            .is_some_and(|message| message.contains("deletion")) =>
+                    {
+                        Some(FetchError::ScheduledForDeletion)
+                    }
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+modeled_error!(aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError);
+modeled_error!(aws_sdk_secretsmanager::operation::batch_get_secret_value::BatchGetSecretValueError);
+
+/// Maps any SDK error to a [`FetchError`].
+pub fn map_sdk_error<E: ModeledError>(error: &SdkError<E, HttpResponse>) -> FetchError {
+    match error {
+        SdkError::ServiceError(service) => {
+            let status = service.raw().status().as_u16();
+            let metadata = service.err();
+            metadata.modeled().unwrap_or_else(|| {
+                map_code(
+                    metadata.code(),
+                    metadata.message().unwrap_or_default(),
+                    Some(status),
+                )
+            })
+        }
+        SdkError::TimeoutError(_) => FetchError::Timeout,
+        SdkError::DispatchFailure(failure) if failure.is_timeout() => FetchError::Timeout,
+        other => {
+            let context = DisplayErrorContext(other).to_string();
+            if context.contains("credentials") || context.contains("Credentials") {
+                FetchError::NoCredentials { detail: context }
+            } else {
+                FetchError::Unavailable {
+                    reason: first_cause(&context),
+                }
+            }
+        }
+    }
+}
+
+/// The innermost cause of an error context, which is the useful part
+/// ("Connection refused (os error 111)").
+fn first_cause(context: &str) -> String {
+    context
+        .rsplit(": ")
+        .next()
+        .unwrap_or(context)
+        .trim_end_matches(')')
+        .trim()
+        .to_owned()
+}
+
+/// Maps an AWS error code (from a service error or a batch `Errors[]` entry).
+#[must_use]
+pub fn map_code(code: Option<&str>, message: &str, status: Option<u16>) -> FetchError {
+    match code {
+        Some("ResourceNotFoundException") => FetchError::NotFound,
+        Some(code @ ("AccessDeniedException" | "AccessDenied" | "UnauthorizedOperation")) => {
+            FetchError::AccessDenied {
+                code: code.to_owned(),
+            }
+        }
+        Some("DecryptionFailure") => FetchError::Decryption,
+        Some("InvalidRequestException") if message.contains("deletion") => {
+            FetchError::ScheduledForDeletion
+        }
+        Some(code)
+            if code.contains("Throttl")
+                || code == "TooManyRequestsException"
+                || code == "RequestLimitExceeded" =>
+        {
+            FetchError::Throttled
+        }
+        None if status == Some(403) => FetchError::AccessDenied {
+            code: "HTTP 403".to_owned(),
+        },
+        None if status == Some(429) => FetchError::Throttled,
+        Some(code) => FetchError::Other {
+            code: code.to_owned(),
+            message: message.to_owned(),
+        },
+        None => FetchError::Other {
+            code: status.map_or_else(|| "unknown".to_owned(), |status| format!("HTTP {status}")),
+            message: message.to_owned(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_secretsmanager::operation::batch_get_secret_value::{
+        BatchGetSecretValueError, BatchGetSecretValueOutput,
+    };
+    use aws_sdk_secretsmanager::operation::get_secret_value::{
+        GetSecretValueError, GetSecretValueOutput,
+    };
+    use aws_sdk_secretsmanager::types::error::{
+        DecryptionFailure, InvalidRequestException, ResourceNotFoundException,
+    };
+    use aws_sdk_secretsmanager::types::{ApiErrorType, SecretValueEntry};
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+    fn block_on<F: std::future::Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(future)
+    }
+
+    fn requests(ids: &[&str]) -> Vec<Request> {
+        ids.iter().map(|id| current((*id).to_owned())).collect()
+    }
+
+    fn error_of(outcome: &Outcome, id: &str) -> FetchError {
+        outcome
+            .results
+            .iter()
+            .find(|(request, _)| request.secret_id == id)
+            .and_then(|(_, result)| result.as_ref().err().cloned())
+            .unwrap()
+    }
+
+    #[test]
+    fn modeled_errors_map_to_their_kinds() {
+        fn generic(code: &str) -> GetSecretValueError {
+            GetSecretValueError::generic(
+                aws_sdk_secretsmanager::error::ErrorMetadata::builder()
+                    .code(code)
+                    .message("from the mock")
+                    .build(),
+            )
+        }
+        let cases: Vec<(fn() -> GetSecretValueError, FetchError)> = vec![
+            (
+                || {
+                    GetSecretValueError::ResourceNotFoundException(
+                        ResourceNotFoundException::builder().build(),
+                    )
+                },
+                FetchError::NotFound,
+            ),
+            (
+                || GetSecretValueError::DecryptionFailure(DecryptionFailure::builder().build()),
+                FetchError::Decryption,
+            ),
+            (
+                || {
+                    GetSecretValueError::InvalidRequestException(
+                        InvalidRequestException::builder()
+                            .message("You can't perform this operation on the secret because it was marked for deletion.")
+                            .build(),
+                    )
+                },
+                FetchError::ScheduledForDeletion,
+            ),
+            (
+                || generic("AccessDeniedException"),
+                FetchError::AccessDenied {
+                    code: "AccessDeniedException".into(),
+                },
+            ),
+            (|| generic("ThrottlingException"), FetchError::Throttled),
+        ];
+        for (error, expected) in cases {
+            let rule = mock!(Client::get_secret_value).then_error(error);
+            let client = mock_client!(aws_sdk_secretsmanager, RuleMode::MatchAny, &[&rule]);
+            let outcome = block_on(fetch(
+                &client,
+                &requests(&["production/db"]),
+                FetchMode::Single,
+            ));
+            assert_eq!(error_of(&outcome, "production/db"), expected);
+        }
+    }
+
+    #[test]
+    fn unmodeled_access_denied_and_throttling_codes() {
+        assert_eq!(
+            map_code(Some("AccessDeniedException"), "", Some(400)),
+            FetchError::AccessDenied {
+                code: "AccessDeniedException".into()
+            }
+        );
+        assert_eq!(
+            map_code(None, "", Some(403)),
+            FetchError::AccessDenied {
+                code: "HTTP 403".into()
+            }
+        );
+        assert_eq!(
+            map_code(Some("ThrottlingException"), "Rate exceeded", Some(400)),
+            FetchError::Throttled
+        );
+    }
+
+    #[test]
+    fn auto_falls_back_to_single_reads_when_the_batch_is_denied() {
+        let denied = mock!(Client::batch_get_secret_value).then_error(|| {
+            BatchGetSecretValueError::generic(
+                aws_sdk_secretsmanager::error::ErrorMetadata::builder()
+                    .code("AccessDeniedException")
+                    .message("not authorized to perform: secretsmanager:BatchGetSecretValue")
+                    .build(),
+            )
+        });
+        let single = mock!(Client::get_secret_value).then_output(|| {
+            GetSecretValueOutput::builder()
+                .name("production/db")
+                .arn("arn:aws:secretsmanager:us-east-1:1:secret:production/db-AbCdEf")
+                .version_id("v1")
+                .secret_string("{}")
+                .version_stages("AWSCURRENT")
+                .build()
+        });
+        let client = mock_client!(
+            aws_sdk_secretsmanager,
+            RuleMode::MatchAny,
+            &[&denied, &single]
+        );
+        let outcome = block_on(fetch(
+            &client,
+            &requests(&["production/db"]),
+            FetchMode::Auto,
+        ));
+        assert_eq!(outcome.batch_calls, 1);
+        assert_eq!(outcome.single_calls, 1);
+        assert!(outcome.results[0].1.is_ok());
+
+        let client = mock_client!(aws_sdk_secretsmanager, RuleMode::MatchAny, &[&denied]);
+        let outcome = block_on(fetch(
+            &client,
+            &requests(&["production/db"]),
+            FetchMode::Batch,
+        ));
+        assert!(matches!(
+            error_of(&outcome, "production/db"),
+            FetchError::AccessDenied { .. }
+        ));
+    }
+
+    #[test]
+    fn batch_errors_and_arns_are_matched_to_requests() {
+        let rule = mock!(Client::batch_get_secret_value).then_output(|| {
+            BatchGetSecretValueOutput::builder()
+                .secret_values(
+                    SecretValueEntry::builder()
+                        .name("production/a")
+                        .arn("arn:aws:secretsmanager:us-east-1:1:secret:production/a-AbCdEf")
+                        .secret_string("x")
+                        .build(),
+                )
+                .errors(
+                    ApiErrorType::builder()
+                        .secret_id("production/b")
+                        .error_code("DecryptionFailure")
+                        .build(),
+                )
+                .build()
+        });
+        let client = mock_client!(aws_sdk_secretsmanager, RuleMode::MatchAny, &[&rule]);
+        let outcome = block_on(fetch(
+            &client,
+            &requests(&["production/a", "production/b"]),
+            FetchMode::Batch,
+        ));
+        assert_eq!(outcome.batch_calls, 1);
+        assert!(
+            outcome
+                .results
+                .iter()
+                .any(|(r, result)| r.secret_id == "production/a" && result.is_ok())
+        );
+        assert_eq!(error_of(&outcome, "production/b"), FetchError::Decryption);
+    }
+
+    #[test]
+    fn partial_arns_match_full_arns() {
+        let arn = "arn:aws:secretsmanager:us-east-1:1:secret:production/a-AbCdEf";
+        assert!(returned_for(
+            "arn:aws:secretsmanager:us-east-1:1:secret:production/a",
+            None,
+            Some(arn)
+        ));
+        assert!(returned_for(arn, None, Some(arn)));
+        assert!(returned_for(
+            "production/a",
+            Some("production/a"),
+            Some(arn)
+        ));
+        assert!(!returned_for(
+            "production/ab",
+            Some("production/a"),
+            Some(arn)
+        ));
+    }
+}

@@ -1,0 +1,406 @@
+//! The AWS Secrets Manager source.
+//!
+//! `plan` decides (purely) which secrets the variables need and applies the
+//! cross-environment guard; only when something is to be fetched does this module
+//! start a single-threaded tokio runtime and build an SDK client, so the no-AWS
+//! launch path never touches either. `fetch` talks to the service, `extract` takes
+//! each variable's value out of its secret, and this module turns every outcome
+//! into values in the [`Resolution`] or per-variable problems.
+
+pub mod extract;
+pub mod fetch;
+pub mod plan;
+pub mod reference;
+
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_secretsmanager::Client;
+use secrecy::ExposeSecret;
+
+use crate::problem::{Code, Problem};
+use crate::resolve::{EnvSnapshot, Origin, Resolution};
+use crate::schema::Schema;
+use extract::{ExtractError, extract};
+use fetch::{FetchError, FetchMode, FetchedSecret, Outcome};
+use plan::{Need, Request, environment_prefix};
+
+/// Attempts per call, throttling included (adaptive retry with jitter).
+const MAX_ATTEMPTS: u32 = 8;
+
+/// How secrets are read.
+#[derive(Debug, Clone)]
+pub struct SecretsOptions {
+    /// `USE_SECRETS_MANAGER`.
+    pub use_secrets_manager: bool,
+    /// `--fetch`.
+    pub mode: FetchMode,
+    /// `--timeout`: the total deadline.
+    pub timeout: Duration,
+    /// `AWS_REGION`.
+    pub region: Option<String>,
+}
+
+/// What reading secrets did, for reports and the audit log.
+#[derive(Debug, Default)]
+pub struct SecretsReport {
+    /// Problems: refusals, failures, overrides.
+    pub problems: Vec<Problem>,
+    /// BatchGetSecretValue calls sent.
+    pub batch_calls: usize,
+    /// GetSecretValue calls sent.
+    pub single_calls: usize,
+    /// Secrets read: `(secret id, version id, stage, variables)`.
+    pub read: Vec<SecretRead>,
+}
+
+/// One secret that was read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretRead {
+    /// The id as requested.
+    pub secret_id: String,
+    /// The version read.
+    pub version_id: Option<String>,
+    /// The staging label that selected it.
+    pub stage: Option<String>,
+    /// The variables it fed.
+    pub vars: Vec<String>,
+}
+
+/// Reads every secret the variables need and puts the values into `resolution`.
+#[must_use]
+pub fn resolve_secrets(
+    schema: &Schema,
+    environment: &str,
+    options: &SecretsOptions,
+    env: &EnvSnapshot,
+    resolution: &mut Resolution,
+) -> SecretsReport {
+    let plan = plan::plan(schema, environment, options.use_secrets_manager, resolution);
+    if plan.needs.is_empty() {
+        return SecretsReport::default();
+    }
+    if !plan.refused.is_empty() {
+        // The guard refuses before any request is sent.
+        return SecretsReport {
+            problems: plan.refused,
+            ..SecretsReport::default()
+        };
+    }
+    let requests = plan.requests();
+    let context = Context {
+        schema,
+        environment,
+        endpoint: endpoint(env, options.region.as_deref()),
+        region: options.region.clone(),
+        timeout: options.timeout,
+    };
+    let outcome = match run_fetch(options, &requests) {
+        Ok(outcome) => outcome,
+        Err(error) => Outcome {
+            results: requests
+                .iter()
+                .map(|request| (request.clone(), Err(error.clone())))
+                .collect(),
+            ..Outcome::default()
+        },
+    };
+    apply(&context, &plan, &outcome, schema, environment, resolution)
+}
+
+struct Context<'a> {
+    schema: &'a Schema,
+    environment: &'a str,
+    endpoint: String,
+    region: Option<String>,
+    timeout: Duration,
+}
+
+/// Starts a current-thread runtime, builds the client and fetches, all within the deadline.
+fn run_fetch(options: &SecretsOptions, requests: &[Request]) -> Result<Outcome, FetchError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| FetchError::Unavailable {
+            reason: format!("cannot start the async runtime: {error}"),
+        })?;
+    runtime.block_on(async {
+        let work = async {
+            let client = client(options).await?;
+            Ok(fetch::fetch(&client, requests, options.mode).await)
+        };
+        tokio::time::timeout(options.timeout, work)
+            .await
+            .unwrap_or(Err(FetchError::Timeout))
+    })
+}
+
+async fn client(options: &SecretsOptions) -> Result<Client, FetchError> {
+    let retry = RetryConfig::adaptive()
+        .with_max_attempts(MAX_ATTEMPTS)
+        .with_initial_backoff(Duration::from_millis(50))
+        .with_max_backoff(Duration::from_secs(2));
+    // The SDK has no read timeout by default: a server that accepts the connection
+    // and never answers would hang the launch forever.
+    let attempt = options.timeout.min(Duration::from_secs(10));
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(options.timeout.min(Duration::from_secs(3)))
+        .read_timeout(attempt)
+        .operation_attempt_timeout(attempt)
+        .operation_timeout(options.timeout)
+        .build();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(retry)
+        .timeout_config(timeouts);
+    if let Some(region) = &options.region {
+        loader = loader.region(Region::new(region.clone()));
+    }
+    let config = loader.load().await;
+    if config.region().is_none() {
+        return Err(FetchError::Unavailable {
+            reason: "no AWS region is configured (set AWS_REGION)".to_owned(),
+        });
+    }
+    Ok(Client::new(&config))
+}
+
+/// The endpoint requests go to, for messages.
+fn endpoint(env: &EnvSnapshot, region: Option<&str>) -> String {
+    env.get_str("AWS_ENDPOINT_URL_SECRETS_MANAGER")
+        .or_else(|| env.get_str("AWS_ENDPOINT_URL"))
+        .map_or_else(
+            || {
+                format!(
+                    "https://secretsmanager.{}.amazonaws.com",
+                    region.unwrap_or("<region>")
+                )
+            },
+            str::to_owned,
+        )
+}
+
+fn apply(
+    context: &Context<'_>,
+    plan: &plan::Plan,
+    outcome: &Outcome,
+    schema: &Schema,
+    environment: &str,
+    resolution: &mut Resolution,
+) -> SecretsReport {
+    let mut report = SecretsReport {
+        batch_calls: outcome.batch_calls,
+        single_calls: outcome.single_calls,
+        ..SecretsReport::default()
+    };
+    for (request, result) in &outcome.results {
+        if let Ok(secret) = result {
+            report.read.push(SecretRead {
+                secret_id: request.secret_id.clone(),
+                version_id: secret.version_id.clone(),
+                stage: stage_of(request, secret),
+                vars: plan
+                    .vars_for(request)
+                    .into_iter()
+                    .map(str::to_owned)
+                    .collect(),
+            });
+        }
+    }
+    for need in &plan.needs {
+        let Some((request, result)) = outcome.results.iter().find(|(request, _)| {
+            request.secret_id == need.secret_id && request.selector == need.reference.selector
+        }) else {
+            continue;
+        };
+        let Some(index) = resolution.vars.iter().position(|var| var.name == need.var) else {
+            continue;
+        };
+        let var_spec = schema.var(&need.var);
+        let binary_base64 = var_spec.is_some_and(|var| var.binary_base64);
+        let required = var_spec.is_some_and(|var| var.is_required_in(environment));
+        let value = result
+            .as_ref()
+            .map_err(|error| Box::new(fetch_problem(context, need, error)))
+            .and_then(|secret| {
+                extract(
+                    secret.string.as_ref().map(ExposeSecret::expose_secret),
+                    secret
+                        .binary
+                        .as_ref()
+                        .map(|bytes| bytes.expose_secret().as_slice()),
+                    need.reference.key.as_deref(),
+                    binary_base64,
+                )
+                .map_err(|error| Box::new(extract_problem(need, &error)))
+            });
+        let resolved = &mut resolution.vars[index];
+        match value {
+            Ok(value) => {
+                let replaced = resolved.value.as_ref().is_some_and(|old| {
+                    !need.from_env
+                        && resolved.origin != Origin::Default
+                        && old.expose_secret() != value.expose_secret()
+                });
+                if replaced {
+                    report
+                        .problems
+                        .push(override_warning(need, &resolved.origin));
+                }
+                resolved.value = Some(value);
+                resolved.origin = Origin::SecretsManager {
+                    secret_id: need.secret_id.clone(),
+                    version_id: result
+                        .as_ref()
+                        .ok()
+                        .and_then(|secret| secret.version_id.clone()),
+                    stage: result
+                        .as_ref()
+                        .ok()
+                        .and_then(|secret| stage_of(request, secret)),
+                };
+            }
+            // A secret that does not exist (or lacks the key) for a variable this
+            // environment does not require: keep the local value, as the guide's
+            // load_secret_or_env did.
+            Err(problem) if !required && is_absence(&problem) => {}
+            Err(problem) => {
+                report.problems.push((*problem).var(&need.var));
+                resolved.value = None;
+                resolved.origin = Origin::Failed;
+            }
+        }
+    }
+    report
+}
+
+fn is_absence(problem: &Problem) -> bool {
+    matches!(problem.code, Code::SecretNotFound | Code::SecretKeyMissing)
+}
+
+fn stage_of(request: &Request, secret: &FetchedSecret) -> Option<String> {
+    match &request.selector {
+        reference::Selector::Stage(stage) => Some(stage.clone()),
+        reference::Selector::Version(_) => secret.stages.first().cloned(),
+        reference::Selector::Current => Some("AWSCURRENT".to_owned()),
+    }
+}
+
+fn override_warning(need: &Need, origin: &Origin) -> Problem {
+    Problem::warning(
+        Code::SecretOverridesEnv,
+        format!(
+            "{}: the value from Secrets Manager (`{}`) replaces a different value from {origin}",
+            need.var, need.secret_id
+        ),
+    )
+    .var(&need.var)
+    .help(format!(
+        "Secrets Manager wins over local sources. Unset {} locally to silence this warning.",
+        need.var
+    ))
+}
+
+fn fetch_problem(context: &Context<'_>, need: &Need, error: &FetchError) -> Problem {
+    let id = &need.secret_id;
+    let var = &need.var;
+    let prefix = environment_prefix(&context.schema.secret_name, context.environment);
+    let region = context.region.as_deref().unwrap_or("the configured region");
+    let endpoint = &context.endpoint;
+    match error {
+        FetchError::NotFound => Problem::error(Code::SecretNotFound, format!("{var}: secret `{id}` was not found"))
+            .help(format!(
+                "1. Verify the secret exists in AWS Secrets Manager ({region}).\n2. Check that the secret name matches the environment prefix (`{prefix}…`).\n3. Verify IAM permissions allow secretsmanager:GetSecretValue."
+            )),
+        FetchError::AccessDenied { code } => Problem::error(
+            Code::AccessDenied,
+            format!("{var}: access to secret `{id}` was denied ({code})"),
+        )
+        .help(format!(
+            "1. Verify the IAM role has the required permissions: secretsmanager:GetSecretValue on the secret (and secretsmanager:BatchGetSecretValue for --fetch batch).\n2. Check the resource ARN in the IAM policy.\n3. Verify the environment prefix matches (`{prefix}…`)."
+        )),
+        FetchError::Decryption => Problem::error(
+            Code::SecretDecryptionFailure,
+            format!("{var}: secret `{id}` could not be decrypted with its KMS key"),
+        )
+        .help("Check that the role may use the secret's KMS key (kms:Decrypt) and that the key is enabled."),
+        FetchError::ScheduledForDeletion => Problem::error(
+            Code::SecretScheduledForDeletion,
+            format!("{var}: secret `{id}` is scheduled for deletion"),
+        )
+        .help(format!(
+            "Restore it (aws secretsmanager restore-secret --secret-id {id}) or point {var} at another secret."
+        )),
+        FetchError::Throttled => Problem::error(
+            Code::Throttled,
+            format!("{var}: Secrets Manager throttled the requests for `{id}` past {MAX_ATTEMPTS} attempts"),
+        )
+        .help("Containers starting at once share the account's request quota. Stagger the start, or use --fetch single (GetSecretValue has a far higher quota than BatchGetSecretValue)."),
+        FetchError::Unavailable { reason } => Problem::error(
+            Code::StoreUnavailable,
+            format!("{var}: cannot read secret `{id}` from Secrets Manager at {endpoint}: {reason}"),
+        )
+        .help("Check network access to the endpoint (VPC endpoint, security groups, proxy) and AWS_REGION / AWS_ENDPOINT_URL."),
+        FetchError::Timeout => Problem::error(
+            Code::StoreUnavailable,
+            format!(
+                "{var}: no answer from Secrets Manager at {endpoint} within {}s for secret `{id}`",
+                context.timeout.as_secs_f32()
+            ),
+        )
+        .help("Check network access to the endpoint, or raise the deadline with --timeout SECONDS."),
+        FetchError::NoCredentials { .. } => Problem::error(
+            Code::StoreUnavailable,
+            format!("{var}: no AWS credentials found to read secret `{id}`"),
+        )
+        .help("envgate looked in: the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY), the shared config and credentials files (AWS_PROFILE, ~/.aws/credentials), web identity (AWS_WEB_IDENTITY_TOKEN_FILE, AWS_ROLE_ARN), the ECS container credentials endpoint and the EC2 instance metadata service.\nGive the task or instance an IAM role, or set those variables."),
+        FetchError::Other { code, message } => Problem::error(
+            Code::StoreUnavailable,
+            format!("{var}: Secrets Manager did not return secret `{id}`: {code}: {message}"),
+        )
+        .help("Check the secret in the AWS console and CloudTrail for the request."),
+    }
+}
+
+fn extract_problem(need: &Need, error: &ExtractError) -> Problem {
+    let id = &need.secret_id;
+    let var = &need.var;
+    match error {
+        ExtractError::NotJson => Problem::error(
+            Code::SecretNotJson,
+            format!(
+                "{var}: secret `{id}` is not a JSON object, so it has no key `{}`",
+                need.reference.key.as_deref().unwrap_or_default()
+            ),
+        )
+        .help("Store the secret as a JSON object, or drop `#key` from the reference to use the whole string."),
+        ExtractError::MissingKey { key, available } => Problem::error(
+            Code::SecretKeyMissing,
+            format!("{var}: secret `{id}` has no key `{key}` (its keys: {})", available.join(", ")),
+        )
+        .help(format!("Add `{key}` to the secret, or fix the key in the reference.")),
+        ExtractError::Nested { key } => Problem::error(
+            Code::SecretNotJson,
+            format!("{var}: key `{key}` of secret `{id}` holds a JSON object or array, not a value"),
+        )
+        .help("Point the reference at a key that holds a string, number or boolean."),
+        ExtractError::Null { key } => Problem::error(
+            Code::SecretKeyMissing,
+            format!("{var}: key `{key}` of secret `{id}` is null"),
+        )
+        .help(format!("Give `{key}` a value in the secret.")),
+        ExtractError::Binary => Problem::error(
+            Code::SecretBinary,
+            format!("{var}: secret `{id}` is binary (SecretBinary)"),
+        )
+        .help(format!(
+            "Store it as a SecretString, or set `binary = \"base64\"` on {var} to receive it base64-encoded (whole secret only)."
+        )),
+        ExtractError::Empty => Problem::error(
+            Code::SecretNotJson,
+            format!("{var}: secret `{id}` has no value in the version read"),
+        )
+        .help("Put a value in the secret (aws secretsmanager put-secret-value)."),
+    }
+}
