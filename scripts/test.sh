@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
-# The whole test suite: sets up the test tools, then runs every test once.
+# The whole test suite: sets up the test tools (Django, moto, the aws CLI in .venv),
+# starts moto's server on 127.0.0.1, runs every test once, stops the server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup-test-env.sh
-export ENVGATE_TEST_PYTHON="$PWD/.venv/bin/python"
+started_here=0
+if [ -z "${ENVGATE_TEST_AWS_ENDPOINT:-}" ]; then
+  eval "$(scripts/moto-server.sh start)"
+  started_here=1
+fi
+trap '[ "$started_here" = 1 ] && scripts/moto-server.sh stop' EXIT
+export ENVGATE_TEST_PYTHON="${ENVGATE_TEST_PYTHON:-$PWD/.venv/bin/python}"
 
 cargo test --locked "$@"

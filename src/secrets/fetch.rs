@@ -8,15 +8,14 @@
 //! `auto` mode a batch call that is denied or throttled is replaced by concurrent
 //! GetSecretValue calls for its ids.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::config::http::HttpResponse;
 use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use futures_util::future::join_all;
 use secrecy::{SecretBox, SecretString};
 use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
 
 use super::plan::{Request, batches};
 use super::reference::Selector;
@@ -136,24 +135,18 @@ struct Counters {
 
 /// Fetches every request, concurrently.
 pub async fn fetch(client: &Client, requests: &[Request], mode: FetchMode) -> Outcome {
-    let counters = Arc::new(Counters::default());
+    let counters = Counters::default();
     let (batched, mut singles) = match mode {
         FetchMode::Single => (Vec::new(), requests.to_vec()),
         FetchMode::Auto | FetchMode::Batch => batches(requests),
     };
     let mut results = Vec::new();
-    let mut tasks = JoinSet::new();
-    for ids in batched {
-        let client = client.clone();
-        let counters = Arc::clone(&counters);
-        tasks.spawn(async move {
-            counters.batch.fetch_add(1, Ordering::Relaxed);
-            let outcome = batch_get(&client, &ids).await;
-            (ids, outcome)
-        });
-    }
-    while let Some(joined) = tasks.join_next().await {
-        let Ok((ids, outcome)) = joined else { continue };
+    let calls = batched.iter().map(|ids| {
+        counters.batch.fetch_add(1, Ordering::Relaxed);
+        batch_get(client, ids)
+    });
+    let outcomes = join_all(calls).await;
+    for (ids, outcome) in batched.into_iter().zip(outcomes) {
         match outcome {
             Ok(found) => results.extend(found),
             Err(error) if mode == FetchMode::Auto && falls_back(&error) => {
@@ -251,27 +244,18 @@ pub fn returned_for(requested: &str, name: Option<&str>, arn: Option<&str>) -> b
 }
 
 /// GetSecretValue for each request, at most [`SINGLE_CONCURRENCY`] at once.
-async fn get_each(client: &Client, requests: Vec<Request>, counters: &Arc<Counters>) -> Found {
-    let permits = Arc::new(Semaphore::new(SINGLE_CONCURRENCY));
-    let mut tasks = JoinSet::new();
-    for request in requests {
-        let client = client.clone();
-        let permits = Arc::clone(&permits);
-        let counters = Arc::clone(counters);
-        tasks.spawn(async move {
-            let _permit = permits.acquire_owned().await;
+async fn get_each(client: &Client, requests: Vec<Request>, counters: &Counters) -> Found {
+    let permits = Semaphore::new(SINGLE_CONCURRENCY);
+    let calls = requests.into_iter().map(|request| {
+        let permits = &permits;
+        async move {
+            let _permit = permits.acquire().await;
             counters.single.fetch_add(1, Ordering::Relaxed);
-            let result = get_one(&client, &request).await;
+            let result = get_one(client, &request).await;
             (request, result)
-        });
-    }
-    let mut found = Vec::new();
-    while let Some(joined) = tasks.join_next().await {
-        if let Ok(pair) = joined {
-            found.push(pair);
         }
-    }
-    found
+    });
+    join_all(calls).await
 }
 
 async fn get_one(client: &Client, request: &Request) -> Result<FetchedSecret, FetchError> {
@@ -311,9 +295,7 @@ macro_rules! modeled_error {
                     Self::ResourceNotFoundException(_) => Some(FetchError::NotFound),
                     Self::DecryptionFailure(_) => Some(FetchError::Decryption),
                     Self::InvalidRequestException(inner)
-                        if inner
-                            .message()
-                            .is_some_and(|message| message.contains("deletion")) =>
+                        if inner.message().is_some_and(marked_for_deletion) =>
                     {
                         Some(FetchError::ScheduledForDeletion)
                     }
@@ -368,6 +350,11 @@ fn first_cause(context: &str) -> String {
         .to_owned()
 }
 
+/// AWS says "marked for deletion"; moto says "marked deleted".
+fn marked_for_deletion(message: &str) -> bool {
+    message.contains("deletion") || message.contains("marked deleted")
+}
+
 /// Maps an AWS error code (from a service error or a batch `Errors[]` entry).
 #[must_use]
 pub fn map_code(code: Option<&str>, message: &str, status: Option<u16>) -> FetchError {
@@ -379,7 +366,7 @@ pub fn map_code(code: Option<&str>, message: &str, status: Option<u16>) -> Fetch
             }
         }
         Some("DecryptionFailure") => FetchError::Decryption,
-        Some("InvalidRequestException") if message.contains("deletion") => {
+        Some("InvalidRequestException") if marked_for_deletion(message) => {
             FetchError::ScheduledForDeletion
         }
         Some(code)

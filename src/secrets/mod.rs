@@ -27,6 +27,16 @@ use extract::{ExtractError, extract};
 use fetch::{FetchError, FetchMode, FetchedSecret, Outcome};
 use plan::{Need, Request, environment_prefix};
 
+thread_local! {
+    static RUNTIMES_STARTED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// How many async runtimes this thread has started: the no-AWS path must start none.
+#[must_use]
+pub fn runtimes_started() -> usize {
+    RUNTIMES_STARTED.with(std::cell::Cell::get)
+}
+
 /// Attempts per call, throttling included (adaptive retry with jitter).
 const MAX_ATTEMPTS: u32 = 8;
 
@@ -97,7 +107,7 @@ pub fn resolve_secrets(
         region: options.region.clone(),
         timeout: options.timeout,
     };
-    let outcome = match run_fetch(options, &requests) {
+    let outcome = match run_fetch(options, env, &requests) {
         Ok(outcome) => outcome,
         Err(error) => Outcome {
             results: requests
@@ -119,7 +129,12 @@ struct Context<'a> {
 }
 
 /// Starts a current-thread runtime, builds the client and fetches, all within the deadline.
-fn run_fetch(options: &SecretsOptions, requests: &[Request]) -> Result<Outcome, FetchError> {
+fn run_fetch(
+    options: &SecretsOptions,
+    env: &EnvSnapshot,
+    requests: &[Request],
+) -> Result<Outcome, FetchError> {
+    RUNTIMES_STARTED.with(|count| count.set(count.get() + 1));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -128,7 +143,7 @@ fn run_fetch(options: &SecretsOptions, requests: &[Request]) -> Result<Outcome, 
         })?;
     runtime.block_on(async {
         let work = async {
-            let client = client(options).await?;
+            let client = client(options, env).await?;
             Ok(fetch::fetch(&client, requests, options.mode).await)
         };
         tokio::time::timeout(options.timeout, work)
@@ -137,7 +152,17 @@ fn run_fetch(options: &SecretsOptions, requests: &[Request]) -> Result<Outcome, 
     })
 }
 
-async fn client(options: &SecretsOptions) -> Result<Client, FetchError> {
+async fn client(options: &SecretsOptions, env: &EnvSnapshot) -> Result<Client, FetchError> {
+    // The SDK panics on an empty endpoint URL; say what is wrong instead.
+    for name in ["AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL"] {
+        if env.get(name).is_some_and(std::ffi::OsStr::is_empty) {
+            return Err(FetchError::Unavailable {
+                reason: format!(
+                    "{name} is set but empty (unset it, or set it to the endpoint's URL)"
+                ),
+            });
+        }
+    }
     let retry = RetryConfig::adaptive()
         .with_max_attempts(MAX_ATTEMPTS)
         .with_initial_backoff(Duration::from_millis(50))
@@ -219,7 +244,7 @@ fn apply(
         };
         let var_spec = schema.var(&need.var);
         let binary_base64 = var_spec.is_some_and(|var| var.binary_base64);
-        let required = var_spec.is_some_and(|var| var.is_required_in(environment));
+        let required = var_spec.is_some_and(|var| var.must_be_set_in(environment));
         let value = result
             .as_ref()
             .map_err(|error| Box::new(fetch_problem(context, need, error)))
@@ -262,11 +287,17 @@ fn apply(
                 };
             }
             // A secret that does not exist (or lacks the key) for a variable this
-            // environment does not require: keep the local value, as the guide's
-            // load_secret_or_env did.
+            // environment does not require (or that has a default): keep the local
+            // value, as the guide's load_secret_or_env did.
             Err(problem) if !required && is_absence(&problem) => {}
             Err(problem) => {
-                report.problems.push((*problem).var(&need.var));
+                let problem = (*problem).var(&need.var);
+                report.problems.push(match var_spec {
+                    Some(var) => {
+                        problem.at(var.span.clone(), format!("{} reads this secret", var.name))
+                    }
+                    None => problem,
+                });
                 resolved.value = None;
                 resolved.origin = Origin::Failed;
             }
@@ -402,5 +433,57 @@ fn extract_problem(need: &Need, error: &ExtractError) -> Problem {
             format!("{var}: secret `{id}` has no value in the version read"),
         )
         .help("Put a value in the secret (aws secretsmanager put-secret-value)."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resolve::resolve;
+
+    fn options(use_secrets_manager: bool) -> SecretsOptions {
+        SecretsOptions {
+            use_secrets_manager,
+            mode: FetchMode::Auto,
+            timeout: Duration::from_secs(1),
+            region: Some("us-east-1".to_owned()),
+        }
+    }
+
+    #[test]
+    fn the_local_path_starts_no_runtime_and_builds_no_client() {
+        let text =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema/muejam.toml"))
+                .unwrap();
+        let schema = crate::schema::from_str("muejam.toml", &text).unwrap();
+        let env = EnvSnapshot::from_pairs([("DATABASE_PASSWORD", "local")]);
+        let mut resolution = resolve(&schema, "production", &env, &[]);
+        let before = runtimes_started();
+        let report = resolve_secrets(
+            &schema,
+            "production",
+            &options(false),
+            &env,
+            &mut resolution,
+        );
+        assert!(report.problems.is_empty());
+        assert_eq!(
+            runtimes_started(),
+            before,
+            "USE_SECRETS_MANAGER off: no runtime"
+        );
+
+        // A refused reference is refused before anything is started.
+        let env = EnvSnapshot::from_pairs([("DATABASE_PASSWORD", "aws-sm://staging/db#password")]);
+        let mut resolution = resolve(&schema, "production", &env, &[]);
+        let report = resolve_secrets(
+            &schema,
+            "production",
+            &options(false),
+            &env,
+            &mut resolution,
+        );
+        assert_eq!(report.problems[0].code, Code::CrossEnvironment);
+        assert_eq!(runtimes_started(), before);
     }
 }

@@ -1,6 +1,8 @@
 //! Integration tests: the real `envgate` binary, a cleared environment.
 
 mod harness;
+mod moto;
+mod proxy;
 
 mod canary;
 mod check;
@@ -8,3 +10,4 @@ mod django;
 mod docs;
 mod exec;
 mod schema_errors;
+mod secrets;

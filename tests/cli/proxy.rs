@@ -1,0 +1,208 @@
+//! A small HTTP/1.1 proxy in front of moto's server: it counts requests by AWS
+//! action (`X-Amz-Target`), and can answer a share of them with
+//! ThrottlingException, or hold them without answering. Test code only: it forwards
+//! to the real server, it does not imitate it.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// What the proxy does with requests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Behaviour {
+    /// Forward everything.
+    Forward,
+    /// Answer every `n`-th request with ThrottlingException.
+    ThrottleEvery(usize),
+    /// Accept connections and never answer.
+    Hang,
+}
+
+/// A running proxy; it lives as long as the test process.
+pub(crate) struct Proxy {
+    /// `http://127.0.0.1:PORT`.
+    pub(crate) url: String,
+    counts: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+impl Proxy {
+    /// Starts a proxy to `upstream` (an `http://host:port` URL).
+    pub(crate) fn start(upstream: &str, behaviour: Behaviour) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let upstream = upstream.trim_start_matches("http://").to_owned();
+        let counts = Arc::new(Mutex::new(HashMap::new()));
+        let seen = Arc::new(AtomicUsize::new(0));
+        let shared = Arc::clone(&counts);
+        std::thread::spawn(move || {
+            for connection in listener.incoming().flatten() {
+                let upstream = upstream.clone();
+                let counts = Arc::clone(&shared);
+                let seen = Arc::clone(&seen);
+                std::thread::spawn(move || serve(connection, &upstream, behaviour, &counts, &seen));
+            }
+        });
+        Self { url, counts }
+    }
+
+    /// Requests seen for an action such as `BatchGetSecretValue`.
+    pub(crate) fn count(&self, action: &str) -> usize {
+        self.counts
+            .lock()
+            .unwrap()
+            .get(action)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// All requests seen.
+    pub(crate) fn total(&self) -> usize {
+        self.counts.lock().unwrap().values().sum()
+    }
+}
+
+struct Request {
+    head: Vec<String>,
+    body: Vec<u8>,
+}
+
+impl Request {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.head.iter().skip(1).find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.trim().eq_ignore_ascii_case(name).then(|| value.trim())
+        })
+    }
+}
+
+fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
+    let mut head = Vec::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        let line = line.trim_end_matches(['\r', '\n']).to_owned();
+        if line.is_empty() {
+            break;
+        }
+        head.push(line);
+    }
+    let mut request = Request {
+        head,
+        body: Vec::new(),
+    };
+    let length: usize = request
+        .header("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    request.body = vec![0; length];
+    reader.read_exact(&mut request.body).ok()?;
+    Some(request)
+}
+
+fn serve(
+    client: TcpStream,
+    upstream: &str,
+    behaviour: Behaviour,
+    counts: &Mutex<HashMap<String, usize>>,
+    seen: &AtomicUsize,
+) {
+    let mut writer = client.try_clone().unwrap();
+    let mut reader = BufReader::new(client);
+    while let Some(request) = read_request(&mut reader) {
+        let action = request
+            .header("x-amz-target")
+            .and_then(|target| target.rsplit('.').next())
+            .unwrap_or("other")
+            .to_owned();
+        *counts.lock().unwrap().entry(action).or_default() += 1;
+        let number = seen.fetch_add(1, Ordering::Relaxed) + 1;
+        let response = match behaviour {
+            Behaviour::Hang => {
+                std::thread::sleep(Duration::from_secs(120));
+                return;
+            }
+            Behaviour::ThrottleEvery(n) if number.is_multiple_of(n) => throttled(),
+            _ => match forward(upstream, &request) {
+                Some(response) => response,
+                None => return,
+            },
+        };
+        if writer.write_all(&response).is_err() {
+            return;
+        }
+    }
+}
+
+fn throttled() -> Vec<u8> {
+    let body = r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#;
+    format!(
+        "HTTP/1.1 400 Bad Request\r\nContent-Type: application/x-amz-json-1.1\r\nx-amzn-ErrorType: ThrottlingException\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// Sends the request upstream on its own connection and returns the response,
+/// re-framed with `Content-Length` so the client connection can be kept alive.
+fn forward(upstream: &str, request: &Request) -> Option<Vec<u8>> {
+    let mut server = TcpStream::connect(upstream).ok()?;
+    let mut out = Vec::new();
+    for (index, line) in request.head.iter().enumerate() {
+        let lower = line.to_ascii_lowercase();
+        if index > 0 && lower.starts_with("connection:") {
+            continue;
+        }
+        out.extend_from_slice(line.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"Connection: close\r\n\r\n");
+    out.extend_from_slice(&request.body);
+    server.write_all(&out).ok()?;
+    let mut reader = BufReader::new(server);
+    let mut status = String::new();
+    reader.read_line(&mut status).ok()?;
+    let mut headers = Vec::new();
+    let mut length = None;
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).ok()?;
+        let line = line.trim_end_matches(['\r', '\n']).to_owned();
+        if line.is_empty() {
+            break;
+        }
+        let lower = line.to_ascii_lowercase();
+        if let Some(value) = lower.strip_prefix("content-length:") {
+            length = value.trim().parse::<usize>().ok();
+        }
+        if lower.starts_with("connection:")
+            || lower.starts_with("transfer-encoding:")
+            || lower.starts_with("content-length:")
+        {
+            continue;
+        }
+        headers.push(line);
+    }
+    let mut body = Vec::new();
+    match length {
+        Some(length) => {
+            body.resize(length, 0);
+            reader.read_exact(&mut body).ok()?;
+        }
+        None => {
+            reader.read_to_end(&mut body).ok()?;
+        }
+    }
+    let mut response = status.into_bytes();
+    for header in headers {
+        response.extend_from_slice(header.as_bytes());
+        response.extend_from_slice(b"\r\n");
+    }
+    response.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes());
+    response.extend_from_slice(&body);
+    Some(response)
+}

@@ -1,0 +1,627 @@
+//! The Secrets Manager source, end to end: the real binary, the real SDK over HTTP,
+//! moto's real server; a proxy in between counts the API calls.
+
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use crate::harness::Run;
+use crate::moto::{
+    OwnServer, aws_cli, block_on, client, client_with, create_binary_secret, create_secret,
+    endpoint, gate, put_value, schedule_deletion, unique,
+};
+use crate::proxy::{Behaviour, Proxy};
+
+/// A schema for environment `env` whose variables read `secrets` (name → reference).
+fn schema(env: &str, vars: &[(&str, &str)]) -> String {
+    let mut text =
+        format!("[envgate]\nenvironments = [\"{env}\"]\nshared_prefixes = [\"shared-{env}/\"]\n");
+    for (name, secret) in vars {
+        let _ = writeln!(
+            text,
+            "[vars.{name}]\nsecret = \"{secret}\"\nsensitive = true"
+        );
+    }
+    text
+}
+
+#[test]
+fn forty_one_secrets_cost_three_batch_calls() {
+    let upstream = endpoint();
+    let sm = client(&upstream);
+    let env = unique("batch");
+    let mut vars = Vec::new();
+    for index in 0..41 {
+        create_secret(
+            &sm,
+            &format!("{env}/app/s{index:02}"),
+            &format!(r#"{{"value":"v{index}","port":{index}}}"#),
+        );
+        vars.push((format!("S{index:02}"), format!("app/s{index:02}#value")));
+    }
+    // Two variables sharing a secret cost one fetch.
+    vars.push(("PORT_00".to_owned(), "app/s00#port".to_owned()));
+    let pairs: Vec<(&str, &str)> = vars.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let proxy = Proxy::start(&upstream, Behaviour::Forward);
+    let run = gate(&schema(&env, &pairs), &proxy.url)
+        .env("ENVIRONMENT", &env)
+        .args(["--", "sh", "-c", "echo \"$S00 $S20 $S40 $PORT_00\""])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert_eq!(
+        run.stdout, "v0 v20 v40 0\n",
+        "JSON numbers become their text"
+    );
+    assert_eq!(
+        proxy.count("BatchGetSecretValue"),
+        3,
+        "ceil(41 / 20) batch calls"
+    );
+    assert_eq!(proxy.count("GetSecretValue"), 0);
+}
+
+#[test]
+fn references_in_the_environment_are_resolved_without_use_secrets_manager() {
+    let upstream = endpoint();
+    let sm = client(&upstream);
+    let env = unique("envref");
+    let arn = create_secret(
+        &sm,
+        &format!("{env}/database/primary"),
+        r#"{"password":"from-arn","host":"db.internal"}"#,
+    );
+    let text = format!(
+        "[envgate]\nenvironments = [\"{env}\"]\n[vars.DATABASE_PASSWORD]\nsensitive = true\n[vars.DATABASE_HOST]\n"
+    );
+    let run = gate(&text, &upstream)
+        .env("USE_SECRETS_MANAGER", "false")
+        .env("ENVIRONMENT", &env)
+        .env("DATABASE_PASSWORD", format!("{arn}#password"))
+        .env(
+            "DATABASE_HOST",
+            format!("aws-sm://{env}/database/primary#host"),
+        )
+        .args([
+            "--",
+            "sh",
+            "-c",
+            "echo \"$DATABASE_PASSWORD $DATABASE_HOST\"",
+        ])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert_eq!(run.stdout, "from-arn db.internal\n");
+}
+
+#[test]
+fn pinned_stages_and_versions() {
+    let upstream = endpoint();
+    let sm = client(&upstream);
+    let env = unique("pin");
+    let name = format!("{env}/api-keys/resend");
+    create_secret(&sm, &name, r#"{"api_key":"old-key"}"#);
+    let new_version = put_value(&sm, &name, r#"{"api_key":"new-key"}"#);
+    let text = schema(
+        &env,
+        &[
+            ("CURRENT", "api-keys/resend#api_key"),
+            ("PREVIOUS", "api-keys/resend#api_key@AWSPREVIOUS"),
+            ("BY_ID", &format!("api-keys/resend#api_key@{new_version}")),
+        ],
+    );
+    let run = gate(&text, &upstream)
+        .env("ENVIRONMENT", &env)
+        .args([
+            "--explain",
+            "--",
+            "sh",
+            "-c",
+            "echo \"$CURRENT $PREVIOUS $BY_ID\"",
+        ])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert_eq!(run.stdout, "new-key old-key new-key\n");
+    // --explain names the secret, the stage and the version.
+    let short_id: String = new_version.chars().take(8).collect();
+    assert!(
+        run.stderr
+            .contains(&format!("secrets-manager {name} (AWSPREVIOUS, version")),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains(&format!("(AWSCURRENT, version {short_id})")),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn the_guard_refuses_other_environments_before_any_request() {
+    let upstream = endpoint();
+    let proxy = Proxy::start(&upstream, Behaviour::Forward);
+    let env = unique("guard");
+    let text = format!(
+        "[envgate]\nenvironments = [\"{env}\", \"production\"]\n[vars.DATABASE_PASSWORD]\nsensitive = true\n[vars.OK]\nsecret = \"app#k\"\n"
+    );
+    let run = gate(&text, &proxy.url)
+        .env("ENVIRONMENT", &env)
+        .env(
+            "DATABASE_PASSWORD",
+            "aws-sm://production/database/primary#password",
+        )
+        .args(["--check"])
+        .run();
+    assert_eq!(run.code, 77, "{}", run.transcript());
+    assert!(
+        run.stdout.contains("envgate::cross_environment"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("DATABASE_PASSWORD refers to secret `production/database/primary`"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(proxy.total(), 0, "no request may be sent");
+}
+
+#[test]
+fn shared_prefixes_are_allowed() {
+    let upstream = endpoint();
+    let sm = client(&upstream);
+    let env = unique("shared");
+    create_secret(&sm, &format!("shared-{env}/smtp"), "smtp-password");
+    let text = format!(
+        "[envgate]\nenvironments = [\"{env}\"]\nshared_prefixes = [\"shared-{env}/\"]\n[vars.SMTP]\nsensitive = true\n"
+    );
+    let run = gate(&text, &upstream)
+        .env("ENVIRONMENT", &env)
+        .env("SMTP", format!("aws-sm://shared-{env}/smtp"))
+        .args(["--", "printenv", "SMTP"])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert_eq!(run.stdout, "smtp-password\n");
+}
+
+#[test]
+fn per_secret_failures_name_the_secret_the_variable_and_the_fix() {
+    let upstream = endpoint();
+    let sm = client(&upstream);
+    let env = unique("fail");
+    create_secret(
+        &sm,
+        &format!("{env}/db"),
+        r#"{"host":"h","nested":{"a":1}}"#,
+    );
+    create_secret(&sm, &format!("{env}/plain"), "not json");
+    create_binary_secret(&sm, &format!("{env}/bin"), b"\x00\x01binary");
+    create_secret(&sm, &format!("{env}/doomed"), "x");
+    schedule_deletion(&sm, &format!("{env}/doomed"));
+    let text = schema(
+        &env,
+        &[
+            ("MISSING_SECRET", "nope#k"),
+            ("MISSING_KEY", "db#user"),
+            ("NESTED", "db#nested"),
+            ("NOT_JSON", "plain#k"),
+            ("BINARY", "bin"),
+            ("DOOMED", "doomed"),
+        ],
+    );
+    let run = gate(&text, &upstream)
+        .env("ENVIRONMENT", &env)
+        .args(["--check", "--format", "json"])
+        .run();
+    assert_eq!(run.code, 78, "{}", run.transcript());
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let problem = |var: &str| {
+        report["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["var"] == var)
+            .unwrap_or_else(|| panic!("no problem for {var}: {}", run.stdout))
+            .clone()
+    };
+    let missing = problem("MISSING_SECRET");
+    assert_eq!(missing["code"], "envgate::secret_not_found");
+    assert!(
+        missing["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("secret `{env}/nope` was not found"))
+    );
+    assert!(
+        missing["help"]
+            .as_str()
+            .unwrap()
+            .contains("Check that the secret name matches the environment prefix")
+    );
+    assert_eq!(
+        problem("MISSING_KEY")["code"],
+        "envgate::secret_key_missing"
+    );
+    assert!(
+        problem("MISSING_KEY")["message"]
+            .as_str()
+            .unwrap()
+            .contains("has no key `user` (its keys: host, nested)")
+    );
+    assert_eq!(problem("NESTED")["code"], "envgate::secret_not_json");
+    assert_eq!(problem("NOT_JSON")["code"], "envgate::secret_not_json");
+    assert_eq!(problem("BINARY")["code"], "envgate::secret_binary");
+    assert!(
+        problem("BINARY")["help"]
+            .as_str()
+            .unwrap()
+            .contains("binary = \"base64\"")
+    );
+    assert_eq!(
+        problem("DOOMED")["code"],
+        "envgate::secret_scheduled_for_deletion"
+    );
+    assert!(
+        problem("MISSING_SECRET")["span"]["line"].as_u64().is_some(),
+        "points at the schema"
+    );
+}
+
+#[test]
+fn binary_secrets_can_be_delivered_as_base64() {
+    let upstream = endpoint();
+    let sm = client(&upstream);
+    let env = unique("b64");
+    create_binary_secret(&sm, &format!("{env}/cert"), b"\x00\x01\x02");
+    let text = format!(
+        "[envgate]\nenvironments = [\"{env}\"]\n[vars.CERT]\nsecret = \"cert\"\nbinary = \"base64\"\n"
+    );
+    let run = gate(&text, &upstream)
+        .env("ENVIRONMENT", &env)
+        .args(["--", "printenv", "CERT"])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert_eq!(run.stdout, "AAEC\n");
+}
+
+#[test]
+fn a_value_from_secrets_manager_overriding_the_environment_is_a_warning_without_values() {
+    let upstream = endpoint();
+    let sm = client(&upstream);
+    let env = unique("override");
+    create_secret(
+        &sm,
+        &format!("{env}/db"),
+        r#"{"password":"CANARYsmValue1"}"#,
+    );
+    let text = schema(&env, &[("DATABASE_PASSWORD", "db#password")]);
+    let run = gate(&text, &upstream)
+        .env("ENVIRONMENT", &env)
+        .env("DATABASE_PASSWORD", "CANARYlocalValue2")
+        .args(["--", "true"])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert!(
+        run.stderr.contains("envgate::secret_overrides_env"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("DATABASE_PASSWORD"));
+    assert!(!run.stderr.contains("CANARY"), "{}", run.stderr);
+}
+
+#[test]
+fn optional_variables_fall_back_when_their_secret_is_absent() {
+    let upstream = endpoint();
+    let env = unique("fallback");
+    let text = format!(
+        "[envgate]\nenvironments = [\"{env}\"]\n[vars.OPTIONAL]\nrequired = false\nsecret = \"nope#k\"\n"
+    );
+    let run = gate(&text, &upstream)
+        .env("ENVIRONMENT", &env)
+        .env("OPTIONAL", "local")
+        .args(["--", "printenv", "OPTIONAL"])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert_eq!(run.stdout, "local\n");
+}
+
+#[test]
+fn the_aws_cli_creates_secrets_the_way_the_guide_does() {
+    let upstream = endpoint();
+    let env = unique("cli");
+    let secret = r#"{"host":"db.example.com","port":"5432","name":"muejam","user":"muejam_user","password":"a-long-database-s3cret"}"#;
+    aws_cli(
+        &upstream,
+        &[
+            "secretsmanager",
+            "create-secret",
+            "--name",
+            &format!("{env}/database/primary"),
+            "--secret-string",
+            secret,
+        ],
+    );
+    let key = format!(r#"{{"SECRET_KEY":"{}"}}"#, crate::harness::GOOD_SECRET_KEY);
+    aws_cli(
+        &upstream,
+        &[
+            "secretsmanager",
+            "create-secret",
+            "--name",
+            &format!("{env}/django/secret-key"),
+            "--secret-string",
+            &key,
+        ],
+    );
+    let text = crate::harness::muejam_schema().replace(
+        "[\"development\", \"staging\", \"production\"]",
+        &format!("[\"development\", \"staging\", \"production\", \"{env}\"]"),
+    );
+    let run = gate(&text, &upstream)
+        .env("ENVIRONMENT", &env)
+        .env("AWS_REGION", "us-east-1")
+        .args([
+            "--explain",
+            "--",
+            "sh",
+            "-c",
+            "echo $DATABASE_HOST:$DATABASE_PORT/$DATABASE_NAME $DATABASE_USER",
+        ])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert_eq!(run.stdout, "db.example.com:5432/muejam muejam_user\n");
+    assert!(!run.stderr.contains("a-long-database-s3cret"));
+}
+
+#[test]
+fn an_unreachable_endpoint_exits_69_naming_it() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dead = format!("http://127.0.0.1:{port}");
+    let text = schema(
+        "production",
+        &[("DATABASE_PASSWORD", "database/primary#password")],
+    );
+    let started = Instant::now();
+    let run = gate(&text, &dead)
+        .env("ENVIRONMENT", "production")
+        .args(["--check", "--timeout", "5"])
+        .run();
+    assert_eq!(run.code, 69, "{}", run.transcript());
+    assert!(
+        run.stdout.contains("envgate::store_unavailable"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains(&dead),
+        "names the endpoint: {}",
+        run.stdout
+    );
+    assert!(started.elapsed() < Duration::from_secs(20));
+}
+
+#[test]
+fn a_server_that_never_answers_hits_the_deadline() {
+    let proxy = Proxy::start("http://127.0.0.1:9", Behaviour::Hang);
+    let text = schema(
+        "production",
+        &[("DATABASE_PASSWORD", "database/primary#password")],
+    );
+    let started = Instant::now();
+    let run = gate(&text, &proxy.url)
+        .env("ENVIRONMENT", "production")
+        .args(["--timeout", "2", "--", "touch", "launched"])
+        .run();
+    assert_eq!(run.code, 69, "{}", run.transcript());
+    assert!(run.stderr.contains("within 2s"), "{}", run.stderr);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn no_credentials_says_so_and_lists_what_was_tried() {
+    let upstream = endpoint();
+    let home = tempfile::tempdir().unwrap();
+    let text = schema(
+        "production",
+        &[("DATABASE_PASSWORD", "database/primary#password")],
+    );
+    let run = crate::harness::Envgate::with_schema(&text)
+        .env("HOME", home.path())
+        .env("AWS_ENDPOINT_URL", &upstream)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("USE_SECRETS_MANAGER", "true")
+        .env("ENVIRONMENT", "production")
+        .args(["--check"])
+        .run();
+    assert_eq!(run.code, 69, "{}", run.transcript());
+    assert!(
+        run.stdout.contains("no AWS credentials found"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("AWS_ACCESS_KEY_ID"), "{}", run.stdout);
+    assert!(run.stdout.contains("instance metadata"), "{}", run.stdout);
+}
+
+#[test]
+fn auto_falls_back_to_get_secret_value_under_iam_without_batch_permission() {
+    let server = OwnServer::start();
+    let sm = client(&server.endpoint);
+    let env = "production";
+    for name in ["database/primary", "api-keys/resend"] {
+        create_secret(
+            &sm,
+            &format!("{env}/{name}"),
+            r#"{"password":"p","api_key":"k"}"#,
+        );
+    }
+    // The guide's policy: GetSecretValue, DescribeSecret, ListSecrets; no BatchGetSecretValue.
+    aws_cli(
+        &server.endpoint,
+        &["iam", "create-user", "--user-name", "app"],
+    );
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["secretsmanager:GetSecretValue","secretsmanager:DescribeSecret","secretsmanager:ListSecrets"],"Resource":"*"}]}"#;
+    aws_cli(
+        &server.endpoint,
+        &[
+            "iam",
+            "put-user-policy",
+            "--user-name",
+            "app",
+            "--policy-name",
+            "read",
+            "--policy-document",
+            policy,
+        ],
+    );
+    let key: serde_json::Value = serde_json::from_str(&aws_cli(
+        &server.endpoint,
+        &["iam", "create-access-key", "--user-name", "app"],
+    ))
+    .unwrap();
+    let key_id = key["AccessKey"]["AccessKeyId"].as_str().unwrap().to_owned();
+    let secret = key["AccessKey"]["SecretAccessKey"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    enforce_iam(&server.endpoint);
+    // The user really lacks the batch permission.
+    let denied = block_on(async {
+        client_with(&server.endpoint, &key_id, &secret)
+            .batch_get_secret_value()
+            .secret_id_list(format!("{env}/database/primary"))
+            .send()
+            .await
+    });
+    assert!(denied.is_err());
+
+    let proxy = Proxy::start(&server.endpoint, Behaviour::Forward);
+    let text = schema(
+        env,
+        &[
+            ("DATABASE_PASSWORD", "database/primary#password"),
+            ("RESEND_API_KEY", "api-keys/resend#api_key"),
+        ],
+    );
+    let as_app = |mode: &str| {
+        gate(&text, &proxy.url)
+            .env("AWS_ACCESS_KEY_ID", &key_id)
+            .env("AWS_SECRET_ACCESS_KEY", &secret)
+            .env("ENVIRONMENT", env)
+            .args([
+                "--fetch",
+                mode,
+                "--",
+                "sh",
+                "-c",
+                "echo $DATABASE_PASSWORD $RESEND_API_KEY",
+            ])
+            .run()
+    };
+    let run = as_app("auto");
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert_eq!(run.stdout, "p k\n");
+    assert_eq!(proxy.count("BatchGetSecretValue"), 1);
+    assert_eq!(proxy.count("GetSecretValue"), 2);
+
+    let run = as_app("batch");
+    assert_eq!(run.code, 77, "{}", run.transcript());
+    assert!(
+        run.stderr.contains("envgate::access_denied"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("BatchGetSecretValue"), "{}", run.stderr);
+    assert_eq!(run.stdout, "", "nothing was launched");
+}
+
+/// Switches moto's IAM enforcement on: every later request is authenticated and authorised.
+fn enforce_iam(endpoint: &str) {
+    let address = endpoint.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    let request = format!(
+        "POST /moto-api/reset-auth HTTP/1.1\r\nHost: {address}\r\nContent-Type: text/plain\r\nContent-Length: 1\r\nConnection: close\r\n\r\n0"
+    );
+    std::io::Write::write_all(&mut stream, request.as_bytes()).unwrap();
+    let mut response = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut response).unwrap();
+    assert!(
+        response.starts_with("HTTP/1.1 200") || response.starts_with("HTTP/1.0 200"),
+        "{response}"
+    );
+}
+
+#[test]
+fn two_hundred_launches_through_throttling_all_succeed_with_full_configuration() {
+    let upstream = endpoint();
+    let sm = client(&upstream);
+    let env = unique("fleet");
+    let mut vars = Vec::new();
+    for index in 0..25 {
+        create_secret(
+            &sm,
+            &format!("{env}/svc/s{index:02}"),
+            &format!(r#"{{"v":"value-{index}"}}"#),
+        );
+        vars.push((format!("S{index:02}"), format!("svc/s{index:02}#v")));
+    }
+    let pairs: Vec<(&str, &str)> = vars.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let text = schema(&env, &pairs);
+    // Every fourth request is answered with ThrottlingException.
+    let proxy = Proxy::start(&upstream, Behaviour::ThrottleEvery(4));
+    let echo = (0..25)
+        .map(|index| format!("$S{index:02}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let expected = (0..25)
+        .map(|index| format!("value-{index}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let template = gate(&text, &proxy.url)
+        .env("ENVIRONMENT", &env)
+        .args(["--", "sh", "-c"])
+        .args([format!("echo \"{echo}\"")]);
+    let started = Instant::now();
+    let children: Vec<_> = (0..200)
+        .map(|_| {
+            template
+                .command()
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let runs: Vec<Run> = children
+        .into_iter()
+        .map(|child| crate::harness::from_output(child.wait_with_output().unwrap()))
+        .collect();
+    let elapsed = started.elapsed();
+    for run in &runs {
+        assert_eq!(run.code, 0, "{}", run.transcript());
+        assert_eq!(
+            run.stdout.trim_end(),
+            expected.trim_end(),
+            "partial configuration"
+        );
+    }
+    assert!(
+        proxy.total() > 400,
+        "the throttling proxy saw {} requests",
+        proxy.total()
+    );
+    assert!(
+        elapsed < Duration::from_secs(120),
+        "200 launches took {elapsed:?}"
+    );
+}
