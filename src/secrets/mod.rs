@@ -18,6 +18,10 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_secretsmanager::Client;
+use aws_sdk_secretsmanager::config::SharedHttpClient;
+use aws_smithy_http_client::Builder as HttpClientBuilder;
+use aws_smithy_http_client::tls::rustls_provider::CryptoMode;
+use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
 use secrecy::ExposeSecret;
 
 use crate::problem::{Code, Problem};
@@ -178,7 +182,8 @@ async fn client(options: &SecretsOptions, env: &EnvSnapshot) -> Result<Client, F
         .build();
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .retry_config(retry)
-        .timeout_config(timeouts);
+        .timeout_config(timeouts)
+        .http_client(http_client(env)?);
     if let Some(region) = &options.region {
         loader = loader.region(Region::new(region.clone()));
     }
@@ -191,19 +196,66 @@ async fn client(options: &SecretsOptions, env: &EnvSnapshot) -> Result<Client, F
     Ok(Client::new(&config))
 }
 
-/// The endpoint requests go to, for messages.
-fn endpoint(env: &EnvSnapshot, region: Option<&str>) -> String {
+/// Bundles of trusted root certificates, by distribution; `SSL_CERT_FILE` comes first.
+const CA_BUNDLES: &[&str] = &[
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/cert.pem",
+];
+
+/// The HTTPS client, with a trust store that is quick to build.
+///
+/// The SDK's default reads the system bundle *and* every file of the certificate
+/// directory (several milliseconds per launch). envgate reads one bundle file, and
+/// none at all for a plain `http://` endpoint (a local or VPC test endpoint), where
+/// no TLS is used. With no bundle found, the platform's roots are loaded as usual.
+fn http_client(env: &EnvSnapshot) -> Result<SharedHttpClient, FetchError> {
+    let plain_http = endpoint_override(env).is_some_and(|url| url.starts_with("http://"));
+    let trust = if plain_http {
+        TrustStore::empty()
+    } else {
+        let bundle = env
+            .get("SSL_CERT_FILE")
+            .map(std::path::PathBuf::from)
+            .into_iter()
+            .chain(CA_BUNDLES.iter().map(std::path::PathBuf::from))
+            .find_map(|path| std::fs::read(path).ok());
+        match bundle {
+            Some(pem) => TrustStore::empty()
+                .with_native_roots(false)
+                .with_pem_certificate(pem),
+            None => TrustStore::default(),
+        }
+    };
+    let context = TlsContext::builder()
+        .with_trust_store(trust)
+        .build()
+        .map_err(|error| FetchError::Unavailable {
+            reason: format!("cannot set up TLS: {error}"),
+        })?;
+    Ok(HttpClientBuilder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+        .tls_context(context)
+        .build_https())
+}
+
+fn endpoint_override(env: &EnvSnapshot) -> Option<&str> {
     env.get_str("AWS_ENDPOINT_URL_SECRETS_MANAGER")
         .or_else(|| env.get_str("AWS_ENDPOINT_URL"))
-        .map_or_else(
-            || {
-                format!(
-                    "https://secretsmanager.{}.amazonaws.com",
-                    region.unwrap_or("<region>")
-                )
-            },
-            str::to_owned,
-        )
+        .filter(|url| !url.is_empty())
+}
+
+/// The endpoint requests go to, for messages.
+fn endpoint(env: &EnvSnapshot, region: Option<&str>) -> String {
+    endpoint_override(env).map_or_else(
+        || {
+            format!(
+                "https://secretsmanager.{}.amazonaws.com",
+                region.unwrap_or("<region>")
+            )
+        },
+        str::to_owned,
+    )
 }
 
 fn apply(
