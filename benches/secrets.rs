@@ -54,8 +54,10 @@ fn measure(upstream: &str, count: usize, mode: &str) -> (Duration, f64, f64) {
             started.elapsed()
         })
         .collect();
-    let batch = f64::from(u32::try_from(proxy.count("BatchGetSecretValue") - before.0).unwrap()) / f64::from(RUNS);
-    let single = f64::from(u32::try_from(proxy.count("GetSecretValue") - before.1).unwrap()) / f64::from(RUNS);
+    let batch = f64::from(u32::try_from(proxy.count("BatchGetSecretValue") - before.0).unwrap())
+        / f64::from(RUNS);
+    let single = f64::from(u32::try_from(proxy.count("GetSecretValue") - before.1).unwrap())
+        / f64::from(RUNS);
     (median(samples), batch, single)
 }
 

@@ -331,23 +331,21 @@ pub fn map_sdk_error<E: ModeledError>(error: &SdkError<E, HttpResponse>) -> Fetc
                 FetchError::NoCredentials { detail: context }
             } else {
                 FetchError::Unavailable {
-                    reason: first_cause(&context),
+                    reason: innermost_cause(other),
                 }
             }
         }
     }
 }
 
-/// The innermost cause of an error context, which is the useful part
-/// ("Connection refused (os error 111)").
-fn first_cause(context: &str) -> String {
-    context
-        .rsplit(": ")
-        .next()
-        .unwrap_or(context)
-        .trim_end_matches(')')
-        .trim()
-        .to_owned()
+/// The innermost cause of an error, which is the useful part
+/// ("Connection refused (os error 111)", "invalid peer certificate: UnknownIssuer").
+fn innermost_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = error;
+    while let Some(source) = cause.source() {
+        cause = source;
+    }
+    cause.to_string()
 }
 
 /// AWS says "marked for deletion"; moto says "marked deleted".

@@ -625,3 +625,59 @@ fn two_hundred_launches_through_throttling_all_succeed_with_full_configuration()
         "200 launches took {elapsed:?}"
     );
 }
+
+#[test]
+fn https_endpoints_are_verified_against_the_trust_store() {
+    use std::io::BufRead as _;
+    let upstream = endpoint();
+    let upstream_port = upstream.rsplit(':').next().unwrap().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let cert = dir.path().join("ca.pem");
+    let mut tls = KillOnDrop(
+        std::process::Command::new(crate::moto::venv_bin().join("python"))
+            .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tls_proxy.py"))
+            .args(["--upstream-port", &upstream_port, "--cert-out"])
+            .arg(&cert)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut port = String::new();
+    std::io::BufReader::new(tls.0.stdout.take().unwrap())
+        .read_line(&mut port)
+        .unwrap();
+    let https = format!("https://127.0.0.1:{}", port.trim());
+
+    let sm = client(&upstream);
+    let env = unique("tls");
+    create_secret(&sm, &format!("{env}/db"), r#"{"password":"over-tls"}"#);
+    let text = schema(&env, &[("DATABASE_PASSWORD", "db#password")]);
+    // Trusted through SSL_CERT_FILE: the value arrives over TLS.
+    let run = gate(&text, &https)
+        .env("ENVIRONMENT", &env)
+        .env("SSL_CERT_FILE", &cert)
+        .args(["--", "printenv", "DATABASE_PASSWORD"])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert_eq!(run.stdout, "over-tls\n");
+    // Not trusted by the system's roots: refused, nothing launched.
+    let run = gate(&text, &https)
+        .env("ENVIRONMENT", &env)
+        .args(["--timeout", "10", "--", "printenv", "DATABASE_PASSWORD"])
+        .run();
+    drop(tls);
+    assert_eq!(run.code, 69, "{}", run.transcript());
+    assert_eq!(run.stdout, "");
+    assert!(run.stderr.contains(&https), "{}", run.stderr);
+}
+
+/// A child process killed when the test ends, passing or not.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
