@@ -62,6 +62,14 @@ struct CommonArgs {
     /// The environment to validate for [default: $ENVIRONMENT, else development].
     #[arg(long, global = true, value_name = "NAME")]
     environment: Option<String>,
+
+    /// Audit log: a file (appended, created 0600), `-` for stderr, or `off` [default: $ENVGATE_AUDIT_LOG, else stderr].
+    #[arg(long, global = true, value_name = "FILE|-|off")]
+    audit_log: Option<String>,
+
+    /// Allow `--audit-log off` in production.
+    #[arg(long, global = true)]
+    force: bool,
 }
 
 /// Options of the commands that validate.
@@ -163,6 +171,10 @@ pub struct Options {
     pub fetch: FetchMode,
     /// `--timeout`.
     pub timeout: Duration,
+    /// `--audit-log`, when given.
+    pub audit_log: Option<String>,
+    /// `--force`.
+    pub force: bool,
 }
 
 /// What the user asked for.
@@ -248,6 +260,8 @@ impl Cli {
             strict: report.strict,
             fetch: report.fetch,
             timeout: Duration::from_secs_f64(report.timeout),
+            audit_log: common.audit_log,
+            force: common.force,
         };
         Ok((options, action))
     }

@@ -142,6 +142,36 @@ pub enum Error {
     #[diagnostic(code(envgate::usage), help("Run `envgate --help` for usage."))]
     Usage(String),
 
+    /// The audit log cannot be opened (before any secret is read).
+    #[error("cannot open the audit log {}: {}", path.display(), io_reason(source))]
+    #[diagnostic(
+        code(envgate::audit::open),
+        help(
+            "Create the directory and make it writable, or choose another path with --audit-log / ENVGATE_AUDIT_LOG (`-` is stderr)."
+        )
+    )]
+    AuditLog {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+
+    /// An audit line could not be written: envgate refuses to go on without it.
+    #[error("cannot write the audit log ({destination}): {reason}; nothing was launched")]
+    #[diagnostic(
+        code(envgate::audit::write),
+        help(
+            "Free space on the audit log's file system, or fix its destination. envgate does not launch without its audit trail."
+        )
+    )]
+    AuditWrite {
+        /// The file, or `stderr`.
+        destination: String,
+        /// Why.
+        reason: String,
+    },
+
     /// An output file cannot be written.
     #[error("cannot write {}: {}", path.display(), io_reason(source))]
     #[diagnostic(
@@ -206,7 +236,9 @@ impl Error {
             Self::SchemaTooLarge { .. } | Self::SchemaInvalid(_) => exit::SCHEMA_INVALID,
             Self::EnvFileSyntax { .. } | Self::Setting { .. } => exit::CONFIG_INVALID,
             Self::Usage(_) => exit::USAGE,
-            Self::Output { .. } => exit::CANT_CREATE,
+            Self::Output { .. } | Self::AuditLog { .. } | Self::AuditWrite { .. } => {
+                exit::CANT_CREATE
+            }
             Self::CommandNotFound { .. } => exit::NOT_FOUND,
             Self::NotExecutable { .. } => exit::NOT_EXECUTABLE,
         }

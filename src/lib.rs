@@ -5,6 +5,7 @@
 //! `docs` renders the same schema as Markdown, `.env.example` or JSON Schema.
 //! [`run`] wires the stages together and is the only function that prints.
 
+pub mod audit;
 pub mod cli;
 pub mod docs;
 pub mod duration;
@@ -22,6 +23,7 @@ use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
+use audit::{Audit, AuditEvent};
 use cli::{Action, Cli, Options};
 use error::{Error, exit};
 use problem::{Code, Problem};
@@ -97,17 +99,31 @@ fn execute(options: &Options, action: Action, mut env: EnvSnapshot) -> Result<u8
             output,
             check,
         } => docs::run(&schema, format, output.as_deref(), check.as_deref()),
-        Action::Check => Ok(validate_and_report(
-            options,
-            &settings,
-            &schema,
-            &environment,
-            &env,
-            Stream::Stdout,
-        )?
-        .0),
+        Action::Check => {
+            let audit = open_audit(options, &settings, &environment)?;
+            let (code, _) = validate_and_report(
+                options,
+                &settings,
+                &schema,
+                &environment,
+                &env,
+                Stream::Stdout,
+                &audit,
+            )?;
+            audit.healthy()?;
+            Ok(code)
+        }
         Action::Launch(command) => {
-            launch(options, &settings, &schema, &environment, &env, &command)
+            let audit = open_audit(options, &settings, &environment)?;
+            launch(
+                options,
+                &settings,
+                &schema,
+                &environment,
+                &env,
+                &command,
+                &audit,
+            )
         }
         Action::JsonSchema => unreachable!("handled above"),
     }
@@ -121,6 +137,23 @@ fn schema_path(options: &Options, settings: &Settings) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(DEFAULT_SCHEMA))
 }
 
+/// The audit destination: `--audit-log`, else `ENVGATE_AUDIT_LOG`, else stderr.
+/// Turning it off in production needs `--force`.
+fn open_audit(options: &Options, settings: &Settings, environment: &str) -> Result<Audit, Error> {
+    let destination = options
+        .audit_log
+        .as_deref()
+        .or(settings.envgate_audit_log.as_deref())
+        .map_or(audit::Destination::Stderr, audit::Destination::parse);
+    if destination == audit::Destination::Off && environment == "production" && !options.force {
+        return Err(Error::Usage(
+            "the audit log cannot be turned off in production: every secret access must leave a trace. Pass --force to do it anyway.".to_owned(),
+        ));
+    }
+    Audit::open(destination, environment)
+}
+
+#[allow(clippy::too_many_arguments)]
 fn launch(
     options: &Options,
     settings: &Settings,
@@ -128,14 +161,34 @@ fn launch(
     environment: &str,
     env: &EnvSnapshot,
     command: &[OsString],
+    audit: &Audit,
 ) -> Result<u8, Error> {
-    let (code, resolution) =
-        validate_and_report(options, settings, schema, environment, env, Stream::Stderr)?;
+    let (code, resolution) = validate_and_report(
+        options,
+        settings,
+        schema,
+        environment,
+        env,
+        Stream::Stderr,
+        audit,
+    )?;
     let Some(resolution) = resolution.filter(|_| code == exit::OK) else {
+        audit.healthy()?;
         return Ok(code);
     };
     let child_env = launch::child_environment(env, &resolution);
     drop(resolution);
+    audit.emit(&AuditEvent {
+        event: "process.exec",
+        severity: "info",
+        program: command
+            .first()
+            .map(|program| program.to_string_lossy().into_owned()),
+        outcome: Some("success"),
+        ..AuditEvent::default()
+    });
+    // No launch without the audit line.
+    audit.healthy()?;
     Err(launch::exec(command, child_env))
 }
 
@@ -148,6 +201,7 @@ fn validate_and_report(
     environment: &str,
     env: &EnvSnapshot,
     stream: Stream,
+    audit: &Audit,
 ) -> Result<(u8, Option<Resolution>), Error> {
     let format = options.format.unwrap_or_default();
     let color = format == Format::Human && stream.is_terminal() && env.get("NO_COLOR").is_none();
@@ -174,6 +228,7 @@ fn validate_and_report(
     };
     let secrets =
         secrets::resolve_secrets(schema, environment, &secrets_options, env, &mut resolution);
+    record_secret_access(audit, &secrets);
     let problems = collect_problems(
         options,
         settings,
@@ -201,11 +256,91 @@ fn validate_and_report(
     if stream == Stream::Stdout || !problems.is_empty() {
         stream.write(&report::render(&report, format, color));
     }
+    record_configuration(audit, &problems, report.ok());
     if report.ok() {
         Ok((exit::OK, Some(resolution)))
     } else {
         Ok((failure_exit_code(&problems), None))
     }
+}
+
+/// One audit event per secret read, failed or refused.
+fn record_secret_access(audit: &Audit, secrets: &secrets::SecretsReport) {
+    for read in &secrets.read {
+        audit.emit(&AuditEvent {
+            event: "secret.read",
+            severity: "info",
+            secret_id: Some(read.secret_id.clone()),
+            version_id: read.version_id.clone(),
+            stage: read.stage.clone(),
+            vars: read.vars.clone(),
+            outcome: Some("success"),
+            ..AuditEvent::default()
+        });
+    }
+    for failure in &secrets.failed {
+        let denied = matches!(failure.code, Code::AccessDenied | Code::CrossEnvironment);
+        audit.emit(&AuditEvent {
+            event: if denied {
+                "secret.access_denied"
+            } else {
+                "secret.read_failed"
+            },
+            severity: if denied { "critical" } else { "error" },
+            secret_id: Some(failure.secret_id.clone()),
+            vars: vec![failure.var.clone()],
+            outcome: Some(if failure.code == Code::CrossEnvironment {
+                "refused"
+            } else if denied {
+                "denied"
+            } else {
+                "failure"
+            }),
+            error_code: Some(
+                failure
+                    .aws_code
+                    .clone()
+                    .unwrap_or_else(|| failure.code.as_str().to_owned()),
+            ),
+            alert: denied.then_some("critical"),
+            ..AuditEvent::default()
+        });
+    }
+}
+
+/// `config.valid` or `config.invalid` (names and codes only), and
+/// `config.validation_skipped` when `SKIP_CONFIG_VALIDATION` is on.
+fn record_configuration(audit: &Audit, problems: &[Problem], ok: bool) {
+    if problems
+        .iter()
+        .any(|problem| problem.code == Code::ValidationSkipped)
+    {
+        audit.emit(&AuditEvent {
+            event: "config.validation_skipped",
+            severity: "warning",
+            ..AuditEvent::default()
+        });
+    }
+    let errors: Vec<&Problem> = problems
+        .iter()
+        .filter(|problem| problem.is_error())
+        .collect();
+    let mut vars: Vec<String> = errors
+        .iter()
+        .filter_map(|problem| problem.var.clone())
+        .collect();
+    vars.dedup();
+    audit.emit(&AuditEvent {
+        event: if ok { "config.valid" } else { "config.invalid" },
+        severity: if ok { "info" } else { "error" },
+        vars,
+        codes: errors
+            .iter()
+            .map(|problem| problem.code.as_str().to_owned())
+            .collect(),
+        outcome: Some(if ok { "success" } else { "failure" }),
+        ..AuditEvent::default()
+    });
 }
 
 /// The exit code of a run whose problems include errors: access denied (77) over

@@ -68,6 +68,21 @@ pub struct SecretsReport {
     pub single_calls: usize,
     /// Secrets read: `(secret id, version id, stage, variables)`.
     pub read: Vec<SecretRead>,
+    /// Secrets that could not be read, or were refused.
+    pub failed: Vec<SecretFailure>,
+}
+
+/// One secret that could not be read for one variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretFailure {
+    /// The id as requested.
+    pub secret_id: String,
+    /// The variable that needed it.
+    pub var: String,
+    /// envgate's problem code.
+    pub code: Code,
+    /// The AWS error code, when AWS answered.
+    pub aws_code: Option<String>,
 }
 
 /// One secret that was read.
@@ -98,8 +113,20 @@ pub fn resolve_secrets(
     }
     if !plan.refused.is_empty() {
         // The guard refuses before any request is sent.
+        let failed = plan
+            .needs
+            .iter()
+            .filter(|need| !plan::allowed(schema, environment, &need.secret_id))
+            .map(|need| SecretFailure {
+                secret_id: need.secret_id.clone(),
+                var: need.var.clone(),
+                code: Code::CrossEnvironment,
+                aws_code: None,
+            })
+            .collect();
         return SecretsReport {
             problems: plan.refused,
+            failed,
             ..SecretsReport::default()
         };
     }
@@ -343,6 +370,15 @@ fn apply(
             // value, as the guide's load_secret_or_env did.
             Err(problem) if !required && is_absence(&problem) => {}
             Err(problem) => {
+                report.failed.push(SecretFailure {
+                    secret_id: need.secret_id.clone(),
+                    var: need.var.clone(),
+                    code: problem.code,
+                    aws_code: result
+                        .as_ref()
+                        .err()
+                        .map(|error| error.aws_code().to_owned()),
+                });
                 let problem = (*problem).var(&need.var);
                 report.problems.push(match var_spec {
                     Some(var) => {

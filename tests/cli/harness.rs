@@ -70,16 +70,30 @@ impl Envgate {
     pub(crate) fn with_schema(schema: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("env.schema.toml"), schema).unwrap();
+        // Audit lines go to a file of the run, so stdout and stderr stay comparable.
+        let audit_log = dir.path().join("audit.log").into_os_string();
         Self {
             dir,
             args: Vec::new(),
-            env: vec![("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into())],
+            env: vec![
+                ("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into()),
+                ("ENVGATE_AUDIT_LOG".into(), audit_log),
+            ],
         }
     }
 
     /// A run of the example schema.
     pub(crate) fn muejam() -> Self {
         Self::with_schema(&muejam_schema())
+    }
+
+    /// The audit lines written so far, parsed.
+    pub(crate) fn audit_events(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(self.dir.path().join("audit.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
+            .collect()
     }
 
     /// The run's directory.

@@ -4,6 +4,7 @@ mod harness;
 mod moto;
 mod proxy;
 
+mod audit;
 mod canary;
 mod check;
 mod django;

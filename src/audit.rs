@@ -1,0 +1,293 @@
+//! Audit: one JSON line per secret access and per decision, never a value.
+//!
+//! Events are typed ([`AuditEvent`]): they carry secret ids, version ids, stages,
+//! variable names and problem codes, and have no field that could hold a value.
+//! They go through `tracing` (target `envgate::audit`) to [`AuditLayer`], which
+//! writes each as one line to stderr or to an append-only file created with mode
+//! 0600, unbuffered. A failed write is remembered: the launcher checks
+//! [`Audit::healthy`] before exec and refuses to launch without its audit trail.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use serde::Serialize;
+use tracing::Subscriber;
+use tracing_subscriber::Layer;
+use tracing_subscriber::layer::{Context, SubscriberExt};
+
+use crate::error::Error;
+
+/// The tracing target of audit events.
+pub const TARGET: &str = "envgate::audit";
+
+/// Where audit lines go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// Standard error (what container log pipelines collect).
+    Stderr,
+    /// Appended to a file (created 0600).
+    File(PathBuf),
+    /// Not written.
+    Off,
+}
+
+impl Destination {
+    /// Parses `--audit-log` / `ENVGATE_AUDIT_LOG`: a path, `-` for stderr, or `off`.
+    #[must_use]
+    pub fn parse(text: &str) -> Self {
+        match text {
+            "-" | "stderr" => Self::Stderr,
+            "off" => Self::Off,
+            path => Self::File(PathBuf::from(path)),
+        }
+    }
+}
+
+/// One audit event. Every field is an identifier, a name, a code or a count.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct AuditEvent {
+    /// `secret.read`, `config.valid`, …
+    pub event: &'static str,
+    /// `info`, `warning`, `error`, `critical`.
+    pub severity: &'static str,
+    /// The secret id requested.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_id: Option<String>,
+    /// The version read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+    /// The staging label.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
+    /// Variable names.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub vars: Vec<String>,
+    /// Problem codes (`config.invalid`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub codes: Vec<String>,
+    /// `success`, `failure`, `denied`, `refused`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<&'static str>,
+    /// The AWS error code, or envgate's problem code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    /// `critical` for events a log pipeline should page on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alert: Option<&'static str>,
+    /// The program launched (`process.exec`), never its environment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub program: Option<String>,
+}
+
+/// The fields every line carries besides the event's own.
+#[derive(Serialize)]
+struct Line<'a> {
+    ts: String,
+    #[serde(flatten)]
+    event: &'a AuditEvent,
+    environment: &'a str,
+    pid: u32,
+    host: &'a str,
+    version: &'static str,
+}
+
+type Sink = Box<dyn Write + Send>;
+
+/// The layer that turns audit events into lines.
+struct AuditLayer {
+    sink: Arc<Mutex<Sink>>,
+    failure: Arc<Mutex<Option<String>>>,
+}
+
+impl<S: Subscriber> Layer<S> for AuditLayer {
+    fn on_event(&self, event: &tracing::Event<'_>, _context: Context<'_, S>) {
+        if event.metadata().target() != TARGET {
+            return;
+        }
+        let mut visitor = LineVisitor(None);
+        event.record(&mut visitor);
+        let Some(mut line) = visitor.0 else { return };
+        line.push('\n');
+        let written = self
+            .sink
+            .lock()
+            .map_err(|_| std::io::Error::other("audit sink poisoned"))
+            .and_then(|mut sink| sink.write_all(line.as_bytes()).and_then(|()| sink.flush()));
+        if let Err(error) = written
+            && let Ok(mut failure) = self.failure.lock()
+        {
+            failure.get_or_insert_with(|| crate::resolve::io_reason(&error));
+        }
+    }
+}
+
+/// Takes the pre-serialised `line` field of an audit event.
+struct LineVisitor(Option<String>);
+
+impl tracing::field::Visit for LineVisitor {
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        if field.name() == "line" {
+            self.0 = Some(value.to_owned());
+        }
+    }
+
+    fn record_debug(&mut self, _field: &tracing::field::Field, _value: &dyn std::fmt::Debug) {}
+}
+
+/// The audit trail of one run.
+pub struct Audit {
+    enabled: bool,
+    environment: String,
+    host: String,
+    failure: Arc<Mutex<Option<String>>>,
+    destination: Destination,
+}
+
+static INSTALLED: OnceLock<()> = OnceLock::new();
+
+impl Audit {
+    /// Opens the destination (creating a file with mode 0600) and installs the layer.
+    ///
+    /// # Errors
+    /// [`Error::AuditLog`] (exit 73) when the file cannot be opened: reported before
+    /// any secret is read.
+    pub fn open(destination: Destination, environment: &str) -> Result<Self, Error> {
+        let failure = Arc::new(Mutex::new(None));
+        let sink: Option<Sink> = match &destination {
+            Destination::Off => None,
+            Destination::Stderr => Some(Box::new(std::io::stderr())),
+            Destination::File(path) => Some(Box::new(open_log(path)?)),
+        };
+        let enabled = sink.is_some();
+        if let Some(sink) = sink {
+            let layer = AuditLayer {
+                sink: Arc::new(Mutex::new(sink)),
+                failure: Arc::clone(&failure),
+            };
+            let subscriber = tracing_subscriber::registry().with(layer);
+            // One run, one destination: a second install (in tests) keeps the first.
+            if INSTALLED.set(()).is_ok() {
+                let _ = tracing::subscriber::set_global_default(subscriber);
+            }
+        }
+        let host = nix::unistd::gethostname()
+            .ok()
+            .and_then(|name| name.into_string().ok())
+            .unwrap_or_default();
+        Ok(Self {
+            enabled,
+            environment: environment.to_owned(),
+            host,
+            failure,
+            destination,
+        })
+    }
+
+    /// Records one event.
+    pub fn emit(&self, event: &AuditEvent) {
+        if !self.enabled {
+            return;
+        }
+        let line = Line {
+            ts: timestamp(std::time::SystemTime::now()),
+            event,
+            environment: &self.environment,
+            pid: std::process::id(),
+            host: &self.host,
+            version: env!("CARGO_PKG_VERSION"),
+        };
+        let Ok(text) = serde_json::to_string(&line) else {
+            return;
+        };
+        tracing::info!(target: TARGET, line = text.as_str());
+    }
+
+    /// `Ok` when every line was written; the launch is refused otherwise.
+    ///
+    /// # Errors
+    /// [`Error::AuditWrite`] (exit 73) naming the destination and why.
+    pub fn healthy(&self) -> Result<(), Error> {
+        let failure = self.failure.lock().ok().and_then(|failure| failure.clone());
+        match failure {
+            None => Ok(()),
+            Some(reason) => Err(Error::AuditWrite {
+                destination: match &self.destination {
+                    Destination::File(path) => path.display().to_string(),
+                    _ => "stderr".to_owned(),
+                },
+                reason,
+            }),
+        }
+    }
+}
+
+fn open_log(path: &Path) -> Result<std::fs::File, Error> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|source| Error::AuditLog {
+            path: path.to_owned(),
+            source,
+        })
+}
+
+/// RFC 3339 UTC with milliseconds: `2026-11-29T22:55:00.123Z`.
+#[must_use]
+pub fn timestamp(time: std::time::SystemTime) -> String {
+    let since_epoch = time
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let seconds = since_epoch.as_secs();
+    let (days, rest) = (seconds / 86_400, seconds % 86_400);
+    let (year, month, day) = civil_from_days(i64::try_from(days).unwrap_or(0));
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rest / 3_600,
+        rest % 3_600 / 60,
+        rest % 60,
+        since_epoch.subsec_millis()
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = u32::try_from(doy - (153 * mp + 2) / 5 + 1).unwrap_or(1);
+    let month = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).unwrap_or(1);
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_rfc3339_utc() {
+        let time = std::time::UNIX_EPOCH + std::time::Duration::from_millis(1_795_996_800_123);
+        assert_eq!(timestamp(time), "2026-11-30T00:00:00.123Z");
+        assert_eq!(timestamp(std::time::UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+        let leap = std::time::UNIX_EPOCH + std::time::Duration::from_secs(951_782_400);
+        assert_eq!(timestamp(leap), "2000-02-29T00:00:00.000Z");
+    }
+
+    #[test]
+    fn destinations() {
+        assert_eq!(Destination::parse("-"), Destination::Stderr);
+        assert_eq!(Destination::parse("off"), Destination::Off);
+        assert_eq!(
+            Destination::parse("/var/log/a"),
+            Destination::File("/var/log/a".into())
+        );
+    }
+}
