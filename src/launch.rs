@@ -10,19 +10,30 @@
 use std::ffi::{CString, OsStr, OsString};
 use std::io::Write;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::PathBuf;
 
 use nix::errno::Errno;
 use nix::libc;
 use nix::sys::signal::{SigSet, SigmaskHow, sigprocmask};
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::error::Error;
 use crate::resolve::{EnvSnapshot, Origin, Resolution};
+use crate::schema::{Delivery, Schema};
 
 /// The environment the program receives: the inherited environment, minus the
-/// `NAME_FILE` variables envgate read, plus every resolved value.
-#[must_use]
-pub fn child_environment(env: &EnvSnapshot, resolution: &Resolution) -> Vec<(OsString, OsString)> {
+/// `NAME_FILE` variables envgate read, plus every resolved value. Variables with
+/// `deliver = "file"` are written to `files` and passed as `NAME_FILE` instead.
+///
+/// # Errors
+/// [`Error::Output`] (exit 73) when a delivery file cannot be written.
+pub fn child_environment(
+    env: &EnvSnapshot,
+    schema: &Schema,
+    resolution: &Resolution,
+    files: &mut Option<SecretsDir>,
+) -> Result<Vec<(OsString, OsString)>, Error> {
     let consumed: Vec<OsString> = resolution
         .vars
         .iter()
@@ -34,18 +45,88 @@ pub fn child_environment(env: &EnvSnapshot, resolution: &Resolution) -> Vec<(OsS
             .filter(|(name, _)| !consumed.iter().any(|file_var| file_var == name))
             .map(|(name, value)| (name.to_owned(), value.to_owned())),
     );
-    for var in &resolution.vars {
-        if let Some(value) = &var.value {
+    let mut by_file = Vec::new();
+    for (spec, var) in schema.vars.iter().zip(&resolution.vars) {
+        let Some(value) = &var.value else { continue };
+        if spec.deliver == Delivery::File {
+            let dir = match files {
+                Some(dir) => dir,
+                None => files.insert(SecretsDir::create(env)?),
+            };
+            let path = dir.write(&var.name, value)?;
+            child.set(
+                OsString::from(format!("{}_FILE", var.name)),
+                path.into_os_string(),
+            );
+            by_file.push(OsString::from(&var.name));
+        } else {
             child.set(
                 OsString::from(&var.name),
                 OsString::from(value.expose_secret()),
             );
         }
     }
-    child
+    Ok(child
         .iter()
+        .filter(|(name, _)| !by_file.iter().any(|file_var| file_var == name))
         .map(|(name, value)| (name.to_owned(), value.to_owned()))
-        .collect()
+        .collect())
+}
+
+/// The default parent of delivery directories: tmpfs, so values never reach a disk.
+const DEFAULT_SECRETS_PARENT: &str = "/dev/shm";
+
+/// A fresh directory (mode 0700) holding one 0400 file per delivered variable.
+///
+/// The files outlive envgate: the program reads them after exec. Its owner (or the
+/// container's end) removes them; see docs/SECURITY.md for the trade-off.
+#[derive(Debug)]
+pub struct SecretsDir {
+    path: PathBuf,
+}
+
+impl SecretsDir {
+    /// Creates `$ENVGATE_SECRETS_DIR/envgate-PID-N` (default parent `/dev/shm`).
+    ///
+    /// # Errors
+    /// [`Error::Output`] when the directory cannot be created.
+    pub fn create(env: &EnvSnapshot) -> Result<Self, Error> {
+        let parent = env
+            .get("ENVGATE_SECRETS_DIR")
+            .map_or_else(|| PathBuf::from(DEFAULT_SECRETS_PARENT), PathBuf::from);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .subsec_nanos();
+        let path = parent.join(format!("envgate-{}-{nanos}", std::process::id()));
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&path)
+            .map_err(|source| Error::Output {
+                path: path.clone(),
+                source,
+            })?;
+        Ok(Self { path })
+    }
+
+    /// Writes one value to a new file readable by its owner only (0400).
+    fn write(&self, name: &str, value: &SecretString) -> Result<PathBuf, Error> {
+        let path = self.path.join(name);
+        let output_error = |source| Error::Output {
+            path: path.clone(),
+            source,
+        };
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o400)
+            .open(&path)
+            .map_err(output_error)?;
+        file.write_all(value.expose_secret().as_bytes())
+            .map_err(output_error)?;
+        file.sync_all().map_err(output_error)?;
+        Ok(path)
+    }
 }
 
 /// Replaces this process with `command`, searched in `PATH` like a shell does.
@@ -133,7 +214,7 @@ mod tests {
             (OsString::from("OTHER"), OsString::from("kept")),
         ]);
         let resolution = resolve(&schema, "development", &env, &[]);
-        let child = child_environment(&env, &resolution);
+        let child = child_environment(&env, &schema, &resolution, &mut None).unwrap();
         let get = |name: &str| {
             child
                 .iter()

@@ -36,6 +36,23 @@ use settings::Settings;
 /// The schema read when neither `--schema` nor `ENVGATE_SCHEMA` is given.
 pub const DEFAULT_SCHEMA: &str = "env.schema.toml";
 
+/// Process-wide protections, set before anything is read: envgate is marked
+/// non-dumpable (no core dump, no ptrace attach by other processes of the same
+/// user while it holds secrets; exec resets this for the program), and a panic
+/// prints where it happened but never its message, which could quote a value.
+pub fn harden() {
+    let _ = nix::sys::prctl::set_dumpable(false);
+    std::panic::set_hook(Box::new(|info| {
+        let place = info
+            .location()
+            .map(|location| format!(" at {}:{}", location.file(), location.line()))
+            .unwrap_or_default();
+        eprintln!(
+            "envgate: internal error{place}. Nothing was launched. The panic message is not shown because it could contain a configuration value; please report this location."
+        );
+    }));
+}
+
 /// Runs envgate for a parsed command line and an environment; returns the exit code.
 #[must_use]
 pub fn run(cli: Cli, env: EnvSnapshot) -> u8 {
@@ -176,7 +193,8 @@ fn launch(
         audit.healthy()?;
         return Ok(code);
     };
-    let child_env = launch::child_environment(env, &resolution);
+    let mut files = None;
+    let child_env = launch::child_environment(env, schema, &resolution, &mut files)?;
     drop(resolution);
     audit.emit(&AuditEvent {
         event: "process.exec",

@@ -7,6 +7,7 @@ use envgate::cli::Cli;
 use envgate::resolve::EnvSnapshot;
 
 fn main() -> ExitCode {
+    envgate::harden();
     let cli = Cli::parse();
     ExitCode::from(envgate::run(cli, EnvSnapshot::from_process()))
 }

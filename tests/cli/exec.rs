@@ -223,3 +223,41 @@ fn open_fds(listing: &str) -> Vec<String> {
     fds.sort();
     fds
 }
+
+#[test]
+fn file_delivery_passes_name_file_and_keeps_the_value_out_of_the_environment() {
+    let schema =
+        "[vars.TOKEN]\nsensitive = true\ndeliver = \"file\"\n[vars.PLAIN]\ndefault = \"p\"\n";
+    let gate = Envgate::with_schema(schema);
+    let secrets_dir = gate.dir().join("shm");
+    std::fs::create_dir(&secrets_dir).unwrap();
+    let gate = gate
+        .env("TOKEN", "CANARYfile123")
+        .env("ENVGATE_SECRETS_DIR", &secrets_dir)
+        .args([
+            "--",
+            "sh",
+            "-c",
+            "cat \"$TOKEN_FILE\"; echo; printenv TOKEN || echo absent; stat -c %a \"$TOKEN_FILE\"; stat -c %a \"$(dirname \"$TOKEN_FILE\")\"; echo $PLAIN",
+        ]);
+    let run = gate.run();
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert_eq!(run.stdout, "CANARYfile123\nabsent\n400\n700\np\n");
+    let delivered: Vec<_> = std::fs::read_dir(&secrets_dir).unwrap().collect();
+    assert_eq!(delivered.len(), 1, "one fresh directory per launch");
+}
+
+#[test]
+fn file_delivery_into_a_missing_directory_stops_the_launch() {
+    let schema = "[vars.TOKEN]\nsensitive = true\ndeliver = \"file\"\n";
+    let gate = Envgate::with_schema(schema);
+    let marker = gate.dir().join("launched");
+    let run = gate
+        .env("TOKEN", "x")
+        .env("ENVGATE_SECRETS_DIR", "/nonexistent-secrets-parent")
+        .args(["--", "touch"])
+        .args([&marker])
+        .run();
+    assert_eq!(run.code, 73, "{}", run.transcript());
+    assert!(!marker.exists());
+}
