@@ -89,6 +89,8 @@ struct Line<'a> {
     #[serde(flatten)]
     event: &'a AuditEvent,
     environment: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    principal: Option<&'a str>,
     pid: u32,
     host: &'a str,
     version: &'static str,
@@ -144,6 +146,7 @@ pub struct Audit {
     host: String,
     failure: Arc<Mutex<Option<String>>>,
     destination: Destination,
+    principal: Option<String>,
 }
 
 static INSTALLED: OnceLock<()> = OnceLock::new();
@@ -183,7 +186,19 @@ impl Audit {
             host,
             failure,
             destination,
+            principal: None,
         })
+    }
+
+    /// True when lines are written somewhere.
+    #[must_use]
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// Adds the caller's identity (`--audit-principal`) to every later line.
+    pub fn set_principal(&mut self, principal: String) {
+        self.principal = Some(principal);
     }
 
     /// Records one event.
@@ -195,6 +210,7 @@ impl Audit {
             ts: timestamp(std::time::SystemTime::now()),
             event,
             environment: &self.environment,
+            principal: self.principal.as_deref(),
             pid: std::process::id(),
             host: &self.host,
             version: env!("CARGO_PKG_VERSION"),

@@ -70,6 +70,10 @@ struct CommonArgs {
     /// Allow `--audit-log off` in production.
     #[arg(long, global = true)]
     force: bool,
+
+    /// Add the caller's AWS identity (STS GetCallerIdentity, one extra call) to audit lines.
+    #[arg(long, global = true)]
+    audit_principal: bool,
 }
 
 /// Options of the commands that validate.
@@ -171,10 +175,19 @@ pub struct Options {
     pub fetch: FetchMode,
     /// `--timeout`.
     pub timeout: Duration,
+    /// The audit options.
+    pub audit: AuditOptions,
+}
+
+/// `--audit-log`, `--force`, `--audit-principal`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditOptions {
     /// `--audit-log`, when given.
-    pub audit_log: Option<String>,
-    /// `--force`.
+    pub log: Option<String>,
+    /// `--force`: allow `--audit-log off` in production.
     pub force: bool,
+    /// `--audit-principal`.
+    pub principal: bool,
 }
 
 /// What the user asked for.
@@ -260,8 +273,11 @@ impl Cli {
             strict: report.strict,
             fetch: report.fetch,
             timeout: Duration::from_secs_f64(report.timeout),
-            audit_log: common.audit_log,
-            force: common.force,
+            audit: AuditOptions {
+                log: common.audit_log,
+                force: common.force,
+                principal: common.audit_principal,
+            },
         };
         Ok((options, action))
     }

@@ -117,7 +117,7 @@ fn execute(options: &Options, action: Action, mut env: EnvSnapshot) -> Result<u8
             check,
         } => docs::run(&schema, format, output.as_deref(), check.as_deref()),
         Action::Check => {
-            let audit = open_audit(options, &settings, &environment)?;
+            let audit = open_audit(options, &settings, &environment, &env)?;
             let (code, _) = validate_and_report(
                 options,
                 &settings,
@@ -131,7 +131,7 @@ fn execute(options: &Options, action: Action, mut env: EnvSnapshot) -> Result<u8
             Ok(code)
         }
         Action::Launch(command) => {
-            let audit = open_audit(options, &settings, &environment)?;
+            let audit = open_audit(options, &settings, &environment, &env)?;
             launch(
                 options,
                 &settings,
@@ -156,18 +156,38 @@ fn schema_path(options: &Options, settings: &Settings) -> PathBuf {
 
 /// The audit destination: `--audit-log`, else `ENVGATE_AUDIT_LOG`, else stderr.
 /// Turning it off in production needs `--force`.
-fn open_audit(options: &Options, settings: &Settings, environment: &str) -> Result<Audit, Error> {
+fn open_audit(
+    options: &Options,
+    settings: &Settings,
+    environment: &str,
+    env: &EnvSnapshot,
+) -> Result<Audit, Error> {
     let destination = options
-        .audit_log
+        .audit
+        .log
         .as_deref()
         .or(settings.envgate_audit_log.as_deref())
         .map_or(audit::Destination::Stderr, audit::Destination::parse);
-    if destination == audit::Destination::Off && environment == "production" && !options.force {
+    if destination == audit::Destination::Off && environment == "production" && !options.audit.force
+    {
         return Err(Error::Usage(
             "the audit log cannot be turned off in production: every secret access must leave a trace. Pass --force to do it anyway.".to_owned(),
         ));
     }
-    Audit::open(destination, environment)
+    let mut audit = Audit::open(destination, environment)?;
+    if options.audit.principal && audit.enabled() {
+        let lookup = SecretsOptions {
+            use_secrets_manager: true,
+            mode: options.fetch,
+            timeout: options.timeout,
+            region: settings.aws_region.clone(),
+        };
+        // The identity is context, not a gate: an unknown caller is written as such.
+        let principal = secrets::caller_identity(&lookup, env)
+            .unwrap_or_else(|error| format!("unknown ({})", error.aws_code()));
+        audit.set_principal(principal);
+    }
+    Ok(audit)
 }
 
 #[allow(clippy::too_many_arguments)]

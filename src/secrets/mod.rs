@@ -184,6 +184,43 @@ fn run_fetch(
 }
 
 async fn client(options: &SecretsOptions, env: &EnvSnapshot) -> Result<Client, FetchError> {
+    Ok(Client::new(&sdk_config(options, env).await?))
+}
+
+/// The ARN of the caller (STS GetCallerIdentity), for `--audit-principal`.
+///
+/// # Errors
+/// Why the identity could not be had (no credentials, unreachable, …).
+pub fn caller_identity(options: &SecretsOptions, env: &EnvSnapshot) -> Result<String, FetchError> {
+    RUNTIMES_STARTED.with(|count| count.set(count.get() + 1));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| FetchError::Unavailable {
+            reason: format!("cannot start the async runtime: {error}"),
+        })?;
+    runtime.block_on(async {
+        let work = async {
+            let config = sdk_config(options, env).await?;
+            let identity = aws_sdk_sts::Client::new(&config)
+                .get_caller_identity()
+                .send()
+                .await
+                .map_err(|error| FetchError::Unavailable {
+                    reason: aws_sdk_sts::error::DisplayErrorContext(&error).to_string(),
+                })?;
+            Ok(identity.arn().unwrap_or("unknown").to_owned())
+        };
+        tokio::time::timeout(options.timeout, work)
+            .await
+            .unwrap_or(Err(FetchError::Timeout))
+    })
+}
+
+async fn sdk_config(
+    options: &SecretsOptions,
+    env: &EnvSnapshot,
+) -> Result<aws_config::SdkConfig, FetchError> {
     // The SDK panics on an empty endpoint URL; say what is wrong instead.
     for name in ["AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL"] {
         if env.get(name).is_some_and(std::ffi::OsStr::is_empty) {
@@ -220,7 +257,7 @@ async fn client(options: &SecretsOptions, env: &EnvSnapshot) -> Result<Client, F
             reason: "no AWS region is configured (set AWS_REGION)".to_owned(),
         });
     }
-    Ok(Client::new(&config))
+    Ok(config)
 }
 
 /// Bundles of trusted root certificates, by distribution; `SSL_CERT_FILE` comes first.

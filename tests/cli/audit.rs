@@ -249,3 +249,34 @@ fn turning_the_audit_off_in_production_needs_force() {
         .run();
     assert_eq!(run.code, 0, "{}", run.transcript());
 }
+
+#[test]
+fn audit_principal_adds_the_caller_identity() {
+    let upstream = endpoint();
+    let env = unique("principal");
+    let text = format!("[envgate]\nenvironments = [\"{env}\"]\n[vars.A]\ndefault = \"x\"\n");
+    let gate = gate(&text, &upstream)
+        .env("ENVIRONMENT", &env)
+        .args(["--audit-principal", "--check"]);
+    assert_eq!(gate.run().code, 0);
+    let all = gate.audit_events();
+    assert!(!all.is_empty());
+    assert!(
+        all.iter()
+            .all(|event| event["principal"] == "arn:aws:sts::123456789012:user/moto"),
+        "{all:?}"
+    );
+
+    // Without the flag, no extra call and no principal.
+    let proxy = Proxy::start(&upstream, Behaviour::Forward);
+    let gate = crate::moto::gate(&text, &proxy.url)
+        .env("ENVIRONMENT", &env)
+        .args(["--check"]);
+    assert_eq!(gate.run().code, 0);
+    assert!(
+        gate.audit_events()
+            .iter()
+            .all(|event| event["principal"].is_null())
+    );
+    assert_eq!(proxy.total(), 0);
+}

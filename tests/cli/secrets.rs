@@ -192,9 +192,9 @@ fn per_secret_failures_name_the_secret_the_variable_and_the_fix() {
     create_secret(
         &sm,
         &format!("{env}/db"),
-        r#"{"host":"h","nested":{"a":1}}"#,
+        r#"{"host":"CANARYsm1","nested":{"a":"CANARYsm2"}}"#,
     );
-    create_secret(&sm, &format!("{env}/plain"), "not json");
+    create_secret(&sm, &format!("{env}/plain"), "not json CANARYsm3");
     create_binary_secret(&sm, &format!("{env}/bin"), b"\x00\x01binary");
     create_secret(&sm, &format!("{env}/doomed"), "x");
     schedule_deletion(&sm, &format!("{env}/doomed"));
@@ -209,6 +209,23 @@ fn per_secret_failures_name_the_secret_the_variable_and_the_fix() {
             ("DOOMED", "doomed"),
         ],
     );
+    // No value of these secrets may appear anywhere, in any format.
+    for format in ["human", "github", "json"] {
+        let gate = gate(&text, &upstream).env("ENVIRONMENT", &env).args([
+            "--check",
+            "--explain",
+            "--format",
+            format,
+        ]);
+        let run = gate.run();
+        let audit_log = std::fs::read_to_string(gate.dir().join("audit.log")).unwrap();
+        for output in [&run.stdout, &run.stderr, &audit_log] {
+            assert!(
+                !output.contains("CANARYsm"),
+                "a secret value leaked in {format}:\n{output}"
+            );
+        }
+    }
     let run = gate(&text, &upstream)
         .env("ENVIRONMENT", &env)
         .args(["--check", "--format", "json"])
