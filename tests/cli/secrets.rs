@@ -698,3 +698,25 @@ impl Drop for KillOnDrop {
         let _ = self.0.wait();
     }
 }
+
+#[test]
+fn throttling_past_every_retry_exits_69_and_launches_nothing() {
+    let upstream = endpoint();
+    let sm = client(&upstream);
+    let env = unique("throttle");
+    create_secret(&sm, &format!("{env}/db"), r#"{"password":"p"}"#);
+    let proxy = Proxy::start(&upstream, Behaviour::ThrottleEvery(1));
+    let text = schema(&env, &[("DATABASE_PASSWORD", "db#password")]);
+    let gate = gate(&text, &proxy.url).env("ENVIRONMENT", &env);
+    let marker = gate.dir().join("launched");
+    let run = gate.args(["--", "touch"]).args([&marker]).run();
+    assert_eq!(run.code, 69, "{}", run.transcript());
+    assert!(run.stderr.contains("envgate::throttled"), "{}", run.stderr);
+    assert!(!marker.exists());
+    // Retried, then fell back to GetSecretValue, which was retried too.
+    assert!(proxy.count("BatchGetSecretValue") > 1, "batch retried");
+    assert!(
+        proxy.count("GetSecretValue") > 1,
+        "fell back to single reads"
+    );
+}
