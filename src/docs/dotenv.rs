@@ -19,28 +19,7 @@ pub(super) fn render(schema: &Schema, regenerate: &str) -> String {
         out,
         "# Copy to .env for local development and fill in the empty values."
     );
-    let mut ordered: Vec<(&str, Vec<&VarSpec>)> = schema
-        .groups
-        .iter()
-        .map(|(key, title)| {
-            let vars = schema
-                .vars
-                .iter()
-                .filter(|var| var.group.as_deref() == Some(key))
-                .collect();
-            (title.as_str(), vars)
-        })
-        .collect();
-    let grouped = |var: &&VarSpec| {
-        var.group
-            .as_deref()
-            .is_some_and(|group| schema.groups.iter().any(|(key, _)| key == group))
-    };
-    ordered.push((
-        "Other variables",
-        schema.vars.iter().filter(|var| !grouped(var)).collect(),
-    ));
-    for (title, vars) in ordered.into_iter().filter(|(_, vars)| !vars.is_empty()) {
+    for (title, vars) in super::sections(schema) {
         let _ = writeln!(out, "\n# ---- {title} ----");
         for var in vars {
             variable(&mut out, schema, var);

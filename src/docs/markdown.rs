@@ -7,12 +7,10 @@
 use std::fmt::Write as _;
 
 use super::english::{code, rule_sentences, type_sentence};
+use super::sections;
 use crate::duration;
 use crate::schema::{Layer, Schema, VarSpec};
 use crate::secrets::reference::SecretRef;
-
-/// Title of the ungrouped section.
-const UNGROUPED: &str = "Other variables";
 
 /// Renders the Markdown page; `regenerate` is the command shown in the banner.
 #[must_use]
@@ -51,31 +49,6 @@ pub(super) fn render(schema: &Schema, regenerate: &str) -> String {
         out.pop();
     }
     out
-}
-
-/// Groups in `[groups]` order, then ungrouped variables; empty groups left out.
-fn sections(schema: &Schema) -> Vec<(String, Vec<&VarSpec>)> {
-    let mut sections: Vec<(String, Vec<&VarSpec>)> = schema
-        .groups
-        .iter()
-        .map(|(key, title)| {
-            let vars = schema
-                .vars
-                .iter()
-                .filter(|var| var.group.as_deref() == Some(key.as_str()))
-                .collect();
-            (title.clone(), vars)
-        })
-        .collect();
-    let known = |group: &str| schema.groups.iter().any(|(key, _)| key == group);
-    let ungrouped: Vec<&VarSpec> = schema
-        .vars
-        .iter()
-        .filter(|var| !var.group.as_deref().is_some_and(known))
-        .collect();
-    sections.push((UNGROUPED.to_owned(), ungrouped));
-    sections.retain(|(_, vars)| !vars.is_empty());
-    sections
 }
 
 fn anchor(name: &str) -> String {

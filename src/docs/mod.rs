@@ -13,9 +13,37 @@ use similar::TextDiff;
 
 use crate::cli::DocsFormat;
 use crate::error::{Error, exit};
-use crate::schema::Schema;
+use crate::schema::{Schema, VarSpec};
 
 pub use english::{code, rule_sentences, type_sentence};
+
+/// Title of the section of variables without a known group.
+const UNGROUPED: &str = "Other variables";
+
+/// Groups in `[groups]` order, then ungrouped variables; empty groups left out.
+pub(crate) fn sections(schema: &Schema) -> Vec<(String, Vec<&VarSpec>)> {
+    let mut sections: Vec<(String, Vec<&VarSpec>)> = schema
+        .groups
+        .iter()
+        .map(|(key, title)| {
+            let vars = schema
+                .vars
+                .iter()
+                .filter(|var| var.group.as_deref() == Some(key.as_str()))
+                .collect();
+            (title.clone(), vars)
+        })
+        .collect();
+    let known = |group: &str| schema.groups.iter().any(|(key, _)| key == group);
+    let ungrouped: Vec<&VarSpec> = schema
+        .vars
+        .iter()
+        .filter(|var| !var.group.as_deref().is_some_and(known))
+        .collect();
+    sections.push((UNGROUPED.to_owned(), ungrouped));
+    sections.retain(|(_, vars)| !vars.is_empty());
+    sections
+}
 
 /// The JSON Schema of the schema format.
 #[must_use]

@@ -52,6 +52,25 @@ pub struct FetchedSecret {
     pub binary: Option<SecretBox<Vec<u8>>>,
 }
 
+/// A [`FetchedSecret`] from a batch entry or a GetSecretValue output (same
+/// accessors, different types): the value is wrapped as a secret at once.
+macro_rules! fetched {
+    ($source:expr) => {
+        FetchedSecret {
+            arn: $source.arn().map(str::to_owned),
+            name: $source.name().map(str::to_owned),
+            version_id: $source.version_id().map(str::to_owned),
+            stages: $source.version_stages().to_vec(),
+            string: $source
+                .secret_string()
+                .map(|text| SecretString::from(text.to_owned())),
+            binary: $source
+                .secret_binary()
+                .map(|blob| SecretBox::new(Box::new(blob.as_ref().to_vec()))),
+        }
+    };
+}
+
 impl std::fmt::Debug for FetchedSecret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FetchedSecret")
@@ -197,18 +216,7 @@ async fn batch_get(client: &Client, ids: &[String]) -> Result<Found, FetchError>
                 .iter()
                 .find(|entry| returned_for(id, entry.name(), entry.arn()));
             let result = match entry {
-                Some(entry) => Ok(FetchedSecret {
-                    arn: entry.arn().map(str::to_owned),
-                    name: entry.name().map(str::to_owned),
-                    version_id: entry.version_id().map(str::to_owned),
-                    stages: entry.version_stages().to_vec(),
-                    string: entry
-                        .secret_string()
-                        .map(|text| SecretString::from(text.to_owned())),
-                    binary: entry
-                        .secret_binary()
-                        .map(|blob| SecretBox::new(Box::new(blob.as_ref().to_vec()))),
-                }),
+                Some(entry) => Ok(fetched!(entry)),
                 None => Err(output
                     .errors()
                     .iter()
@@ -266,18 +274,7 @@ async fn get_one(client: &Client, request: &Request) -> Result<FetchedSecret, Fe
         Selector::Version(id) => call.version_id(id),
     };
     let output = call.send().await.map_err(|error| map_sdk_error(&error))?;
-    Ok(FetchedSecret {
-        arn: output.arn().map(str::to_owned),
-        name: output.name().map(str::to_owned),
-        version_id: output.version_id().map(str::to_owned),
-        stages: output.version_stages().to_vec(),
-        string: output
-            .secret_string()
-            .map(|text| SecretString::from(text.to_owned())),
-        binary: output
-            .secret_binary()
-            .map(|blob| SecretBox::new(Box::new(blob.as_ref().to_vec()))),
-    })
+    Ok(fetched!(output))
 }
 
 /// The modeled errors of an operation, recognised by variant rather than by code

@@ -159,12 +159,12 @@ struct Context<'a> {
     timeout: Duration,
 }
 
-/// Starts a current-thread runtime, builds the client and fetches, all within the deadline.
-fn run_fetch(
-    options: &SecretsOptions,
-    env: &EnvSnapshot,
-    requests: &[Request],
-) -> Result<Outcome, FetchError> {
+/// Runs `work` on a fresh current-thread runtime, within the deadline. The only
+/// place envgate starts an async runtime.
+fn block_on_within<T>(
+    timeout: Duration,
+    work: impl std::future::Future<Output = Result<T, FetchError>>,
+) -> Result<T, FetchError> {
     RUNTIMES_STARTED.with(|count| count.set(count.get() + 1));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -173,18 +173,22 @@ fn run_fetch(
             reason: format!("cannot start the async runtime: {error}"),
         })?;
     runtime.block_on(async {
-        let work = async {
-            let client = client(options, env).await?;
-            Ok(fetch::fetch(&client, requests, options.mode).await)
-        };
-        tokio::time::timeout(options.timeout, work)
+        tokio::time::timeout(timeout, work)
             .await
             .unwrap_or(Err(FetchError::Timeout))
     })
 }
 
-async fn client(options: &SecretsOptions, env: &EnvSnapshot) -> Result<Client, FetchError> {
-    Ok(Client::new(&sdk_config(options, env).await?))
+/// Builds the client and fetches, all within the deadline.
+fn run_fetch(
+    options: &SecretsOptions,
+    env: &EnvSnapshot,
+    requests: &[Request],
+) -> Result<Outcome, FetchError> {
+    block_on_within(options.timeout, async {
+        let client = Client::new(&sdk_config(options, env).await?);
+        Ok(fetch::fetch(&client, requests, options.mode).await)
+    })
 }
 
 /// The ARN of the caller (STS GetCallerIdentity), for `--audit-principal`.
@@ -192,28 +196,16 @@ async fn client(options: &SecretsOptions, env: &EnvSnapshot) -> Result<Client, F
 /// # Errors
 /// Why the identity could not be had (no credentials, unreachable, …).
 pub fn caller_identity(options: &SecretsOptions, env: &EnvSnapshot) -> Result<String, FetchError> {
-    RUNTIMES_STARTED.with(|count| count.set(count.get() + 1));
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|error| FetchError::Unavailable {
-            reason: format!("cannot start the async runtime: {error}"),
-        })?;
-    runtime.block_on(async {
-        let work = async {
-            let config = sdk_config(options, env).await?;
-            let identity = aws_sdk_sts::Client::new(&config)
-                .get_caller_identity()
-                .send()
-                .await
-                .map_err(|error| FetchError::Unavailable {
-                    reason: aws_sdk_sts::error::DisplayErrorContext(&error).to_string(),
-                })?;
-            Ok(identity.arn().unwrap_or("unknown").to_owned())
-        };
-        tokio::time::timeout(options.timeout, work)
+    block_on_within(options.timeout, async {
+        let config = sdk_config(options, env).await?;
+        let identity = aws_sdk_sts::Client::new(&config)
+            .get_caller_identity()
+            .send()
             .await
-            .unwrap_or(Err(FetchError::Timeout))
+            .map_err(|error| FetchError::Unavailable {
+                reason: aws_sdk_sts::error::DisplayErrorContext(&error).to_string(),
+            })?;
+        Ok(identity.arn().unwrap_or("unknown").to_owned())
     })
 }
 
