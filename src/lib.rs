@@ -536,3 +536,14 @@ pub fn write_atomically(path: &Path, contents: &str) -> Result<(), Error> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn harden_makes_the_process_non_dumpable() {
+        super::harden();
+        assert_eq!(nix::sys::prctl::get_dumpable(), Ok(false));
+        // Leave the test process as it was for the other tests' panic messages.
+        let _ = std::panic::take_hook();
+    }
+}
