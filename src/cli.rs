@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use crate::error::Error;
 use crate::report::Format;
+use crate::rotate::RotateRequest;
+use crate::rotate::targets::RotateType;
 use crate::secrets::fetch::FetchMode;
 
 /// envgate: validate every environment variable a program needs, then exec it.
@@ -125,11 +127,42 @@ enum Sub {
     /// Render documentation from the schema.
     Docs(DocsArgs),
     /// Print the JSON Schema of the schema format.
+    /// Rotate secrets (AWS's four steps with staging labels; resumable).
+    Rotate(RotateArgs),
+    /// Print the JSON Schema of the schema format.
     Schema {
         /// Print the JSON Schema (draft 2020-12) for editor completion.
         #[arg(long)]
         json_schema: bool,
     },
+}
+
+/// Options of `envgate rotate`.
+#[derive(Debug, Clone, Args)]
+#[command(group(clap::ArgGroup::new("which").required(true).multiple(true).args(["kind", "name", "all"])))]
+#[allow(clippy::struct_excessive_bools)] // independent command-line switches
+pub struct RotateArgs {
+    /// What kind of secret.
+    #[arg(long = "type", value_enum, value_name = "TYPE")]
+    kind: Option<RotateType>,
+    /// The secret's short name (`primary` for database/primary, `resend` for api-keys/resend).
+    #[arg(long)]
+    name: Option<String>,
+    /// Every rotatable secret of the schema.
+    #[arg(long, conflicts_with_all = ["kind", "name"])]
+    all: bool,
+    /// List what would rotate and why (age against `rotate.every`); write nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// api-key: make the previous key current again.
+    #[arg(long)]
+    rollback: bool,
+    /// api-key: read the new value from standard input (a key issued by the service).
+    #[arg(long, conflicts_with = "rollback")]
+    value_from_stdin: bool,
+    /// Total deadline in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0, value_parser = parse_timeout)]
+    timeout: f64,
 }
 
 /// Options of `envgate docs`.
@@ -208,6 +241,8 @@ pub enum Action {
     },
     /// Print the JSON Schema of the schema format.
     JsonSchema,
+    /// Rotate secrets.
+    Rotate(RotateRequest),
 }
 
 impl Cli {
@@ -236,6 +271,19 @@ impl Cli {
                     check: args.check,
                 },
             ),
+            Some(Sub::Rotate(args)) => {
+                let mut report = report;
+                report.timeout = args.timeout;
+                let request = RotateRequest {
+                    kind: args.kind,
+                    name: args.name,
+                    all: args.all,
+                    dry_run: args.dry_run,
+                    rollback: args.rollback,
+                    value_from_stdin: args.value_from_stdin,
+                };
+                (report, Action::Rotate(request))
+            }
             Some(Sub::Schema { json_schema: true }) => (report, Action::JsonSchema),
             Some(Sub::Schema { json_schema: false }) => {
                 return Err(Error::Usage(

@@ -27,6 +27,8 @@ pub mod exit {
     pub const NO_INPUT: u8 = 66;
     /// The secret store is unavailable (unreachable, throttled, timeout, no credentials).
     pub const UNAVAILABLE: u8 = 69;
+    /// A rotation failed.
+    pub const ROTATION_FAILED: u8 = 70;
     /// An output file cannot be created.
     pub const CANT_CREATE: u8 = 73;
     /// Access denied (AWS AccessDenied, or the cross-environment guard).

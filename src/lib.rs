@@ -14,6 +14,7 @@ pub mod launch;
 pub mod problem;
 pub mod report;
 pub mod resolve;
+pub mod rotate;
 pub mod schema;
 pub mod secrets;
 pub mod settings;
@@ -139,6 +140,23 @@ fn execute(options: &Options, action: Action, mut env: EnvSnapshot) -> Result<u8
                 &environment,
                 &env,
                 &command,
+                &audit,
+            )
+        }
+        Action::Rotate(request) => {
+            let audit = open_audit(options, &settings, &environment, &env)?;
+            let secrets_options = SecretsOptions {
+                use_secrets_manager: true,
+                mode: options.fetch,
+                timeout: options.timeout,
+                region: settings.aws_region.clone(),
+            };
+            rotate::run(
+                &schema,
+                &environment,
+                &secrets_options,
+                &env,
+                &request,
                 &audit,
             )
         }

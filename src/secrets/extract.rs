@@ -68,6 +68,21 @@ pub fn extract(
         Some(serde_json::Value::Null) => Err(ExtractError::Null {
             key: key.to_owned(),
         }),
+        // A list of plain values (SECRET_KEY_FALLBACKS) becomes comma-separated text.
+        Some(serde_json::Value::Array(items))
+            if items
+                .iter()
+                .all(|item| item.is_string() || item.is_number()) =>
+        {
+            let texts: Vec<String> = items
+                .iter()
+                .map(|item| {
+                    item.as_str()
+                        .map_or_else(|| item.to_string(), str::to_owned)
+                })
+                .collect();
+            Ok(SecretString::from(texts.join(",")))
+        }
         Some(_) => Err(ExtractError::Nested {
             key: key.to_owned(),
         }),
@@ -139,6 +154,26 @@ mod tests {
         assert_eq!(
             extract(Some("[1]"), None, Some("k"), false).unwrap_err(),
             ExtractError::NotJson
+        );
+    }
+
+    #[test]
+    fn lists_of_plain_values_become_comma_separated() {
+        let secret = r#"{"SECRET_KEY_FALLBACKS":["old1","old2"],"mixed":[1,{"a":1}]}"#;
+        assert_eq!(
+            text(extract(
+                Some(secret),
+                None,
+                Some("SECRET_KEY_FALLBACKS"),
+                false
+            )),
+            "old1,old2"
+        );
+        assert_eq!(
+            extract(Some(secret), None, Some("mixed"), false).unwrap_err(),
+            ExtractError::Nested {
+                key: "mixed".into()
+            }
         );
     }
 

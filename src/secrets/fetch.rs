@@ -335,6 +335,24 @@ pub fn map_sdk_error<E: ModeledError>(error: &SdkError<E, HttpResponse>) -> Fetc
     }
 }
 
+/// A one-line reason for any operation's SDK error (rotation's calls).
+pub(crate) fn map_sdk_error_any<E>(error: &SdkError<E, HttpResponse>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match error {
+        SdkError::ServiceError(service) => {
+            let metadata = service.err();
+            format!(
+                "{}: {}",
+                metadata.code().unwrap_or("error"),
+                metadata.message().unwrap_or_default()
+            )
+        }
+        other => innermost_cause(other),
+    }
+}
+
 /// The innermost cause of an error, which is the useful part
 /// ("Connection refused (os error 111)", "invalid peer certificate: UnknownIssuer").
 fn innermost_cause(error: &(dyn std::error::Error + 'static)) -> String {

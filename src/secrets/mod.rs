@@ -161,7 +161,7 @@ struct Context<'a> {
 
 /// Runs `work` on a fresh current-thread runtime, within the deadline. The only
 /// place envgate starts an async runtime.
-fn block_on_within<T>(
+pub(crate) fn block_on_within<T>(
     timeout: Duration,
     work: impl std::future::Future<Output = Result<T, FetchError>>,
 ) -> Result<T, FetchError> {
@@ -209,7 +209,7 @@ pub fn caller_identity(options: &SecretsOptions, env: &EnvSnapshot) -> Result<St
     })
 }
 
-async fn sdk_config(
+pub(crate) async fn sdk_config(
     options: &SecretsOptions,
     env: &EnvSnapshot,
 ) -> Result<aws_config::SdkConfig, FetchError> {

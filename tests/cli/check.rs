@@ -8,7 +8,7 @@ fn valid_development_configuration_passes() {
     assert_eq!(run.code, 0, "{}", run.transcript());
     assert_eq!(
         run.stdout,
-        "✓ 14 variables valid (environment: development)\n"
+        "✓ 15 variables valid (environment: development)\n"
     );
 }
 
@@ -103,7 +103,7 @@ fn every_problem_is_reported_in_one_run() {
         .collect();
     assert_eq!(found, expected);
     let first = &report["problems"][0];
-    assert_eq!(first["span"]["line"], 34);
+    assert_eq!(first["span"]["line"], 42);
     assert_eq!(first["span"]["column"], 7);
     assert_eq!(first["severity"], "error");
     assert!(

@@ -10,5 +10,6 @@ mod check;
 mod django;
 mod docs;
 mod exec;
+mod rotation;
 mod schema_errors;
 mod secrets;

@@ -1,0 +1,685 @@
+//! `envgate rotate`: AWS's four rotation steps driven by envgate itself, with
+//! staging labels, resumable and idempotent.
+//!
+//! createSecret puts the new value as AWSPENDING (with a ClientRequestToken);
+//! setSecret applies it at the target; testSecret checks it; finishSecret moves
+//! AWSCURRENT to it (AWS moves AWSPREVIOUS to the old version) and drops AWSPENDING.
+//! A run that died leaves an AWSPENDING version different from AWSCURRENT: the next
+//! run finishes that version instead of making another. A lease (a tag on the secret
+//! naming the owner and an expiry) keeps two live runs off the same secret.
+//!
+//! Kinds here: `api-key` (generated, or from standard input; the old key kept as
+//! `previous_key`; `--rollback` swaps back) and `django-secret-key` (a new key that
+//! passes the schema's own rules; the old one first in `SECRET_KEY_FALLBACKS`).
+
+pub mod targets;
+pub mod values;
+
+use std::fmt::Write as _;
+use std::io::Read as _;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_sdk_secretsmanager::Client;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::audit::{Audit, AuditEvent};
+use crate::error::{Error, exit};
+use crate::resolve::EnvSnapshot;
+use crate::schema::Schema;
+use crate::secrets::SecretsOptions;
+use crate::validate::rules::check_value;
+use targets::{RotateType, Target};
+
+/// The tag holding a rotation's lease: `host:pid:expires-epoch-seconds`.
+pub const LEASE_TAG: &str = "envgate-rotation-lease";
+/// How long a lease protects a run that stopped answering.
+const LEASE_SECONDS: u64 = 15 * 60;
+/// Test seam: stop (as if killed) right after this step: create, set or test.
+const FAIL_AFTER_VAR: &str = "ENVGATE_ROTATION_FAIL_AFTER";
+
+/// What `envgate rotate` was asked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[allow(clippy::struct_excessive_bools)] // independent command-line switches
+pub struct RotateRequest {
+    /// `--type`.
+    pub kind: Option<RotateType>,
+    /// `--name`.
+    pub name: Option<String>,
+    /// `--all`.
+    pub all: bool,
+    /// `--dry-run`.
+    pub dry_run: bool,
+    /// `--rollback`.
+    pub rollback: bool,
+    /// `--value-from-stdin`.
+    pub value_from_stdin: bool,
+}
+
+/// A rotation that failed, and at which step.
+#[derive(Debug)]
+struct Failure {
+    step: &'static str,
+    reason: String,
+}
+
+fn fail(step: &'static str, reason: impl Into<String>) -> Failure {
+    Failure {
+        step,
+        reason: reason.into(),
+    }
+}
+
+/// Runs `envgate rotate`; returns the exit code (0, or 70 when a rotation failed).
+///
+/// # Errors
+/// [`Error::Usage`] for an unknown `--type`/`--name` (listing the known ones).
+pub fn run(
+    schema: &Schema,
+    environment: &str,
+    secrets: &SecretsOptions,
+    env: &EnvSnapshot,
+    request: &RotateRequest,
+    audit: &Audit,
+) -> Result<u8, Error> {
+    let all = targets::targets(schema, environment);
+    if !request.all && request.kind.is_none() && request.name.is_none() {
+        return Err(Error::Usage("give --type and --name, or --all".to_owned()));
+    }
+    let selected =
+        targets::select(&all, request.kind, request.name.as_deref()).map_err(Error::Usage)?;
+    if request.rollback && selected.iter().any(|target| target.spec.kind != "api-key") {
+        return Err(Error::Usage(
+            "--rollback applies to api-key secrets only".to_owned(),
+        ));
+    }
+    let supplied = if request.value_from_stdin {
+        if selected.len() != 1 {
+            return Err(Error::Usage(
+                "--value-from-stdin rotates exactly one secret".to_owned(),
+            ));
+        }
+        Some(read_stdin_value()?)
+    } else {
+        None
+    };
+    let context = Context {
+        schema,
+        environment,
+        env,
+        audit,
+        request,
+    };
+    let outcome = crate::secrets::block_on_within(secrets.timeout, async {
+        let client = Client::new(&crate::secrets::sdk_config(secrets, env).await?);
+        let mut report = String::new();
+        let mut failed = false;
+        for target in &selected {
+            if request.dry_run {
+                report.push_str(&dry_run_line(&client, target).await);
+                continue;
+            }
+            match rotate_one(&context, &client, target, supplied.as_ref()).await {
+                Ok(line) => report.push_str(&line),
+                Err(failure) => {
+                    failed = true;
+                    audit.emit(&AuditEvent {
+                        event: "rotation.failed",
+                        severity: "error",
+                        secret_id: Some(target.secret_id.clone()),
+                        outcome: Some("failure"),
+                        error_code: Some(failure.step.to_owned()),
+                        ..AuditEvent::default()
+                    });
+                    let _ = writeln!(
+                        report,
+                        "envgate: rotation of {} failed at step {}: {}",
+                        target.secret_id, failure.step, failure.reason
+                    );
+                }
+            }
+        }
+        Ok((report, failed))
+    });
+    match outcome {
+        Ok((report, failed)) => {
+            if request.dry_run {
+                print!("{}", dry_run_header());
+            }
+            if failed {
+                eprint!("{report}");
+            } else {
+                print!("{report}");
+            }
+            audit.healthy()?;
+            Ok(if failed {
+                exit::ROTATION_FAILED
+            } else {
+                exit::OK
+            })
+        }
+        Err(error) => {
+            eprintln!(
+                "envgate: rotation could not reach Secrets Manager: {}",
+                error.aws_code()
+            );
+            Ok(exit::ROTATION_FAILED)
+        }
+    }
+}
+
+fn read_stdin_value() -> Result<SecretString, Error> {
+    let mut text = String::new();
+    std::io::stdin().read_to_string(&mut text).map_err(|_| {
+        Error::Usage("--value-from-stdin: standard input is not UTF-8 text".to_owned())
+    })?;
+    let value = text.trim_end_matches(['\n', '\r']).to_owned();
+    if value.is_empty() {
+        return Err(Error::Usage(
+            "--value-from-stdin: standard input is empty".to_owned(),
+        ));
+    }
+    Ok(SecretString::from(value))
+}
+
+struct Context<'a> {
+    schema: &'a Schema,
+    environment: &'a str,
+    env: &'a EnvSnapshot,
+    audit: &'a Audit,
+    request: &'a RotateRequest,
+}
+
+/// The versions of a secret by staging label, and its lease.
+struct State {
+    current: Option<String>,
+    pending: Option<String>,
+    lease: Option<String>,
+}
+
+async fn state(client: &Client, secret_id: &str) -> Result<State, Failure> {
+    let described = client
+        .describe_secret()
+        .secret_id(secret_id)
+        .send()
+        .await
+        .map_err(|error| fail("describe", crate::secrets::fetch::map_sdk_error_any(&error)))?;
+    let mut current = None;
+    let mut pending = None;
+    if let Some(versions) = described.version_ids_to_stages() {
+        for (version, stages) in versions {
+            if stages.iter().any(|stage| stage == "AWSCURRENT") {
+                current = Some(version.clone());
+            }
+            if stages.iter().any(|stage| stage == "AWSPENDING") {
+                pending = Some(version.clone());
+            }
+        }
+    }
+    let pending = pending.filter(|pending| Some(pending) != current.as_ref());
+    let lease = described
+        .tags()
+        .iter()
+        .find(|tag| tag.key() == Some(LEASE_TAG))
+        .and_then(|tag| tag.value().map(str::to_owned));
+    Ok(State {
+        current,
+        pending,
+        lease,
+    })
+}
+
+fn now_seconds() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
+}
+
+fn my_owner() -> String {
+    let host = nix::unistd::gethostname()
+        .ok()
+        .and_then(|name| name.into_string().ok())
+        .unwrap_or_default();
+    format!("{host}:{}", std::process::id())
+}
+
+/// A lease is live when it has not expired and, on this host, its process still runs.
+fn lease_is_live(lease: &str) -> Option<String> {
+    let mut parts = lease.rsplitn(3, ':');
+    let expires: u64 = parts.next()?.parse().ok()?;
+    let pid: i32 = parts.next()?.parse().ok()?;
+    let host = parts.next()?;
+    if expires <= now_seconds() {
+        return None;
+    }
+    let same_host = nix::unistd::gethostname()
+        .ok()
+        .and_then(|name| name.into_string().ok())
+        .is_some_and(|me| me == host);
+    if same_host
+        && (pid == i32::try_from(std::process::id()).unwrap_or(0)
+            || !std::path::Path::new(&format!("/proc/{pid}")).exists())
+    {
+        return None;
+    }
+    Some(format!("{host}:{pid}"))
+}
+
+async fn take_lease(client: &Client, secret_id: &str, state: &State) -> Result<(), Failure> {
+    if let Some(owner) = state.lease.as_deref().and_then(lease_is_live) {
+        return Err(fail(
+            "lease",
+            format!(
+                "another rotation ({owner}) holds this secret; it was left alone. Run again when it has finished or its lease has expired."
+            ),
+        ));
+    }
+    let value = format!("{}:{}", my_owner(), now_seconds() + LEASE_SECONDS);
+    client
+        .tag_resource()
+        .secret_id(secret_id)
+        .tags(
+            aws_sdk_secretsmanager::types::Tag::builder()
+                .key(LEASE_TAG)
+                .value(value)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|error| fail("lease", crate::secrets::fetch::map_sdk_error_any(&error)))?;
+    Ok(())
+}
+
+async fn release_lease(client: &Client, secret_id: &str) {
+    let _ = client
+        .untag_resource()
+        .secret_id(secret_id)
+        .tag_keys(LEASE_TAG)
+        .send()
+        .await;
+}
+
+async fn read_version(
+    client: &Client,
+    secret_id: &str,
+    version: &str,
+    step: &'static str,
+) -> Result<SecretString, Failure> {
+    let output = client
+        .get_secret_value()
+        .secret_id(secret_id)
+        .version_id(version)
+        .send()
+        .await
+        .map_err(|error| fail(step, crate::secrets::fetch::map_sdk_error_any(&error)))?;
+    output
+        .secret_string()
+        .map(|text| SecretString::from(text.to_owned()))
+        .ok_or_else(|| fail(step, "the secret has no string value"))
+}
+
+fn checkpoint(context: &Context<'_>, target: &Target, step: &'static str, version: &str) {
+    context.audit.emit(&AuditEvent {
+        event: "rotation.step",
+        severity: "info",
+        secret_id: Some(target.secret_id.clone()),
+        version_id: Some(version.to_owned()),
+        stage: Some(step.to_owned()),
+        outcome: Some("success"),
+        ..AuditEvent::default()
+    });
+    if context.env.get_str(FAIL_AFTER_VAR) == Some(step) {
+        // Test seam: die here as a killed run would, lease and AWSPENDING left behind.
+        std::process::exit(i32::from(exit::ROTATION_FAILED));
+    }
+}
+
+async fn rotate_one(
+    context: &Context<'_>,
+    client: &Client,
+    target: &Target,
+    supplied: Option<&SecretString>,
+) -> Result<String, Failure> {
+    if target.spec.kind == "postgres" {
+        return Err(fail(
+            "plan",
+            "PostgreSQL password rotation is not available in this version of envgate; nothing was changed",
+        ));
+    }
+    context.audit.emit(&AuditEvent {
+        event: "rotation.started",
+        severity: "info",
+        secret_id: Some(target.secret_id.clone()),
+        vars: vec![target.var.clone()],
+        ..AuditEvent::default()
+    });
+    let state = state(client, &target.secret_id).await?;
+    take_lease(client, &target.secret_id, &state).await?;
+    let result = steps(context, client, target, supplied, &state).await;
+    release_lease(client, &target.secret_id).await;
+    let (version, resumed) = result?;
+    context.audit.emit(&AuditEvent {
+        event: "rotation.finished",
+        severity: "info",
+        secret_id: Some(target.secret_id.clone()),
+        version_id: Some(version.clone()),
+        stage: Some("AWSCURRENT".to_owned()),
+        outcome: Some("success"),
+        ..AuditEvent::default()
+    });
+    let how = if resumed {
+        " (finished an interrupted rotation)"
+    } else {
+        ""
+    };
+    Ok(format!(
+        "rotated {} ({}): version {version} is now AWSCURRENT{how}\n",
+        target.secret_id, target.spec.kind
+    ))
+}
+
+/// create → set → test → finish; each step idempotent.
+async fn steps(
+    context: &Context<'_>,
+    client: &Client,
+    target: &Target,
+    supplied: Option<&SecretString>,
+    state: &State,
+) -> Result<(String, bool), Failure> {
+    let current = state
+        .current
+        .clone()
+        .ok_or_else(|| fail("create", "the secret has no AWSCURRENT version"))?;
+    let (pending, resumed) = match &state.pending {
+        Some(pending) => (pending.clone(), true),
+        None => (
+            create(context, client, target, supplied, &current).await?,
+            false,
+        ),
+    };
+    checkpoint(context, target, "create", &pending);
+    // setSecret: api keys and Django keys have no server envgate can update; the
+    // service's own configuration reads the new value (the guide's "update service
+    // configuration after rotation").
+    checkpoint(context, target, "set", &pending);
+    let value = read_version(client, &target.secret_id, &pending, "test").await?;
+    test(context, target, &value)?;
+    checkpoint(context, target, "test", &pending);
+    finish(client, &target.secret_id, &current, &pending).await?;
+    Ok((pending, resumed))
+}
+
+async fn create(
+    context: &Context<'_>,
+    client: &Client,
+    target: &Target,
+    supplied: Option<&SecretString>,
+    current: &str,
+) -> Result<String, Failure> {
+    let key = target.key.as_deref().ok_or_else(|| {
+        fail(
+            "create",
+            "rotation needs a JSON key in the reference (`path#key`)",
+        )
+    })?;
+    let text = read_version(client, &target.secret_id, current, "create").await?;
+    let object =
+        values::as_object(text.expose_secret()).map_err(|reason| fail("create", reason))?;
+    let now = crate::audit::timestamp(SystemTime::now());
+    let next = match target.spec.kind.as_str() {
+        "api-key" if context.request.rollback => values::rolled_back_api_key(&object, key, &now),
+        "api-key" => values::next_api_key(
+            &object,
+            key,
+            &target.spec,
+            supplied.map(|value| value.expose_secret().to_owned()),
+            &now,
+        ),
+        "django-secret-key" => {
+            let fresh = django_key(context, target).map_err(|reason| fail("create", reason))?;
+            Ok(values::next_django_key(
+                &object,
+                key,
+                fresh,
+                target
+                    .spec
+                    .max_fallbacks
+                    .unwrap_or(values::DEFAULT_MAX_FALLBACKS),
+                &now,
+            ))
+        }
+        other => Err(format!("unknown rotation kind `{other}`")),
+    }
+    .map_err(|reason| fail("create", reason))?;
+    let token = request_token()?;
+    let body = SecretString::from(serde_json::Value::Object(next).to_string());
+    let written = client
+        .put_secret_value()
+        .secret_id(&target.secret_id)
+        .client_request_token(&token)
+        .secret_string(body.expose_secret())
+        .version_stages("AWSPENDING")
+        .send()
+        .await
+        .map_err(|error| fail("create", crate::secrets::fetch::map_sdk_error_any(&error)))?;
+    context.audit.emit(&AuditEvent {
+        event: "secret.written",
+        severity: "info",
+        secret_id: Some(target.secret_id.clone()),
+        version_id: written.version_id().map(str::to_owned),
+        stage: Some("AWSPENDING".to_owned()),
+        outcome: Some("success"),
+        ..AuditEvent::default()
+    });
+    Ok(written.version_id().unwrap_or(&token).to_owned())
+}
+
+/// A ClientRequestToken: 32 random hex characters, as AWS's own rotation uses a UUID.
+fn request_token() -> Result<String, Failure> {
+    let hex =
+        values::random_string("0123456789abcdef", 32).map_err(|reason| fail("create", reason))?;
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    ))
+}
+
+/// A new Django key that passes the schema's own rules for the variable.
+fn django_key(context: &Context<'_>, target: &Target) -> Result<String, String> {
+    let var = context.schema.var(&target.var);
+    for _ in 0..20 {
+        let candidate = values::random_string(values::DJANGO_ALPHABET, values::DJANGO_LENGTH)?;
+        let passes = var.is_none_or(|var| {
+            check_value(
+                var.kind,
+                &var.layer_for(context.environment).rules,
+                &candidate,
+                true,
+            )
+            .is_empty()
+        });
+        if passes {
+            return Ok(candidate);
+        }
+    }
+    Err("could not generate a key that passes the schema's rules".to_owned())
+}
+
+/// testSecret: the pending value must pass the variable's own rules.
+fn test(context: &Context<'_>, target: &Target, value: &SecretString) -> Result<(), Failure> {
+    let key = target.key.as_deref().unwrap_or_default();
+    let object = values::as_object(value.expose_secret()).map_err(|reason| fail("test", reason))?;
+    let Some(serde_json::Value::String(new)) = object.get(key) else {
+        return Err(fail("test", format!("the pending version has no `{key}`")));
+    };
+    if let Some(var) = context.schema.var(&target.var) {
+        let problems = check_value(
+            var.kind,
+            &var.layer_for(context.environment).rules,
+            new,
+            true,
+        );
+        if let Some(problem) = problems.first() {
+            return Err(fail(
+                "test",
+                format!("the new value of {} {}", var.name, problem.message),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// finishSecret: AWSCURRENT to the new version (AWS gives AWSPREVIOUS to the old one),
+/// then AWSPENDING removed. Both calls are no-ops when already done.
+async fn finish(
+    client: &Client,
+    secret_id: &str,
+    current: &str,
+    pending: &str,
+) -> Result<(), Failure> {
+    if current != pending {
+        client
+            .update_secret_version_stage()
+            .secret_id(secret_id)
+            .version_stage("AWSCURRENT")
+            .move_to_version_id(pending)
+            .remove_from_version_id(current)
+            .send()
+            .await
+            .map_err(|error| fail("finish", crate::secrets::fetch::map_sdk_error_any(&error)))?;
+    }
+    client
+        .update_secret_version_stage()
+        .secret_id(secret_id)
+        .version_stage("AWSPENDING")
+        .remove_from_version_id(pending)
+        .send()
+        .await
+        .map_err(|error| fail("finish", crate::secrets::fetch::map_sdk_error_any(&error)))?;
+    Ok(())
+}
+
+fn dry_run_header() -> String {
+    "SECRET  KIND  LAST ROTATED  EVERY  DUE\n".to_owned()
+}
+
+/// One `--dry-run` line: when the secret was last rotated and whether it is due.
+async fn dry_run_line(client: &Client, target: &Target) -> String {
+    let last = last_rotated(client, target).await;
+    let every = target
+        .spec
+        .every_text
+        .clone()
+        .unwrap_or_else(|| "-".to_owned());
+    let due = match (
+        last.as_ref().and_then(|text| parse_timestamp(text)),
+        target.spec.every,
+    ) {
+        (Some(at), Some(every)) => {
+            if now_seconds().saturating_sub(at) >= every.as_secs() {
+                "yes"
+            } else {
+                "no"
+            }
+        }
+        (None, _) => "yes (never rotated)",
+        (Some(_), None) => "no (no `every`)",
+    };
+    format!(
+        "{}  {}  {}  {every}  {due}\n",
+        target.secret_id,
+        target.spec.kind,
+        last.unwrap_or_else(|| "never".to_owned())
+    )
+}
+
+/// `rotated_at` from the secret's JSON, else the secret's LastRotatedDate.
+async fn last_rotated(client: &Client, target: &Target) -> Option<String> {
+    if let Ok(output) = client
+        .get_secret_value()
+        .secret_id(&target.secret_id)
+        .send()
+        .await
+        && let Some(text) = output.secret_string()
+        && let Ok(object) = values::as_object(text)
+        && let Some(serde_json::Value::String(at)) = object.get("rotated_at")
+    {
+        return Some(at.clone());
+    }
+    let described = client
+        .describe_secret()
+        .secret_id(&target.secret_id)
+        .send()
+        .await
+        .ok()?;
+    described
+        .last_rotated_date()
+        .and_then(|date| u64::try_from(date.secs()).ok())
+        .map(|secs| crate::audit::timestamp(UNIX_EPOCH + Duration::from_secs(secs)))
+}
+
+/// Seconds since the epoch of an RFC 3339 UTC timestamp (`2026-11-29T22:55:00Z`).
+#[must_use]
+pub fn parse_timestamp(text: &str) -> Option<u64> {
+    let date = text.get(..10)?;
+    let time = text.get(11..19)?;
+    let mut date_parts = date.split('-').map(|part| part.parse::<i64>().ok());
+    let (year, month, day) = (
+        date_parts.next()??,
+        date_parts.next()??,
+        date_parts.next()??,
+    );
+    let mut time_parts = time.split(':').map(|part| part.parse::<i64>().ok());
+    let (hour, minute, second) = (
+        time_parts.next()??,
+        time_parts.next()??,
+        time_parts.next()??,
+    );
+    let year_shifted = if month <= 2 { year - 1 } else { year };
+    let era = year_shifted.div_euclid(400);
+    let yoe = year_shifted - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    u64::try_from(days * 86_400 + hour * 3_600 + minute * 60 + second).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_round_trip() {
+        let at = UNIX_EPOCH + Duration::from_secs(1_795_996_800);
+        assert_eq!(
+            parse_timestamp(&crate::audit::timestamp(at)),
+            Some(1_795_996_800)
+        );
+        assert_eq!(parse_timestamp("2024-01-15T10:30:00Z"), Some(1_705_314_600));
+        assert_eq!(parse_timestamp("yesterday"), None);
+    }
+
+    #[test]
+    fn leases_of_dead_processes_on_this_host_are_not_live() {
+        let host = nix::unistd::gethostname().unwrap().into_string().unwrap();
+        let future = now_seconds() + 600;
+        assert!(
+            lease_is_live(&format!("{host}:999999999:{future}")).is_none(),
+            "no such pid"
+        );
+        assert!(
+            lease_is_live(&format!("{host}:1:{future}")).is_some(),
+            "pid 1 is alive"
+        );
+        assert!(lease_is_live(&format!("elsewhere:1:{future}")).is_some());
+        assert!(
+            lease_is_live(&format!("elsewhere:1:{}", now_seconds() - 1)).is_none(),
+            "expired"
+        );
+    }
+}

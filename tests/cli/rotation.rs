@@ -1,0 +1,344 @@
+//! `envgate rotate` against moto's server: the four steps, resumption after a run
+//! killed at each step, leases, rollback, dry runs, and the launcher reading the
+//! rotated values.
+
+use crate::harness::{Envgate, GOOD_SECRET_KEY};
+use crate::moto::{block_on, client, create_secret, endpoint, gate, unique};
+
+fn schema(env: &str) -> String {
+    format!(
+        r#"[envgate]
+environments = ["{env}"]
+[vars.RESEND_API_KEY]
+sensitive = true
+secret = "api-keys/resend#api_key"
+min_length = 20
+rotate = {{ kind = "api-key", every = "365d", prefix = "re_", length = 32 }}
+[vars.SECRET_KEY]
+sensitive = true
+secret = "django/secret-key#SECRET_KEY"
+min_length = 50
+min_unique_chars = 5
+forbid = ["django-insecure", "change-this", "example"]
+rotate = {{ kind = "django-secret-key", every = "365d", max_fallbacks = 2 }}
+[vars.SECRET_KEY_FALLBACKS]
+type = "list"
+sensitive = true
+required = false
+secret = "django/secret-key#SECRET_KEY_FALLBACKS"
+"#
+    )
+}
+
+struct Fixture {
+    endpoint: String,
+    env: String,
+    resend: String,
+    django: String,
+}
+
+fn fixture() -> Fixture {
+    let endpoint = endpoint();
+    let sm = client(&endpoint);
+    let env = unique("rot");
+    let resend = format!("{env}/api-keys/resend");
+    let django = format!("{env}/django/secret-key");
+    create_secret(
+        &sm,
+        &resend,
+        r#"{"api_key":"re_original_key_0123456789","account":"acct-1"}"#,
+    );
+    create_secret(
+        &sm,
+        &django,
+        &format!(r#"{{"SECRET_KEY":"{GOOD_SECRET_KEY}"}}"#),
+    );
+    Fixture {
+        endpoint,
+        env,
+        resend,
+        django,
+    }
+}
+
+impl Fixture {
+    fn envgate(&self) -> Envgate {
+        gate(&schema(&self.env), &self.endpoint).env("ENVIRONMENT", &self.env)
+    }
+
+    fn stage_value(&self, secret: &str, stage: &str) -> serde_json::Value {
+        let sm = client(&self.endpoint);
+        let text = block_on(async {
+            sm.get_secret_value()
+                .secret_id(secret)
+                .version_stage(stage)
+                .send()
+                .await
+                .unwrap()
+                .secret_string()
+                .unwrap()
+                .to_owned()
+        });
+        serde_json::from_str(&text).unwrap()
+    }
+
+    fn stages(&self, secret: &str) -> Vec<Vec<String>> {
+        let sm = client(&self.endpoint);
+        let described =
+            block_on(async { sm.describe_secret().secret_id(secret).send().await.unwrap() });
+        let mut stages: Vec<Vec<String>> = described
+            .version_ids_to_stages()
+            .unwrap()
+            .values()
+            .cloned()
+            .collect();
+        for list in &mut stages {
+            list.sort();
+        }
+        stages.sort();
+        stages
+    }
+}
+
+#[test]
+fn api_key_rotation_keeps_the_previous_key_and_the_launcher_reads_the_new_one() {
+    let fixture = fixture();
+    let run = fixture
+        .envgate()
+        .args(["rotate", "--type", "api-key", "--name", "resend"])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    let current = fixture.stage_value(&fixture.resend, "AWSCURRENT");
+    let previous = fixture.stage_value(&fixture.resend, "AWSPREVIOUS");
+    let key = current["api_key"].as_str().unwrap();
+    assert!(key.starts_with("re_") && key.len() == 35, "{key}");
+    assert_eq!(current["previous_key"], "re_original_key_0123456789");
+    assert_eq!(current["account"], "acct-1", "other fields kept");
+    assert!(current["rotated_at"].as_str().is_some());
+    assert_eq!(previous["api_key"], "re_original_key_0123456789");
+    assert!(
+        !fixture
+            .stages(&fixture.resend)
+            .iter()
+            .flatten()
+            .any(|stage| stage == "AWSPENDING")
+    );
+    assert!(!run.all_output().contains(key), "the new key was printed");
+
+    // The launcher reads the rotated key.
+    let launch = fixture
+        .envgate()
+        .args(["--", "printenv", "RESEND_API_KEY"])
+        .run();
+    assert_eq!(launch.stdout.trim(), key, "{}", launch.transcript());
+
+    // Rollback makes the previous key current again.
+    let run = fixture
+        .envgate()
+        .args([
+            "rotate",
+            "--type",
+            "api-key",
+            "--name",
+            "resend",
+            "--rollback",
+        ])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert_eq!(
+        fixture.stage_value(&fixture.resend, "AWSCURRENT")["api_key"],
+        "re_original_key_0123456789"
+    );
+}
+
+#[test]
+fn django_rotation_keeps_fallbacks_that_the_launcher_exports() {
+    let fixture = fixture();
+    for _ in 0..3 {
+        let run = fixture
+            .envgate()
+            .args([
+                "rotate",
+                "--type",
+                "django-secret-key",
+                "--name",
+                "secret-key",
+            ])
+            .run();
+        assert_eq!(run.code, 0, "{}", run.transcript());
+    }
+    let current = fixture.stage_value(&fixture.django, "AWSCURRENT");
+    let key = current["SECRET_KEY"].as_str().unwrap();
+    assert_eq!(key.chars().count(), 50);
+    let fallbacks = current["SECRET_KEY_FALLBACKS"].as_array().unwrap();
+    assert_eq!(fallbacks.len(), 2, "capped at max_fallbacks");
+    let launch = fixture
+        .envgate()
+        .args([
+            "--",
+            "sh",
+            "-c",
+            "echo \"$SECRET_KEY|$SECRET_KEY_FALLBACKS\"",
+        ])
+        .run();
+    assert_eq!(launch.code, 0, "{}", launch.transcript());
+    let expected = format!(
+        "{key}|{},{}",
+        fallbacks[0].as_str().unwrap(),
+        fallbacks[1].as_str().unwrap()
+    );
+    assert_eq!(launch.stdout.trim(), expected);
+}
+
+#[test]
+fn a_run_killed_after_each_step_is_finished_by_the_next_run() {
+    for step in ["create", "set", "test"] {
+        let fixture = fixture();
+        let killed = fixture
+            .envgate()
+            .env("ENVGATE_ROTATION_FAIL_AFTER", step)
+            .args(["rotate", "--type", "api-key", "--name", "resend"])
+            .run();
+        assert_eq!(killed.code, 70, "{step}: {}", killed.transcript());
+        let pending = fixture.stage_value(&fixture.resend, "AWSPENDING")["api_key"].clone();
+        // AWSCURRENT still works while the rotation is unfinished.
+        assert_eq!(
+            fixture.stage_value(&fixture.resend, "AWSCURRENT")["api_key"],
+            "re_original_key_0123456789"
+        );
+        let next = fixture
+            .envgate()
+            .args(["rotate", "--type", "api-key", "--name", "resend"])
+            .run();
+        assert_eq!(next.code, 0, "{step}: {}", next.transcript());
+        assert!(
+            next.stdout.contains("finished an interrupted rotation"),
+            "{}",
+            next.stdout
+        );
+        assert_eq!(
+            fixture.stage_value(&fixture.resend, "AWSCURRENT")["api_key"],
+            pending,
+            "{step}: the pending version was finished, not replaced"
+        );
+        assert_eq!(
+            fixture.stages(&fixture.resend).len(),
+            2,
+            "{step}: no extra version"
+        );
+    }
+}
+
+#[test]
+fn a_live_lease_keeps_a_second_run_away() {
+    let fixture = fixture();
+    let sm = client(&fixture.endpoint);
+    let host = nix::unistd::gethostname().unwrap().into_string().unwrap();
+    let lease = format!(
+        "{host}:1:{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            + 600
+    );
+    block_on(async {
+        sm.tag_resource()
+            .secret_id(&fixture.resend)
+            .tags(
+                aws_sdk_secretsmanager::types::Tag::builder()
+                    .key("envgate-rotation-lease")
+                    .value(lease)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    });
+    let run = fixture
+        .envgate()
+        .args(["rotate", "--type", "api-key", "--name", "resend"])
+        .run();
+    assert_eq!(run.code, 70, "{}", run.transcript());
+    assert!(
+        run.stderr
+            .contains("failed at step lease: another rotation"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        fixture.stages(&fixture.resend).len(),
+        1,
+        "nothing was written"
+    );
+}
+
+#[test]
+fn dry_run_lists_and_changes_nothing() {
+    let fixture = fixture();
+    let run = fixture
+        .envgate()
+        .args(["rotate", "--all", "--dry-run"])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert!(
+        run.stdout.contains(&format!(
+            "{}  api-key  never  365d  yes (never rotated)",
+            fixture.resend
+        )),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains(&format!("{}  django-secret-key", fixture.django)),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(fixture.stages(&fixture.resend).len(), 1);
+    assert_eq!(fixture.stages(&fixture.django).len(), 1);
+}
+
+#[test]
+fn value_from_stdin_and_unknown_names() {
+    use std::io::Write as _;
+    let fixture = fixture();
+    let gate = fixture.envgate().args([
+        "rotate",
+        "--type",
+        "api-key",
+        "--name",
+        "resend",
+        "--value-from-stdin",
+    ]);
+    let mut child = gate
+        .command()
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"re_issued_by_resend_0123456789\n")
+        .unwrap();
+    let run = crate::harness::from_output(child.wait_with_output().unwrap());
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert_eq!(
+        fixture.stage_value(&fixture.resend, "AWSCURRENT")["api_key"],
+        "re_issued_by_resend_0123456789"
+    );
+
+    let run = fixture
+        .envgate()
+        .args(["rotate", "--type", "api-key", "--name", "stripe"])
+        .run();
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("--type api-key --name resend"),
+        "{}",
+        run.stderr
+    );
+}
