@@ -108,6 +108,7 @@ codes! {
     Throttled => "envgate::throttled", "Secrets Manager throttled the requests past every retry.";
     StoreUnavailable => "envgate::store_unavailable", "Secrets Manager could not be reached, did not answer in time, or no credentials were found.";
     SecretOverridesEnv => "envgate::secret_overrides_env", "A value from Secrets Manager replaced a different local value.";
+    RotationOverdue => "envgate::rotation_overdue", "A secret is older than its `rotate.every`.";
 }
 
 impl fmt::Display for Code {

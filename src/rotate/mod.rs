@@ -8,10 +8,13 @@
 //! run finishes that version instead of making another. A lease (a tag on the secret
 //! naming the owner and an expiry) keeps two live runs off the same secret.
 //!
-//! Kinds here: `api-key` (generated, or from standard input; the old key kept as
+//! Kinds: `postgres` (a new password set on the server as a SCRAM verifier, for the
+//! same role or, with `alternating-users`, the other of `user`/`user_clone`),
+//! `api-key` (generated, or from standard input; the old key kept as
 //! `previous_key`; `--rollback` swaps back) and `django-secret-key` (a new key that
 //! passes the schema's own rules; the old one first in `SECRET_KEY_FALLBACKS`).
 
+pub mod postgres;
 pub mod targets;
 pub mod values;
 
@@ -340,12 +343,6 @@ async fn rotate_one(
     target: &Target,
     supplied: Option<&SecretString>,
 ) -> Result<String, Failure> {
-    if target.spec.kind == "postgres" {
-        return Err(fail(
-            "plan",
-            "PostgreSQL password rotation is not available in this version of envgate; nothing was changed",
-        ));
-    }
     context.audit.emit(&AuditEvent {
         event: "rotation.started",
         severity: "info",
@@ -398,11 +395,21 @@ async fn steps(
         ),
     };
     checkpoint(context, target, "create", &pending);
-    // setSecret: api keys and Django keys have no server envgate can update; the
-    // service's own configuration reads the new value (the guide's "update service
-    // configuration after rotation").
+    let value = read_version(client, &target.secret_id, &pending, "set").await?;
+    // setSecret: only PostgreSQL has a server envgate updates; for API keys and
+    // Django keys the service's own configuration reads the new value (the guide's
+    // "update service configuration after rotation").
+    if target.spec.kind == "postgres" {
+        let old = read_version(client, &target.secret_id, &current, "set").await?;
+        postgres_set(context, client, target, &old, &value).await?;
+    }
     checkpoint(context, target, "set", &pending);
-    let value = read_version(client, &target.secret_id, &pending, "test").await?;
+    if target.spec.kind == "postgres" {
+        let pending_secret = db_secret(&value, "test")?;
+        postgres::test_login(&pending_secret)
+            .await
+            .map_err(|reason| fail("test", reason))?;
+    }
     test(context, target, &value)?;
     checkpoint(context, target, "test", &pending);
     finish(client, &target.secret_id, &current, &pending).await?;
@@ -435,6 +442,7 @@ async fn create(
             supplied.map(|value| value.expose_secret().to_owned()),
             &now,
         ),
+        "postgres" => postgres_next(&object, key, &target.spec, &now),
         "django-secret-key" => {
             let fresh = django_key(context, target).map_err(|reason| fail("create", reason))?;
             Ok(values::next_django_key(
@@ -472,6 +480,97 @@ async fn create(
         ..AuditEvent::default()
     });
     Ok(written.version_id().unwrap_or(&token).to_owned())
+}
+
+fn db_secret(value: &SecretString, step: &'static str) -> Result<postgres::DbSecret, Failure> {
+    let object = values::as_object(value.expose_secret()).map_err(|reason| fail(step, reason))?;
+    postgres::DbSecret::parse(&object).map_err(|reason| fail(step, reason))
+}
+
+/// The next database secret: a new password, for the same role or the other one
+/// of the alternating pair; every other field kept.
+fn postgres_next(
+    object: &serde_json::Map<String, serde_json::Value>,
+    key: &str,
+    spec: &crate::schema::RotateSpec,
+    now: &str,
+) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    let current = postgres::DbSecret::parse(object)?;
+    let password = values::random_string(
+        spec.alphabet.as_deref().unwrap_or(values::DEFAULT_ALPHABET),
+        spec.length.unwrap_or(32),
+    )?;
+    let user_key = if object.contains_key("username") {
+        "username"
+    } else {
+        "user"
+    };
+    let mut next = object.clone();
+    next.insert(key.to_owned(), serde_json::Value::String(password));
+    next.insert(
+        user_key.to_owned(),
+        serde_json::Value::String(postgres::next_user(&current.user, spec.strategy.as_deref())),
+    );
+    next.insert(
+        "rotated_at".to_owned(),
+        serde_json::Value::String(now.to_owned()),
+    );
+    Ok(next)
+}
+
+/// setSecret for PostgreSQL: the pending role gets the pending password, set by the
+/// admin secret's role (`rotate.admin_secret`) or the current credentials. Already
+/// done (a resumed run) when the pending credentials log in.
+async fn postgres_set(
+    context: &Context<'_>,
+    client: &Client,
+    target: &Target,
+    current: &SecretString,
+    pending: &SecretString,
+) -> Result<(), Failure> {
+    let pending = db_secret(pending, "set")?;
+    if postgres::test_login(&pending).await.is_ok() {
+        return Ok(());
+    }
+    let current = db_secret(current, "set")?;
+    let admin = match &target.spec.admin_secret {
+        Some(reference) => {
+            let reference = crate::secrets::reference::SecretRef::parse(reference);
+            let id = reference.full_name(&context.schema.secret_name, context.environment);
+            let output = client
+                .get_secret_value()
+                .secret_id(&id)
+                .send()
+                .await
+                .map_err(|error| {
+                    fail(
+                        "set",
+                        format!(
+                            "admin secret {id}: {}",
+                            crate::secrets::fetch::map_sdk_error_any(&error)
+                        ),
+                    )
+                })?;
+            let text = SecretString::from(output.secret_string().unwrap_or_default().to_owned());
+            db_secret(&text, "set")?
+        }
+        None => current,
+    };
+    let create_in = (target.spec.strategy.as_deref() == Some("alternating-users")).then(|| {
+        pending
+            .user
+            .strip_suffix(postgres::CLONE_SUFFIX)
+            .unwrap_or(&pending.user)
+            .to_owned()
+    });
+    postgres::set_password(
+        &admin,
+        &pending.user,
+        &pending.password,
+        create_in.as_deref(),
+    )
+    .await
+    .map_err(|reason| fail("set", reason))
 }
 
 /// A ClientRequestToken: 32 random hex characters, as AWS's own rotation uses a UUID.

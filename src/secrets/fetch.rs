@@ -46,6 +46,8 @@ pub struct FetchedSecret {
     pub version_id: Option<String>,
     /// The staging labels of that version.
     pub stages: Vec<String>,
+    /// When that version was created (seconds since the epoch).
+    pub created: Option<i64>,
     /// SecretString.
     pub string: Option<SecretString>,
     /// SecretBinary.
@@ -61,6 +63,7 @@ macro_rules! fetched {
             name: $source.name().map(str::to_owned),
             version_id: $source.version_id().map(str::to_owned),
             stages: $source.version_stages().to_vec(),
+            created: $source.created_date().map(|date| date.secs()),
             string: $source
                 .secret_string()
                 .map(|text| SecretString::from(text.to_owned())),

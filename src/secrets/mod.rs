@@ -381,6 +381,9 @@ fn apply(
                         .problems
                         .push(override_warning(need, &resolved.origin));
                 }
+                if let (Some(spec), Ok(secret)) = (var_spec, result) {
+                    report.problems.extend(overdue(spec, need, secret));
+                }
                 resolved.value = Some(value);
                 resolved.origin = Origin::SecretsManager {
                     secret_id: need.secret_id.clone(),
@@ -421,6 +424,59 @@ fn apply(
         }
     }
     report
+}
+
+/// A warning when the secret is older than the variable's `rotate.every`: by its
+/// `rotated_at` (set by `envgate rotate`), else by when its version was created.
+fn overdue(var: &crate::schema::VarSpec, need: &Need, secret: &FetchedSecret) -> Option<Problem> {
+    let rotate = var.rotate.as_ref()?;
+    let every = rotate.every?;
+    let rotated_at = secret
+        .string
+        .as_ref()
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(text.expose_secret()).ok())
+        .and_then(|json| {
+            json.get("rotated_at")
+                .and_then(|at| at.as_str())
+                .and_then(crate::rotate::parse_timestamp)
+        })
+        .or_else(|| secret.created.and_then(|secs| u64::try_from(secs).ok()))?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    let age = now.saturating_sub(rotated_at);
+    if age < every.as_secs() {
+        return None;
+    }
+    let kind = if rotate.kind == "postgres" {
+        "database"
+    } else {
+        rotate.kind.as_str()
+    };
+    let name = need
+        .reference
+        .path
+        .rsplit('/')
+        .next()
+        .unwrap_or(&need.reference.path);
+    Some(
+        Problem::warning(
+            Code::RotationOverdue,
+            format!(
+                "{}: secret `{}` was last rotated {} days ago; rotate.every is {}",
+                var.name,
+                need.secret_id,
+                age / 86_400,
+                crate::duration::describe(every)
+            ),
+        )
+        .var(&var.name)
+        .at(var.span.clone(), "rotate.every is set here")
+        .help(format!(
+            "Rotate it: envgate rotate --type {kind} --name {name}  (--strict makes this an error)"
+        )),
+    )
 }
 
 fn is_absence(problem: &Problem) -> bool {

@@ -10,6 +10,8 @@ mod check;
 mod django;
 mod docs;
 mod exec;
+mod pg;
 mod rotation;
+mod rotation_pg;
 mod schema_errors;
 mod secrets;

@@ -103,11 +103,27 @@ impl Fixture {
 #[test]
 fn api_key_rotation_keeps_the_previous_key_and_the_launcher_reads_the_new_one() {
     let fixture = fixture();
-    let run = fixture
+    let gate = fixture
         .envgate()
-        .args(["rotate", "--type", "api-key", "--name", "resend"])
-        .run();
+        .args(["rotate", "--type", "api-key", "--name", "resend"]);
+    let run = gate.run();
     assert_eq!(run.code, 0, "{}", run.transcript());
+    let events: Vec<String> = gate
+        .audit_events()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        events,
+        [
+            "rotation.started",
+            "secret.written",
+            "rotation.step",
+            "rotation.step",
+            "rotation.step",
+            "rotation.finished"
+        ]
+    );
     let current = fixture.stage_value(&fixture.resend, "AWSCURRENT");
     let previous = fixture.stage_value(&fixture.resend, "AWSPREVIOUS");
     let key = current["api_key"].as_str().unwrap();
@@ -124,6 +140,11 @@ fn api_key_rotation_keeps_the_previous_key_and_the_launcher_reads_the_new_one() 
             .any(|stage| stage == "AWSPENDING")
     );
     assert!(!run.all_output().contains(key), "the new key was printed");
+    let audit_log = std::fs::read_to_string(gate.dir().join("audit.log")).unwrap();
+    assert!(
+        !audit_log.contains(key) && !audit_log.contains("re_original"),
+        "a key reached the audit log"
+    );
 
     // The launcher reads the rotated key.
     let launch = fixture
@@ -341,4 +362,47 @@ fn value_from_stdin_and_unknown_names() {
         "{}",
         run.stderr
     );
+}
+
+#[test]
+fn check_warns_about_overdue_rotation_and_strict_fails() {
+    let endpoint = endpoint();
+    let sm = client(&endpoint);
+    let env = unique("overdue");
+    create_secret(
+        &sm,
+        &format!("{env}/api-keys/resend"),
+        r#"{"api_key":"re_original_key_0123456789","rotated_at":"2020-01-15T10:30:00Z"}"#,
+    );
+    create_secret(
+        &sm,
+        &format!("{env}/django/secret-key"),
+        &format!(r#"{{"SECRET_KEY":"{GOOD_SECRET_KEY}"}}"#),
+    );
+    let fixture = Fixture {
+        endpoint,
+        env,
+        resend: String::new(),
+        django: String::new(),
+    };
+    let run = fixture.envgate().args(["--check"]).run();
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert!(
+        run.stdout.contains("envgate::rotation_overdue"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("envgate rotate --type api-key --name resend"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        run.stdout.matches("envgate::rotation_overdue").count(),
+        1,
+        "the fresh Django key is not overdue"
+    );
+    let run = fixture.envgate().args(["--check", "--strict"]).run();
+    assert_eq!(run.code, 78, "{}", run.transcript());
 }
