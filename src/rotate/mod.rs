@@ -35,6 +35,8 @@ use targets::{RotateType, Target};
 
 /// The tag holding a rotation's lease: `host:pid:expires-epoch-seconds`.
 pub const LEASE_TAG: &str = "envgate-rotation-lease";
+/// How long two racing runs' lease tags are given to land before one is chosen.
+const LEASE_SETTLE: Duration = Duration::from_millis(300);
 /// How long a lease protects a run that stopped answering.
 const LEASE_SECONDS: u64 = 15 * 60;
 /// Test seam: stop (as if killed) right after this step: create, set or test.
@@ -268,8 +270,8 @@ fn lease_is_live(lease: &str) -> Option<String> {
     Some(format!("{host}:{pid}"))
 }
 
-async fn take_lease(client: &Client, secret_id: &str, state: &State) -> Result<(), Failure> {
-    if let Some(owner) = state.lease.as_deref().and_then(lease_is_live) {
+async fn take_lease(client: &Client, secret_id: &str, seen: &State) -> Result<(), Failure> {
+    if let Some(owner) = seen.lease.as_deref().and_then(lease_is_live) {
         return Err(fail(
             "lease",
             format!(
@@ -290,6 +292,22 @@ async fn take_lease(client: &Client, secret_id: &str, state: &State) -> Result<(
         .send()
         .await
         .map_err(|error| fail("lease", crate::secrets::fetch::map_sdk_error_any(&error)))?;
+    // Tags have no compare-and-swap: two runs that looked at the same moment both
+    // write one, and the later write wins. Let both writes land, then only the run
+    // whose lease stands goes on.
+    tokio::time::sleep(LEASE_SETTLE).await;
+    let settled = state(client, secret_id).await?;
+    let mine = my_owner();
+    if settled
+        .lease
+        .as_deref()
+        .is_none_or(|lease| !lease.starts_with(&format!("{mine}:")))
+    {
+        return Err(fail(
+            "lease",
+            "another rotation took this secret at the same moment; it was left to that run",
+        ));
+    }
     Ok(())
 }
 
@@ -350,9 +368,13 @@ async fn rotate_one(
         vars: vec![target.var.clone()],
         ..AuditEvent::default()
     });
-    let state = state(client, &target.secret_id).await?;
-    take_lease(client, &target.secret_id, &state).await?;
-    let result = steps(context, client, target, supplied, &state).await;
+    let before = state(client, &target.secret_id).await?;
+    take_lease(client, &target.secret_id, &before).await?;
+    // Read again under the lease: what a run before us left is what we finish.
+    let result = match state(client, &target.secret_id).await {
+        Ok(state) => steps(context, client, target, supplied, &state).await,
+        Err(failure) => Err(failure),
+    };
     release_lease(client, &target.secret_id).await;
     let (version, resumed) = result?;
     context.audit.emit(&AuditEvent {

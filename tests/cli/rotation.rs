@@ -406,3 +406,48 @@ fn check_warns_about_overdue_rotation_and_strict_fails() {
     let run = fixture.envgate().args(["--check", "--strict"]).run();
     assert_eq!(run.code, 78, "{}", run.transcript());
 }
+
+#[test]
+fn two_racing_rotations_do_not_both_rotate() {
+    let fixture = fixture();
+    let gate = fixture
+        .envgate()
+        .args(["rotate", "--type", "api-key", "--name", "resend"]);
+    let children: Vec<_> = (0..2)
+        .map(|_| {
+            gate.command()
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let runs: Vec<_> = children
+        .into_iter()
+        .map(|child| crate::harness::from_output(child.wait_with_output().unwrap()))
+        .collect();
+    let succeeded = runs.iter().filter(|run| run.code == 0).count();
+    assert!(
+        succeeded >= 1,
+        "{}\n{}",
+        runs[0].transcript(),
+        runs[1].transcript()
+    );
+    for run in runs.iter().filter(|run| run.code != 0) {
+        assert_eq!(run.code, 70, "{}", run.transcript());
+        assert!(
+            run.stderr.contains("failed at step lease"),
+            "{}",
+            run.stderr
+        );
+    }
+    // Whatever the interleaving: no pending version left, and the chain is intact.
+    let stages = fixture.stages(&fixture.resend);
+    assert!(
+        !stages.iter().flatten().any(|stage| stage == "AWSPENDING"),
+        "{stages:?}"
+    );
+    let current = fixture.stage_value(&fixture.resend, "AWSCURRENT");
+    let previous = fixture.stage_value(&fixture.resend, "AWSPREVIOUS");
+    assert_eq!(current["previous_key"], previous["api_key"]);
+}
