@@ -39,7 +39,7 @@ pub const LEASE_TAG: &str = "envgate-rotation-lease";
 const LEASE_SETTLE: Duration = Duration::from_millis(300);
 /// How long a lease protects a run that stopped answering.
 const LEASE_SECONDS: u64 = 15 * 60;
-/// Test seam: stop (as if killed) right after this step: create, set or test.
+/// Test seam: stop (as if killed) right after this step: create, set, test or finish.
 const FAIL_AFTER_VAR: &str = "ENVGATE_ROTATION_FAIL_AFTER";
 
 /// What `envgate rotate` was asked.
@@ -435,6 +435,7 @@ async fn steps(
     test(context, target, &value)?;
     checkpoint(context, target, "test", &pending);
     finish(client, &target.secret_id, &current, &pending).await?;
+    checkpoint(context, target, "finish", &pending);
     Ok((pending, resumed))
 }
 

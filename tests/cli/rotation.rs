@@ -121,6 +121,7 @@ fn api_key_rotation_keeps_the_previous_key_and_the_launcher_reads_the_new_one() 
             "rotation.step",
             "rotation.step",
             "rotation.step",
+            "rotation.step",
             "rotation.finished"
         ]
     );
@@ -450,4 +451,37 @@ fn two_racing_rotations_do_not_both_rotate() {
     let current = fixture.stage_value(&fixture.resend, "AWSCURRENT");
     let previous = fixture.stage_value(&fixture.resend, "AWSPREVIOUS");
     assert_eq!(current["previous_key"], previous["api_key"]);
+}
+
+#[test]
+fn a_run_killed_after_finish_leaves_a_complete_rotation_and_an_abandoned_lease() {
+    let fixture = fixture();
+    let killed = fixture
+        .envgate()
+        .env("ENVGATE_ROTATION_FAIL_AFTER", "finish")
+        .args(["rotate", "--type", "api-key", "--name", "resend"])
+        .run();
+    assert_eq!(killed.code, 70, "{}", killed.transcript());
+    let rotated = fixture.stage_value(&fixture.resend, "AWSCURRENT")["api_key"].clone();
+    assert_ne!(
+        rotated, "re_original_key_0123456789",
+        "the rotation was complete"
+    );
+    assert!(
+        !fixture
+            .stages(&fixture.resend)
+            .iter()
+            .flatten()
+            .any(|stage| stage == "AWSPENDING")
+    );
+    // The dead run's lease does not block the next one.
+    let next = fixture
+        .envgate()
+        .args(["rotate", "--type", "api-key", "--name", "resend"])
+        .run();
+    assert_eq!(next.code, 0, "{}", next.transcript());
+    assert_eq!(
+        fixture.stage_value(&fixture.resend, "AWSCURRENT")["previous_key"],
+        rotated
+    );
 }
