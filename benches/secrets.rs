@@ -25,7 +25,12 @@ fn median(mut samples: Vec<Duration>) -> Duration {
     samples[samples.len() / 2]
 }
 
-fn measure(upstream: &str, count: usize, mode: &str) -> (Duration, f64, f64) {
+fn measure(
+    upstream: &str,
+    count: usize,
+    mode: &str,
+    behaviour: proxy::Behaviour,
+) -> (Duration, f64, f64) {
     let client = moto::client(upstream);
     let env = moto::unique("bench");
     let mut schema = format!("[envgate]\nenvironments = [\"{env}\"]\n");
@@ -37,7 +42,7 @@ fn measure(upstream: &str, count: usize, mode: &str) -> (Duration, f64, f64) {
         );
         let _ = writeln!(schema, "[vars.S{index:03}]\nsecret = \"s{index:03}#v\"");
     }
-    let proxy = proxy::Proxy::start(upstream, proxy::Behaviour::Forward);
+    let proxy = proxy::Proxy::start(upstream, behaviour);
     let gate = moto::gate(&schema, &proxy.url)
         .env("ENVIRONMENT", &env)
         .args(["--fetch", mode, "--", "true"]);
@@ -63,14 +68,15 @@ fn measure(upstream: &str, count: usize, mode: &str) -> (Duration, f64, f64) {
 
 fn main() {
     let upstream = moto::endpoint();
-    let (one_single, _, _) = measure(&upstream, 1, "single");
-    let (one_batch, _, _) = measure(&upstream, 1, "batch");
+    let forward = proxy::Behaviour::Forward;
+    let (one_single, _, _) = measure(&upstream, 1, "single", forward);
+    let (one_batch, _, _) = measure(&upstream, 1, "batch", forward);
     println!(
         "| secrets | BatchGetSecretValue calls | GetSecretValue calls | median launch | vs one GetSecretValue | vs one batch call |"
     );
     println!("|---:|---:|---:|---:|---:|---:|");
     for count in [1, 20, 40, 100] {
-        let (time, batch, single) = measure(&upstream, count, "auto");
+        let (time, batch, single) = measure(&upstream, count, "auto", forward);
         println!(
             "| {count} | {batch} | {single} | {:.1} ms | {:.2}× | {:.2}× |",
             time.as_secs_f64() * 1000.0,
@@ -83,4 +89,22 @@ fn main() {
         one_single.as_secs_f64() * 1000.0,
         one_batch.as_secs_f64() * 1000.0
     );
+
+    // With 25 ms added to every request (a distant region), concurrency shows: the
+    // batch calls overlap, so 40 or 100 secrets cost about one round trip more than
+    // the local server's own work.
+    let delayed = proxy::Behaviour::DelayMs(25);
+    let (base, _, _) = measure(&upstream, 20, "auto", delayed);
+    println!(
+        "\n| secrets (+25 ms per request) | BatchGetSecretValue calls | median launch | vs one 20-secret batch call |"
+    );
+    println!("|---:|---:|---:|---:|");
+    for count in [20, 40, 100] {
+        let (time, batch, _) = measure(&upstream, count, "auto", delayed);
+        println!(
+            "| {count} | {batch} | {:.1} ms | {:.2}× |",
+            time.as_secs_f64() * 1000.0,
+            time.as_secs_f64() / base.as_secs_f64()
+        );
+    }
 }

@@ -19,6 +19,8 @@ pub(crate) enum Behaviour {
     ThrottleEvery(usize),
     /// Accept connections and never answer.
     Hang,
+    /// Forward every request after this many milliseconds (a distant region).
+    DelayMs(u64),
 }
 
 /// A running proxy; it lives as long as the test process.
@@ -127,6 +129,13 @@ fn serve(
                 return;
             }
             Behaviour::ThrottleEvery(n) if number.is_multiple_of(n) => throttled(),
+            Behaviour::DelayMs(delay) => {
+                std::thread::sleep(Duration::from_millis(delay));
+                match forward(upstream, &request) {
+                    Some(response) => response,
+                    None => return,
+                }
+            }
             _ => match forward(upstream, &request) {
                 Some(response) => response,
                 None => return,
