@@ -20,6 +20,7 @@ pub(crate) enum Behaviour {
     /// Accept connections and never answer.
     Hang,
     /// Forward every request after this many milliseconds (a distant region).
+    #[allow(dead_code)] // used by benches/secrets.rs, which includes this file
     DelayMs(u64),
 }
 
