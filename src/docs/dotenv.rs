@@ -29,16 +29,10 @@ pub(super) fn render(schema: &Schema, regenerate: &str) -> String {
 }
 
 fn variable(out: &mut String, schema: &Schema, var: &VarSpec) {
-    let required: Vec<&str> = schema
-        .environments
-        .iter()
-        .filter(|env| var.must_be_set_in(env))
-        .map(String::as_str)
-        .collect();
-    let mut traits = vec![match required.len() {
-        0 => "optional".to_owned(),
-        n if n == schema.environments.len() => "required".to_owned(),
-        _ => format!("required in {}", required.join(", ")),
+    let mut traits = vec![match super::requirement(schema, var) {
+        super::Requirement::Everywhere => "required".to_owned(),
+        super::Requirement::Nowhere => "optional".to_owned(),
+        super::Requirement::In(environments) => format!("required in {}", environments.join(", ")),
     }];
     traits.push(var.kind.as_str().to_owned());
     if var.sensitive {

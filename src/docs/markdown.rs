@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 
 use super::english::{code, rule_sentences, type_sentence};
-use super::sections;
+use super::{Requirement, requirement, sections};
 use crate::duration;
 use crate::schema::{Layer, Schema, VarSpec};
 use crate::secrets::reference::SecretRef;
@@ -98,18 +98,10 @@ fn contents(out: &mut String, sections: &[(String, Vec<&VarSpec>)]) {
 
 /// "yes", "no", or the environments that require it.
 fn required_summary(schema: &Schema, var: &VarSpec) -> String {
-    let required: Vec<&str> = schema
-        .environments
-        .iter()
-        .filter(|env| var.must_be_set_in(env))
-        .map(String::as_str)
-        .collect();
-    if required.len() == schema.environments.len() {
-        "yes".to_owned()
-    } else if required.is_empty() {
-        "no".to_owned()
-    } else {
-        format!("in {}", required.join(", "))
+    match requirement(schema, var) {
+        Requirement::Everywhere => "yes".to_owned(),
+        Requirement::Nowhere => "no".to_owned(),
+        Requirement::In(environments) => format!("in {}", environments.join(", ")),
     }
 }
 

@@ -45,6 +45,32 @@ pub(crate) fn sections(schema: &Schema) -> Vec<(String, Vec<&VarSpec>)> {
     sections
 }
 
+/// Where someone must set a variable (required there, no default).
+pub(crate) enum Requirement<'a> {
+    /// In every environment.
+    Everywhere,
+    /// In none.
+    Nowhere,
+    /// In these.
+    In(Vec<&'a str>),
+}
+
+pub(crate) fn requirement<'a>(schema: &'a Schema, var: &VarSpec) -> Requirement<'a> {
+    let required: Vec<&str> = schema
+        .environments
+        .iter()
+        .filter(|env| var.must_be_set_in(env))
+        .map(String::as_str)
+        .collect();
+    if required.len() == schema.environments.len() {
+        Requirement::Everywhere
+    } else if required.is_empty() {
+        Requirement::Nowhere
+    } else {
+        Requirement::In(required)
+    }
+}
+
 /// The JSON Schema of the schema format.
 #[must_use]
 pub fn json_schema() -> String {

@@ -214,3 +214,45 @@ impl Drop for OwnServer {
         let _ = self.child.wait();
     }
 }
+
+/// The JSON of the version holding `stage`.
+pub(crate) fn stage_json(endpoint: &str, secret: &str, stage: &str) -> serde_json::Value {
+    let client = client(endpoint);
+    let text = block_on(async {
+        client
+            .get_secret_value()
+            .secret_id(secret)
+            .version_stage(stage)
+            .send()
+            .await
+            .unwrap()
+            .secret_string()
+            .unwrap()
+            .to_owned()
+    });
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Every version's staging labels, sorted.
+pub(crate) fn version_stages(endpoint: &str, secret: &str) -> Vec<Vec<String>> {
+    let client = client(endpoint);
+    let described = block_on(async {
+        client
+            .describe_secret()
+            .secret_id(secret)
+            .send()
+            .await
+            .unwrap()
+    });
+    let mut stages: Vec<Vec<String>> = described
+        .version_ids_to_stages()
+        .unwrap()
+        .values()
+        .cloned()
+        .collect();
+    for list in &mut stages {
+        list.sort();
+    }
+    stages.sort();
+    stages
+}

@@ -67,36 +67,11 @@ impl Fixture {
     }
 
     fn stage_value(&self, secret: &str, stage: &str) -> serde_json::Value {
-        let sm = client(&self.endpoint);
-        let text = block_on(async {
-            sm.get_secret_value()
-                .secret_id(secret)
-                .version_stage(stage)
-                .send()
-                .await
-                .unwrap()
-                .secret_string()
-                .unwrap()
-                .to_owned()
-        });
-        serde_json::from_str(&text).unwrap()
+        crate::moto::stage_json(&self.endpoint, secret, stage)
     }
 
     fn stages(&self, secret: &str) -> Vec<Vec<String>> {
-        let sm = client(&self.endpoint);
-        let described =
-            block_on(async { sm.describe_secret().secret_id(secret).send().await.unwrap() });
-        let mut stages: Vec<Vec<String>> = described
-            .version_ids_to_stages()
-            .unwrap()
-            .values()
-            .cloned()
-            .collect();
-        for list in &mut stages {
-            list.sort();
-        }
-        stages.sort();
-        stages
+        crate::moto::version_stages(&self.endpoint, secret)
     }
 }
 

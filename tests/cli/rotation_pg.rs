@@ -1,6 +1,6 @@
 //! PostgreSQL password rotation against a real server with SCRAM authentication.
 
-use crate::moto::{block_on, client, create_secret, endpoint, gate, unique};
+use crate::moto::{client, create_secret, endpoint, gate, unique};
 use crate::pg::Cluster;
 
 const OLD: &str = "Old-password-0123456789";
@@ -32,29 +32,12 @@ fn db_secret(port: u16, user: &str, password: &str) -> String {
 }
 
 fn stage(endpoint: &str, secret: &str, stage: &str) -> serde_json::Value {
-    let sm = client(endpoint);
-    let text = block_on(async {
-        sm.get_secret_value()
-            .secret_id(secret)
-            .version_stage(stage)
-            .send()
-            .await
-            .unwrap()
-            .secret_string()
-            .unwrap()
-            .to_owned()
-    });
-    serde_json::from_str(&text).unwrap()
+    crate::moto::stage_json(endpoint, secret, stage)
 }
 
 fn has_pending(endpoint: &str, secret: &str) -> bool {
-    let sm = client(endpoint);
-    let described =
-        block_on(async { sm.describe_secret().secret_id(secret).send().await.unwrap() });
-    described
-        .version_ids_to_stages()
-        .unwrap()
-        .values()
+    crate::moto::version_stages(endpoint, secret)
+        .iter()
         .flatten()
         .any(|stage| stage == "AWSPENDING")
 }
