@@ -1,5 +1,6 @@
 //! PostgreSQL password rotation against a real server with SCRAM authentication.
 
+use crate::harness::Envgate;
 use crate::moto::{client, create_secret, endpoint, gate, unique};
 use crate::pg::Cluster;
 
@@ -25,6 +26,29 @@ rotate = {{ kind = "postgres", every = "90d", strategy = "{strategy}"{admin} }}
     )
 }
 
+/// `envgate rotate --type database --name primary` in `env`, ready to run.
+fn rotate_primary(env: &str, strategy: &str, admin: bool, upstream: &str) -> Envgate {
+    gate(&schema(env, strategy, admin), upstream)
+        .env("ENVIRONMENT", env)
+        .args(["rotate", "--type", "database", "--name", "primary"])
+}
+
+/// A fresh cluster with the role `app` (password OLD) and a secret for it in a new
+/// environment: `(cluster, endpoint, environment, secret id)`.
+fn app_cluster(label: &str) -> (Cluster, String, String, String) {
+    let cluster = Cluster::start();
+    cluster.psql(&format!("CREATE ROLE app LOGIN PASSWORD '{OLD}'"));
+    let upstream = endpoint();
+    let env = unique(label);
+    let secret = format!("{env}/database/primary");
+    create_secret(
+        &client(&upstream),
+        &secret,
+        &db_secret(cluster.port, "app", OLD),
+    );
+    (cluster, upstream, env, secret)
+}
+
 fn db_secret(port: u16, user: &str, password: &str) -> String {
     format!(
         r#"{{"host":"127.0.0.1","port":"{port}","name":"postgres","user":"{user}","password":"{password}"}}"#
@@ -44,22 +68,10 @@ fn has_pending(endpoint: &str, secret: &str) -> bool {
 
 #[test]
 fn single_user_rotation_changes_the_password_and_never_sends_the_plaintext() {
-    let cluster = Cluster::start();
-    cluster.psql(&format!("CREATE ROLE app LOGIN PASSWORD '{OLD}'"));
+    let (cluster, upstream, env, secret) = app_cluster("pg");
     assert!(cluster.can_login("app", OLD));
-    let upstream = endpoint();
-    let env = unique("pg");
-    let secret = format!("{env}/database/primary");
-    create_secret(
-        &client(&upstream),
-        &secret,
-        &db_secret(cluster.port, "app", OLD),
-    );
 
-    let run = gate(&schema(&env, "single-user", false), &upstream)
-        .env("ENVIRONMENT", &env)
-        .args(["rotate", "--type", "database", "--name", "primary"])
-        .run();
+    let run = rotate_primary(&env, "single-user", false, &upstream).run();
     assert_eq!(run.code, 0, "{}", run.transcript());
     let current = stage(&upstream, &secret, "AWSCURRENT");
     let new = current["password"].as_str().unwrap();
@@ -95,12 +107,7 @@ fn alternating_users_keep_the_old_credentials_valid_until_the_next_rotation() {
         &format!("{env}/database/admin"),
         &db_secret(cluster.port, "postgres", "Admin-password-0123456789"),
     );
-    let rotate = || {
-        gate(&schema(&env, "alternating-users", true), &upstream)
-            .env("ENVIRONMENT", &env)
-            .args(["rotate", "--type", "database", "--name", "primary"])
-            .run()
-    };
+    let rotate = || rotate_primary(&env, "alternating-users", true, &upstream).run();
     let run = rotate();
     assert_eq!(run.code, 0, "{}", run.transcript());
     let first = stage(&upstream, &secret, "AWSCURRENT");
@@ -147,10 +154,7 @@ fn failures_stop_at_their_step_and_leave_awscurrent_working() {
         .unwrap()
         .port();
     create_secret(&sm, &secret, &db_secret(closed, "app", OLD));
-    let run = gate(&schema(&env, "single-user", false), &upstream)
-        .env("ENVIRONMENT", &env)
-        .args(["rotate", "--type", "database", "--name", "primary"])
-        .run();
+    let run = rotate_primary(&env, "single-user", false, &upstream).run();
     assert_eq!(run.code, 70, "{}", run.transcript());
     assert!(run.stderr.contains("failed at step set"), "{}", run.stderr);
     assert_eq!(stage(&upstream, &secret, "AWSCURRENT")["password"], OLD);
@@ -167,10 +171,7 @@ fn failures_stop_at_their_step_and_leave_awscurrent_working() {
         &secret,
         &db_secret(cluster.port, "app", "Not-the-password-0123"),
     );
-    let run = gate(&schema(&env, "single-user", false), &upstream)
-        .env("ENVIRONMENT", &env)
-        .args(["rotate", "--type", "database", "--name", "primary"])
-        .run();
+    let run = rotate_primary(&env, "single-user", false, &upstream).run();
     assert_eq!(run.code, 70, "{}", run.transcript());
     assert!(
         run.stderr.contains("password authentication failed"),
@@ -189,10 +190,7 @@ fn failures_stop_at_their_step_and_leave_awscurrent_working() {
         &format!("{env}/database/primary"),
         r#"{"password":"Some-password-0123456"}"#,
     );
-    let run = gate(&schema(&env, "single-user", false), &upstream)
-        .env("ENVIRONMENT", &env)
-        .args(["rotate", "--type", "database", "--name", "primary"])
-        .run();
+    let run = rotate_primary(&env, "single-user", false, &upstream).run();
     assert_eq!(run.code, 70, "{}", run.transcript());
     assert!(
         run.stderr
@@ -205,10 +203,7 @@ fn failures_stop_at_their_step_and_leave_awscurrent_working() {
     let env = unique("pgperm");
     let secret = format!("{env}/database/primary");
     create_secret(&sm, &secret, &db_secret(cluster.port, "app", OLD));
-    let run = gate(&schema(&env, "alternating-users", false), &upstream)
-        .env("ENVIRONMENT", &env)
-        .args(["rotate", "--type", "database", "--name", "primary"])
-        .run();
+    let run = rotate_primary(&env, "alternating-users", false, &upstream).run();
     assert_eq!(run.code, 70, "{}", run.transcript());
     assert!(run.stderr.contains("permission denied"), "{}", run.stderr);
     assert_eq!(stage(&upstream, &secret, "AWSCURRENT")["password"], OLD);
@@ -216,20 +211,9 @@ fn failures_stop_at_their_step_and_leave_awscurrent_working() {
 
 #[test]
 fn a_run_killed_after_set_is_finished_by_the_next_run() {
-    let cluster = Cluster::start();
-    cluster.psql(&format!("CREATE ROLE app LOGIN PASSWORD '{OLD}'"));
-    let upstream = endpoint();
-    let env = unique("pgkill");
-    let secret = format!("{env}/database/primary");
-    create_secret(
-        &client(&upstream),
-        &secret,
-        &db_secret(cluster.port, "app", OLD),
-    );
-    let gate_for = || gate(&schema(&env, "single-user", false), &upstream).env("ENVIRONMENT", &env);
-    let killed = gate_for()
+    let (cluster, upstream, env, secret) = app_cluster("pgkill");
+    let killed = rotate_primary(&env, "single-user", false, &upstream)
         .env("ENVGATE_ROTATION_FAIL_AFTER", "set")
-        .args(["rotate", "--type", "database", "--name", "primary"])
         .run();
     assert_eq!(killed.code, 70, "{}", killed.transcript());
     // The server already has the pending password; AWSCURRENT still names the old one.
@@ -238,9 +222,7 @@ fn a_run_killed_after_set_is_finished_by_the_next_run() {
         .unwrap()
         .to_owned();
     assert!(cluster.can_login("app", &pending));
-    let run = gate_for()
-        .args(["rotate", "--type", "database", "--name", "primary"])
-        .run();
+    let run = rotate_primary(&env, "single-user", false, &upstream).run();
     assert_eq!(run.code, 0, "{}", run.transcript());
     assert_eq!(
         stage(&upstream, &secret, "AWSCURRENT")["password"],
