@@ -7,9 +7,7 @@
 //! 0600, unbuffered. A failed write is remembered: the launcher checks
 //! [`Audit::healthy`] before exec and refuses to launch without its audit trail.
 
-use std::fs::OpenOptions;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -19,6 +17,8 @@ use tracing_subscriber::Layer;
 use tracing_subscriber::layer::{Context, SubscriberExt};
 
 use crate::error::Error;
+use crate::problem::{Code, Problem};
+use crate::secrets::SecretsReport;
 
 /// The tracing target of audit events.
 pub const TARGET: &str = "envgate::audit";
@@ -80,6 +80,9 @@ pub struct AuditEvent {
     /// The program launched (`process.exec`), never its environment.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub program: Option<String>,
+    /// The signal that stopped the run (`process.interrupted`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signal: Option<&'static str>,
 }
 
 /// The fields every line carries besides the event's own.
@@ -121,7 +124,7 @@ impl<S: Subscriber> Layer<S> for AuditLayer {
         if let Err(error) = written
             && let Ok(mut failure) = self.failure.lock()
         {
-            failure.get_or_insert_with(|| crate::resolve::io_reason(&error));
+            failure.get_or_insert_with(|| crate::fsio::io_reason(&error));
         }
     }
 }
@@ -139,7 +142,8 @@ impl tracing::field::Visit for LineVisitor {
     fn record_debug(&mut self, _field: &tracing::field::Field, _value: &dyn std::fmt::Debug) {}
 }
 
-/// The audit trail of one run.
+/// The audit trail of one run (clones write to the same trail).
+#[derive(Clone)]
 pub struct Audit {
     enabled: bool,
     environment: String,
@@ -240,16 +244,93 @@ impl Audit {
     }
 }
 
+/// Opens the log file: appended, 0600 (an existing file is made 0600), never
+/// through a symlink, and only a regular file.
 fn open_log(path: &Path) -> Result<std::fs::File, Error> {
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|source| Error::AuditLog {
-            path: path.to_owned(),
-            source,
-        })
+    crate::fsio::open_private_append(path).map_err(|source| Error::AuditLog {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// One audit event per secret read, failed or refused.
+pub fn record_secret_access(audit: &Audit, secrets: &SecretsReport) {
+    for read in &secrets.read {
+        audit.emit(&AuditEvent {
+            event: "secret.read",
+            severity: "info",
+            secret_id: Some(read.secret_id.clone()),
+            version_id: read.version_id.clone(),
+            stage: read.stage.clone(),
+            vars: read.vars.clone(),
+            outcome: Some("success"),
+            ..AuditEvent::default()
+        });
+    }
+    for failure in &secrets.failed {
+        let denied = matches!(failure.code, Code::AccessDenied | Code::CrossEnvironment);
+        let outcome = if failure.code == Code::CrossEnvironment {
+            "refused"
+        } else if denied {
+            "denied"
+        } else {
+            "failure"
+        };
+        audit.emit(&AuditEvent {
+            event: if denied {
+                "secret.access_denied"
+            } else {
+                "secret.read_failed"
+            },
+            severity: if denied { "critical" } else { "error" },
+            secret_id: Some(failure.secret_id.clone()),
+            vars: vec![failure.var.clone()],
+            outcome: Some(outcome),
+            error_code: Some(
+                failure
+                    .aws_code
+                    .clone()
+                    .unwrap_or_else(|| failure.code.as_str().to_owned()),
+            ),
+            alert: denied.then_some("critical"),
+            ..AuditEvent::default()
+        });
+    }
+}
+
+/// `config.valid` or `config.invalid` (names and codes only), and
+/// `config.validation_skipped` when `SKIP_CONFIG_VALIDATION` is on.
+pub fn record_configuration(audit: &Audit, problems: &[Problem], ok: bool) {
+    if problems
+        .iter()
+        .any(|problem| problem.code == Code::ValidationSkipped)
+    {
+        audit.emit(&AuditEvent {
+            event: "config.validation_skipped",
+            severity: "warning",
+            ..AuditEvent::default()
+        });
+    }
+    let errors: Vec<&Problem> = problems
+        .iter()
+        .filter(|problem| problem.is_error())
+        .collect();
+    let mut vars: Vec<String> = errors
+        .iter()
+        .filter_map(|problem| problem.var.clone())
+        .collect();
+    vars.dedup();
+    audit.emit(&AuditEvent {
+        event: if ok { "config.valid" } else { "config.invalid" },
+        severity: if ok { "info" } else { "error" },
+        vars,
+        codes: errors
+            .iter()
+            .map(|problem| problem.code.as_str().to_owned())
+            .collect(),
+        outcome: Some(if ok { "success" } else { "failure" }),
+        ..AuditEvent::default()
+    });
 }
 
 /// RFC 3339 UTC with milliseconds: `2026-11-29T22:55:00.123Z`.

@@ -53,7 +53,7 @@ pub struct Cli {
 /// Options every command shares.
 #[derive(Debug, Clone, Default, Args)]
 struct CommonArgs {
-    /// Schema file [default: $`ENVGATE_SCHEMA`, else ./env.schema.toml].
+    /// Schema file [default: the ENVGATE_SCHEMA variable, else ./env.schema.toml].
     #[arg(short, long, global = true, value_name = "FILE")]
     schema: Option<PathBuf>,
 
@@ -126,7 +126,6 @@ enum Sub {
     },
     /// Render documentation from the schema.
     Docs(DocsArgs),
-    /// Print the JSON Schema of the schema format.
     /// Rotate secrets (AWS's four steps with staging labels; resumable).
     Rotate(RotateArgs),
     /// Print the JSON Schema of the schema format.
@@ -296,6 +295,11 @@ impl Cli {
                 ));
             }
             None if check => (report, Action::Check),
+            None if docs && !command.is_empty() => {
+                return Err(Error::Usage(
+                    "--docs renders documentation; drop it to launch a command".to_owned(),
+                ));
+            }
             None if docs => (
                 report,
                 Action::Docs {

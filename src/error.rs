@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use miette::Diagnostic;
 use thiserror::Error as ThisError;
 
-use crate::problem::Problem;
-use crate::resolve::io_reason;
+use crate::fsio::io_reason;
+use crate::problem::{Code, Problem};
 use crate::schema::SchemaSource;
 
 /// Exit codes, as documented in the README.
@@ -113,30 +113,33 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    /// An `--env-file` does not parse.
-    #[error("env file {}, line {line}: not a valid NAME=value line", path.display())]
+    /// An `--env-file` is not UTF-8, too large, or does not parse.
+    #[error("env file {}{}: {reason}", path.display(), line.map(|line| format!(", line {line}")).unwrap_or_default())]
     #[diagnostic(
-        code(envgate::env_file::syntax),
-        help("Each line is NAME=value; quote values with spaces or '#', and close every quote.")
+        code(envgate::env_file::invalid),
+        help(
+            "Each line is NAME=value (python-dotenv's format): quote values with spaces or ' #', close every quote, and save the file as UTF-8."
+        )
     )]
-    EnvFileSyntax {
+    EnvFileInvalid {
         /// The path as given.
         path: PathBuf,
-        /// 1-based line number.
-        line: usize,
+        /// 1-based line number, when the problem has one.
+        line: Option<usize>,
+        /// What is wrong.
+        reason: String,
     },
 
     /// One of envgate's own settings (from the environment) is malformed.
     #[error("{name} is not valid: {reason}")]
-    #[diagnostic(
-        code(envgate::invalid_setting),
-        help("Booleans accept true/false, 1/0, yes/no, on/off in any case.")
-    )]
+    #[diagnostic(code(envgate::invalid_setting), help("{help}"))]
     Setting {
         /// The setting's variable name.
         name: String,
         /// Why it does not parse.
         reason: String,
+        /// What the setting accepts.
+        help: String,
     },
 
     /// A command-line usage error.
@@ -174,17 +177,49 @@ pub enum Error {
         reason: String,
     },
 
+    /// The file given to `docs --check` cannot be read.
+    #[error("cannot read {}: {}", path.display(), io_reason(source))]
+    #[diagnostic(
+        code(envgate::docs::unreadable),
+        help("Give `docs --check` the regular file the docs were written to.")
+    )]
+    DocsUnreadable {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+
     /// An output file cannot be written.
     #[error("cannot write {}: {}", path.display(), io_reason(source))]
     #[diagnostic(
         code(envgate::output),
-        help("Check that the directory exists and is writable.")
+        help(
+            "Check that the directory exists and is writable, and that the path is a regular file (envgate does not write through symlinks or into devices)."
+        )
     )]
     Output {
         /// The path.
         path: PathBuf,
         /// Why.
         source: std::io::Error,
+    },
+
+    /// The environment envgate would pass is larger than the kernel takes.
+    #[error(
+        "the program's environment is too large to pass ({bytes} bytes; the limit here is {limit})"
+    )]
+    #[diagnostic(
+        code(envgate::exec::too_large),
+        help(
+            "Deliver large values as files (deliver = \"file\") or trim what the container inherits."
+        )
+    )]
+    EnvironmentTooLarge {
+        /// Bytes the arguments and environment need.
+        bytes: usize,
+        /// What the kernel accepts.
+        limit: usize,
     },
 
     /// The command to launch was not found.
@@ -214,6 +249,24 @@ pub enum Error {
     },
 }
 
+/// The exit code of a run whose problems include errors: access denied (77) over
+/// an unavailable secret store (69) over invalid configuration (78).
+#[must_use]
+pub fn problems_exit_code(problems: &[Problem]) -> u8 {
+    let has = |codes: &[Code]| {
+        problems
+            .iter()
+            .any(|p| p.is_error() && codes.contains(&p.code))
+    };
+    if has(&[Code::AccessDenied, Code::CrossEnvironment]) {
+        exit::ACCESS_DENIED
+    } else if has(&[Code::StoreUnavailable, Code::Throttled]) {
+        exit::UNAVAILABLE
+    } else {
+        exit::CONFIG_INVALID
+    }
+}
+
 impl Error {
     /// A schema IO failure, choosing between "not found" and "too large".
     #[must_use]
@@ -234,15 +287,17 @@ impl Error {
     #[must_use]
     pub fn exit_code(&self) -> u8 {
         match self {
-            Self::SchemaNotFound { .. } | Self::EnvFileNotFound { .. } => exit::NO_INPUT,
+            Self::SchemaNotFound { .. }
+            | Self::EnvFileNotFound { .. }
+            | Self::DocsUnreadable { .. } => exit::NO_INPUT,
             Self::SchemaTooLarge { .. } | Self::SchemaInvalid(_) => exit::SCHEMA_INVALID,
-            Self::EnvFileSyntax { .. } | Self::Setting { .. } => exit::CONFIG_INVALID,
+            Self::EnvFileInvalid { .. } | Self::Setting { .. } => exit::CONFIG_INVALID,
             Self::Usage(_) => exit::USAGE,
             Self::Output { .. } | Self::AuditLog { .. } | Self::AuditWrite { .. } => {
                 exit::CANT_CREATE
             }
             Self::CommandNotFound { .. } => exit::NOT_FOUND,
-            Self::NotExecutable { .. } => exit::NOT_EXECUTABLE,
+            Self::NotExecutable { .. } | Self::EnvironmentTooLarge { .. } => exit::NOT_EXECUTABLE,
         }
     }
 }

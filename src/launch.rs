@@ -7,7 +7,9 @@
 //! descriptor of envgate's own (Rust opens every file close-on-exec). Its
 //! environment is the inherited one plus every resolved value.
 
+use std::collections::HashSet;
 use std::ffi::{CString, OsStr, OsString};
+use std::fmt;
 use std::io::Write;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -19,33 +21,38 @@ use nix::sys::signal::{SigSet, SigmaskHow, sigprocmask};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::error::Error;
-use crate::resolve::{EnvSnapshot, Origin, Resolution};
+use crate::resolve::{EnvSnapshot, Resolution};
 use crate::schema::{Delivery, Schema};
 
-/// The environment the program receives: the inherited environment, minus the
-/// `NAME_FILE` variables envgate read, plus every resolved value. Variables with
-/// `deliver = "file"` are written to `files` and passed as `NAME_FILE` instead.
+/// The environment the program receives, built from the resolution alone: the
+/// inherited environment minus every name envgate resolves itself (`NAME_FILE`
+/// and every alias of a schema variable, whichever source won), plus each
+/// resolved value as `NAME`, plus `ENVIRONMENT` set to the environment that was
+/// validated. Variables with `deliver = "file"` are written to `files` and passed
+/// as `NAME_FILE` only; `NAME` itself is removed.
 ///
 /// # Errors
 /// [`Error::Output`] (exit 73) when a delivery file cannot be written.
 pub fn child_environment(
     env: &EnvSnapshot,
     schema: &Schema,
+    environment: &str,
     resolution: &Resolution,
     files: &mut Option<SecretsDir>,
 ) -> Result<Vec<(OsString, OsString)>, Error> {
-    let consumed: Vec<OsString> = resolution
-        .vars
-        .iter()
-        .filter(|var| matches!(var.origin, Origin::File(_)))
-        .map(|var| OsString::from(format!("{}_FILE", var.name)))
-        .collect();
+    let mut removed: HashSet<OsString> = HashSet::new();
+    for var in &schema.vars {
+        removed.insert(OsString::from(format!("{}_FILE", var.name)));
+        removed.extend(var.aliases.iter().map(OsString::from));
+        if var.deliver == Delivery::File {
+            removed.insert(OsString::from(&var.name));
+        }
+    }
     let mut child = EnvSnapshot::from_pairs(
         env.iter()
-            .filter(|(name, _)| !consumed.iter().any(|file_var| file_var == name))
+            .filter(|(name, _)| !removed.contains(*name))
             .map(|(name, value)| (name.to_owned(), value.to_owned())),
     );
-    let mut by_file = Vec::new();
     for (spec, var) in schema.vars.iter().zip(&resolution.vars) {
         let Some(value) = &var.value else { continue };
         if spec.deliver == Delivery::File {
@@ -58,7 +65,6 @@ pub fn child_environment(
                 OsString::from(format!("{}_FILE", var.name)),
                 path.into_os_string(),
             );
-            by_file.push(OsString::from(&var.name));
         } else {
             child.set(
                 OsString::from(&var.name),
@@ -66,9 +72,9 @@ pub fn child_environment(
             );
         }
     }
+    child.set("ENVIRONMENT".into(), environment.into());
     Ok(child
         .iter()
-        .filter(|(name, _)| !by_file.iter().any(|file_var| file_var == name))
         .map(|(name, value)| (name.to_owned(), value.to_owned()))
         .collect())
 }
@@ -78,8 +84,9 @@ const DEFAULT_SECRETS_PARENT: &str = "/dev/shm";
 
 /// A fresh directory (mode 0700) holding one 0400 file per delivered variable.
 ///
-/// The files outlive envgate: the program reads them after exec. Its owner (or the
-/// container's end) removes them; see docs/SECURITY.md for the trade-off.
+/// After a successful exec the files outlive envgate: the program reads them. Its
+/// owner (or the container's end) removes them; see docs/SECURITY.md for the
+/// trade-off. When the launch fails instead, dropping this removes them.
 #[derive(Debug)]
 pub struct SecretsDir {
     path: PathBuf,
@@ -129,23 +136,61 @@ impl SecretsDir {
     }
 }
 
-/// Replaces this process with `command`, searched in `PATH` like a shell does.
+impl Drop for SecretsDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// A program ready to exec: found, executable, with arguments and environment
+/// that the kernel will take.
+pub struct Prepared {
+    path: CString,
+    args: Vec<CString>,
+    envp: Vec<CString>,
+    shown: String,
+}
+
+impl fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Prepared")
+            .field("program", &self.shown)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Prepared {
+    /// The program as given on the command line, for messages and the audit trail.
+    #[must_use]
+    pub fn program(&self) -> &str {
+        &self.shown
+    }
+}
+
+/// Checks everything exec(2) would check, before the launch is audited: the
+/// program is found in `PATH` (as a shell searches it) and executable, and the
+/// arguments and environment fit the kernel's limit.
 ///
-/// Returns only on failure.
-#[must_use]
-pub fn exec(command: &[OsString], environment: Vec<(OsString, OsString)>) -> Error {
+/// # Errors
+/// [`Error::CommandNotFound`] (127), [`Error::NotExecutable`] or
+/// [`Error::EnvironmentTooLarge`] (126), [`Error::Usage`] for a NUL byte in an
+/// argument.
+pub fn prepare(
+    command: &[OsString],
+    environment: Vec<(OsString, OsString)>,
+    search_path: Option<&OsStr>,
+) -> Result<Prepared, Error> {
     let Some(program) = command.first() else {
-        return Error::Usage("no command to launch after `--`".to_owned());
+        return Err(Error::Usage("no command to launch after `--`".to_owned()));
     };
     let shown = program.to_string_lossy().into_owned();
-    let Ok(args) = command
+    let path = locate(program, search_path, &shown)?;
+    let args = command
         .iter()
         .map(|arg| c_string(arg))
         .collect::<Result<Vec<_>, _>>()
-    else {
-        return Error::Usage("an argument of the command contains a NUL byte".to_owned());
-    };
-    let Ok(envp) = environment
+        .map_err(|_| Error::Usage("an argument of the command contains a NUL byte".to_owned()))?;
+    let envp = environment
         .into_iter()
         .map(|(name, value)| {
             let mut pair = name.into_vec();
@@ -154,15 +199,91 @@ pub fn exec(command: &[OsString], environment: Vec<(OsString, OsString)>) -> Err
             CString::new(pair)
         })
         .collect::<Result<Vec<_>, _>>()
-    else {
-        return Error::Usage(
-            "a value contains a NUL byte and cannot be passed in the environment".to_owned(),
-        );
+        .map_err(|_| {
+            // Validation refuses NUL bytes in values; an inherited variable is the
+            // only way here, and the kernel would not have passed it to envgate.
+            Error::Usage("a variable contains a NUL byte and cannot be passed on".to_owned())
+        })?;
+    let bytes: usize = args
+        .iter()
+        .chain(&envp)
+        .map(|text| text.as_bytes_with_nul().len() + std::mem::size_of::<usize>())
+        .sum();
+    let limit = arg_max();
+    if bytes > limit {
+        return Err(Error::EnvironmentTooLarge { bytes, limit });
+    }
+    Ok(Prepared {
+        path,
+        args,
+        envp,
+        shown,
+    })
+}
+
+/// What the kernel accepts for arguments and environment together.
+fn arg_max() -> usize {
+    nix::unistd::sysconf(nix::unistd::SysconfVar::ARG_MAX)
+        .ok()
+        .flatten()
+        .and_then(|limit| usize::try_from(limit).ok())
+        .unwrap_or(128 * 1024)
+}
+
+/// The program's path: as given when it contains a `/`, else the first match in
+/// `PATH` (default `/usr/local/bin:/usr/bin:/bin`) that is an executable file.
+fn locate(program: &OsStr, search_path: Option<&OsStr>, shown: &str) -> Result<CString, Error> {
+    let candidates: Vec<PathBuf> = if program.as_bytes().contains(&b'/') {
+        vec![PathBuf::from(program)]
+    } else {
+        let search = search_path
+            .filter(|path| !path.is_empty())
+            .unwrap_or(OsStr::new("/usr/local/bin:/usr/bin:/bin"));
+        std::env::split_paths(search)
+            .map(|dir| dir.join(program))
+            .collect()
     };
+    let mut refused = None;
+    for candidate in candidates {
+        let Ok(meta) = std::fs::metadata(&candidate) else {
+            continue;
+        };
+        if meta.is_dir() {
+            refused.get_or_insert(Errno::EISDIR);
+            continue;
+        }
+        match nix::unistd::access(&candidate, nix::unistd::AccessFlags::X_OK) {
+            Ok(()) => {
+                return c_string(candidate.as_os_str()).map_err(|_| {
+                    Error::Usage("the command's path contains a NUL byte".to_owned())
+                });
+            }
+            Err(errno) => {
+                refused.get_or_insert(errno);
+            }
+        }
+    }
+    Err(match refused {
+        Some(errno) => exec_error(shown.to_owned(), errno),
+        None => Error::CommandNotFound {
+            program: shown.to_owned(),
+        },
+    })
+}
+
+/// Replaces this process with the prepared program. Returns only on failure.
+#[must_use]
+pub fn exec(prepared: Prepared) -> Error {
+    let Prepared {
+        path,
+        args,
+        envp,
+        shown,
+    } = prepared;
     let _ = std::io::stdout().flush();
     let _ = std::io::stderr().flush();
     reset_signals();
-    let Err(errno) = nix::unistd::execvpe(&args[0], &args, &envp);
+    let Err(errno) = nix::unistd::execve(&path, &args, &envp);
     exec_error(shown, errno)
 }
 
@@ -177,7 +298,7 @@ fn reset_signals() {
             continue;
         }
         // SAFETY: setting SIG_DFL installs no handler code; it is done right before
-        // exec, on the only thread envgate has. Signals that cannot be changed
+        // exec (the signal watcher thread only waits in sigwait). Signals that cannot be changed
         // (the ones glibc reserves) return an error, which is ignored.
         unsafe {
             libc::signal(signal, libc::SIG_DFL);
@@ -189,6 +310,10 @@ fn reset_signals() {
 fn exec_error(program: String, errno: Errno) -> Error {
     match errno {
         Errno::ENOENT | Errno::ENOTDIR => Error::CommandNotFound { program },
+        Errno::ENOEXEC => Error::NotExecutable {
+            program,
+            reason: "not an executable format (a script needs a #! line)".to_owned(),
+        },
         other => Error::NotExecutable {
             program,
             reason: other.desc().to_lowercase(),
@@ -214,7 +339,8 @@ mod tests {
             (OsString::from("OTHER"), OsString::from("kept")),
         ]);
         let resolution = resolve(&schema, "development", &env, &[]);
-        let child = child_environment(&env, &schema, &resolution, &mut None).unwrap();
+        let child =
+            child_environment(&env, &schema, "development", &resolution, &mut None).unwrap();
         let get = |name: &str| {
             child
                 .iter()

@@ -109,6 +109,10 @@ codes! {
     StoreUnavailable => "envgate::store_unavailable", "Secrets Manager could not be reached, did not answer in time, or no credentials were found.";
     SecretOverridesEnv => "envgate::secret_overrides_env", "A value from Secrets Manager replaced a different local value.";
     RotationOverdue => "envgate::rotation_overdue", "A secret is older than its `rotate.every`.";
+    EnvFileUnsetName => "envgate::env_file_unset_name", "An `--env-file` value expands `${NAME}` and NAME is not set.";
+    NulByte => "envgate::nul_byte", "A value contains a NUL byte, which no environment variable can hold.";
+    TooLongForExec => "envgate::too_long_for_exec", "A value is longer than the kernel accepts for one environment variable.";
+    UnresolvedReference => "envgate::unresolved_reference", "A Secrets Manager reference in the environment could not be resolved.";
 }
 
 impl fmt::Display for Code {

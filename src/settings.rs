@@ -1,16 +1,20 @@
-//! envgate's own settings, read from the environment with envy.
+//! envgate's own settings, read with envy from the environment and `--env-file`s.
 //!
 //! These are the launcher's knobs, not the program's configuration: which
 //! environment to validate for, whether to use Secrets Manager, where the schema
-//! is. Booleans accept the spellings people write (`True`, `1`, `yes`, `on`, any case),
+//! is. They resolve with the same precedence as variables (the process
+//! environment, then env files, later files win), so a file cannot make the
+//! program see a setting envgate did not act on. Booleans accept the spellings people write (`True`, `1`, `yes`, `on`, any case),
 //! because the guide envgate replaces writes `USE_SECRETS_MANAGER=True`.
 
 use std::path::PathBuf;
 
 use serde::{Deserialize, Deserializer};
 
+use secrecy::ExposeSecret;
+
 use crate::error::Error;
-use crate::resolve::EnvSnapshot;
+use crate::resolve::{EnvFile, EnvSnapshot};
 use crate::validate::rules::parse_bool;
 
 /// The variables envgate itself reads.
@@ -67,42 +71,89 @@ fn flexible_bool<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::
 }
 
 impl Settings {
-    /// Reads the settings from an environment snapshot.
+    /// Reads the settings from the process environment alone.
     ///
     /// # Errors
     /// [`Error::Setting`] naming the malformed variable (exit 78).
     pub fn from_env(env: &EnvSnapshot) -> Result<Self, Error> {
+        Self::resolve(env, &[])
+    }
+
+    /// Reads the settings from the process environment, then the env files
+    /// (later files win): the precedence of every other variable.
+    ///
+    /// # Errors
+    /// [`Error::Setting`] naming the malformed variable (exit 78).
+    pub fn resolve(env: &EnvSnapshot, env_files: &[EnvFile]) -> Result<Self, Error> {
         let mut pairs = Vec::new();
         for name in SETTING_NAMES {
             match env.get(name).map(|value| value.to_str()) {
                 Some(Some(value)) if !value.is_empty() => {
                     pairs.push(((*name).to_owned(), value.to_owned()));
+                    continue;
                 }
                 Some(None) => {
                     return Err(Error::Setting {
                         name: (*name).to_owned(),
                         reason: "not valid UTF-8".to_owned(),
+                        help: help_for(name).to_owned(),
                     });
                 }
                 _ => {}
             }
+            let from_file = env_files.iter().rev().find_map(|file| {
+                file.get(name)
+                    .filter(|value| !value.expose_secret().is_empty())
+            });
+            if let Some(value) = from_file {
+                pairs.push(((*name).to_owned(), value.expose_secret().to_owned()));
+            }
+        }
+        for (name, value) in &pairs {
+            check_setting(name, value)?;
         }
         envy::from_iter(pairs).map_err(|error| Error::Setting {
-            name: failing_setting(env),
+            name: "settings".to_owned(),
             reason: error.to_string(),
+            help: "Check envgate's own variables (ENVIRONMENT, USE_SECRETS_MANAGER, …).".to_owned(),
         })
     }
 }
 
-fn failing_setting(env: &EnvSnapshot) -> String {
-    BOOL_SETTINGS
-        .iter()
-        .find(|name| {
-            env.get_str(name)
-                .is_some_and(|value| parse_bool(value).is_none())
-        })
-        .unwrap_or(&"SECRETS_CACHE_TTL")
-        .to_string()
+/// What a setting accepts, for its error's help.
+fn help_for(name: &str) -> &'static str {
+    if BOOL_SETTINGS.contains(&name) {
+        "Booleans accept true/false, 1/0, yes/no, on/off in any case."
+    } else if name == "SECRETS_CACHE_TTL" {
+        "SECRETS_CACHE_TTL is a whole number of seconds, such as 300 (the default)."
+    } else {
+        "Set it to UTF-8 text."
+    }
+}
+
+/// Checks one setting's text before envy sees it, so the error names the variable
+/// and says what it accepts.
+fn check_setting(name: &str, value: &str) -> Result<(), Error> {
+    let reason = if BOOL_SETTINGS.contains(&name) {
+        parse_bool(value)
+            .is_none()
+            .then(|| "expected a boolean".to_owned())
+    } else if name == "SECRETS_CACHE_TTL" {
+        value
+            .parse::<u64>()
+            .is_err()
+            .then(|| "expected a whole number of seconds".to_owned())
+    } else {
+        None
+    };
+    match reason {
+        Some(reason) => Err(Error::Setting {
+            name: name.to_owned(),
+            reason,
+            help: help_for(name).to_owned(),
+        }),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]

@@ -132,6 +132,12 @@ fn variable(out: &mut String, schema: &Schema, var: &VarSpec) {
     );
     let _ = writeln!(out, "- **Required:** {}", required_summary(schema, var));
     match &var.base.default {
+        Some(_) if var.sensitive => {
+            let _ = writeln!(
+                out,
+                "- **Default:** set in the schema (sensitive, not shown)"
+            );
+        }
         Some(default) => {
             let _ = writeln!(out, "- **Default:** {}", code(default));
         }
@@ -230,7 +236,11 @@ fn environment_override(out: &mut String, var: &VarSpec, env: &str, layer: &Laye
         lines.push(format!("required: {}", if required { "yes" } else { "no" }));
     }
     if let Some(default) = &layer.default {
-        lines.push(format!("default: {}", code(default)));
+        if var.sensitive {
+            lines.push("default: set in the schema (sensitive, not shown)".to_owned());
+        } else {
+            lines.push(format!("default: {}", code(default)));
+        }
     }
     if let Some(secret) = &layer.secret {
         lines.push(format!("secret: {}", code(secret)));

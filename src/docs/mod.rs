@@ -13,6 +13,7 @@ use similar::TextDiff;
 
 use crate::cli::DocsFormat;
 use crate::error::{Error, exit};
+use crate::fsio::{print, read_regular, write_atomically};
 use crate::schema::{Schema, VarSpec};
 
 pub use english::{code, rule_sentences, type_sentence};
@@ -77,19 +78,27 @@ pub fn json_schema() -> String {
     json_schema::render()
 }
 
-/// Renders `schema` in `format`.
+/// Renders `schema` in `format`; `target` is the file it is meant for (named in
+/// the "regenerate with" header; a conventional path when absent).
 #[must_use]
-pub fn render(schema: &Schema, format: DocsFormat) -> String {
+pub fn render(schema: &Schema, format: DocsFormat, target: Option<&Path>) -> String {
     let schema_arg = &schema.source.name;
+    let target = |default: &str| {
+        target.map_or_else(|| default.to_owned(), |path| path.display().to_string())
+    };
     match format {
         DocsFormat::Markdown => markdown::render(
             schema,
-            &format!("envgate --schema {schema_arg} docs --output docs/ENVIRONMENT_VARIABLES.md"),
+            &format!(
+                "envgate --schema {schema_arg} docs --output {}",
+                target("docs/ENVIRONMENT_VARIABLES.md")
+            ),
         ),
         DocsFormat::Dotenv => dotenv::render(
             schema,
             &format!(
-                "envgate --schema {schema_arg} docs --format dotenv --output examples/.env.example"
+                "envgate --schema {schema_arg} docs --format dotenv --output {}",
+                target("examples/.env.example")
             ),
         ),
     }
@@ -105,18 +114,31 @@ pub fn run(
     output: Option<&Path>,
     check: Option<&Path>,
 ) -> Result<u8, Error> {
-    let rendered = render(schema, format);
+    let rendered = render(schema, format, check.or(output));
     if let Some(path) = check {
-        return Ok(check_file(schema, format, path, &rendered));
+        return check_file(schema, format, path, &rendered);
     }
     match output {
-        Some(path) => crate::write_atomically(path, &rendered)?,
-        None => print!("{rendered}"),
+        Some(path) => {
+            write_atomically(path, rendered.as_bytes()).map_err(|source| Error::Output {
+                path: path.to_owned(),
+                source,
+            })?;
+        }
+        None => print(&rendered),
     }
     Ok(exit::OK)
 }
 
-fn check_file(schema: &Schema, format: DocsFormat, path: &Path, rendered: &str) -> u8 {
+/// The largest docs file `docs --check` reads.
+const MAX_DOCS_BYTES: u64 = 16 * 1024 * 1024;
+
+fn check_file(
+    schema: &Schema,
+    format: DocsFormat,
+    path: &Path,
+    rendered: &str,
+) -> Result<u8, Error> {
     let format_arg = match format {
         DocsFormat::Markdown => "",
         DocsFormat::Dotenv => " --format dotenv",
@@ -126,32 +148,39 @@ fn check_file(schema: &Schema, format: DocsFormat, path: &Path, rendered: &str) 
         schema.source.name,
         path.display()
     );
-    let current = match std::fs::read_to_string(path) {
-        Ok(current) => current,
-        Err(error) => {
-            println!(
-                "{} cannot be read ({}); create it with: {regenerate}",
+    let current = match read_regular(path, MAX_DOCS_BYTES) {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            print(&format!(
+                "{} does not exist; create it with: {regenerate}\n",
                 path.display(),
-                crate::resolve::io_reason(&error)
-            );
-            return exit::STALE;
+            ));
+            return Ok(exit::STALE);
+        }
+        // A FIFO, a device or an unreadable file is a bad input, not a stale one.
+        Err(source) => {
+            return Err(Error::DocsUnreadable {
+                path: path.to_owned(),
+                source,
+            });
         }
     };
     if current == rendered {
-        println!("{} is up to date", path.display());
-        return exit::OK;
+        print(&format!("{} is up to date\n", path.display()));
+        return Ok(exit::OK);
     }
     let diff = TextDiff::from_lines(current.as_str(), rendered);
     let generated = format!("{} (generated)", path.display());
-    print!(
-        "{}",
-        diff.unified_diff()
+    print(
+        &diff
+            .unified_diff()
             .context_radius(3)
             .header(&path.display().to_string(), &generated)
+            .to_string(),
     );
-    println!(
-        "{} is stale; regenerate it with: {regenerate}",
+    print(&format!(
+        "{} is stale; regenerate it with: {regenerate}\n",
         path.display()
-    );
-    exit::STALE
+    ));
+    Ok(exit::STALE)
 }

@@ -5,13 +5,14 @@
 
 use std::fmt::Write as _;
 
-use super::{Report, position, summary};
+use super::{IndexedSource, Report, position, summary};
 
 pub(super) fn render(report: &Report<'_>) -> String {
+    let source = IndexedSource::new(report.source);
     let mut out = String::new();
     for problem in report.problems {
         let mut properties = vec![format!("file={}", escape_property(&report.source.name))];
-        if let Some((line, column)) = position(&report.source.text, problem.span.as_ref()) {
+        if let Some((line, column)) = position(&source, problem.span.as_ref()) {
             properties.push(format!("line={line}"));
             properties.push(format!("col={column}"));
         }

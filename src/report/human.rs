@@ -1,21 +1,20 @@
 //! Human report: one miette diagnostic per problem, then a summary line.
 
 use std::fmt;
-use std::sync::Arc;
 
 use miette::{
-    Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource,
-    Severity as MietteSeverity, SourceCode,
+    Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, Severity as MietteSeverity,
+    SourceCode,
 };
 
-use super::{Report, summary};
+use super::{IndexedSource, Report, summary};
 use crate::problem::{Problem, Severity};
 
 /// Width of rendered diagnostics: fixed, so output is the same on every terminal.
 const WIDTH: usize = 100;
 
 pub(super) fn render(report: &Report<'_>, color: bool) -> String {
-    let source = NamedSource::new(&report.source.name, Arc::clone(&report.source.text));
+    let source = IndexedSource::new(report.source);
     let theme = if color {
         GraphicalTheme::unicode()
     } else {
@@ -39,7 +38,7 @@ pub(super) fn render(report: &Report<'_>, color: bool) -> String {
 /// Adapts a [`Problem`] to miette's `Diagnostic`.
 struct ProblemDiagnostic<'a> {
     problem: &'a Problem,
-    source: &'a NamedSource<Arc<str>>,
+    source: &'a IndexedSource,
 }
 
 impl fmt::Debug for ProblemDiagnostic<'_> {

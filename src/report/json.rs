@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::{Report, line_column};
+use super::{IndexedSource, Report};
 
 #[derive(Serialize)]
 struct JsonReport<'a> {
@@ -11,6 +11,8 @@ struct JsonReport<'a> {
     schema: &'a str,
     variables: usize,
     problems: Vec<JsonProblem<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    explain: Option<&'a [super::ExplainRow]>,
 }
 
 #[derive(Serialize)]
@@ -32,6 +34,7 @@ struct JsonSpan {
 }
 
 pub(super) fn render(report: &Report<'_>) -> String {
+    let source = IndexedSource::new(report.source);
     let problems = report
         .problems
         .iter()
@@ -42,7 +45,7 @@ pub(super) fn render(report: &Report<'_>) -> String {
             message: &problem.message,
             help: problem.help.as_deref(),
             span: problem.span.as_ref().map(|span| {
-                let (line, column) = line_column(&report.source.text, span.start);
+                let (line, column) = source.position(span.start);
                 JsonSpan {
                     line,
                     column,
@@ -58,9 +61,27 @@ pub(super) fn render(report: &Report<'_>) -> String {
         schema: &report.source.name,
         variables: report.var_count,
         problems,
+        explain: report.explain,
     };
     // Serialising plain data to a String cannot fail.
     let mut out = serde_json::to_string_pretty(&json).unwrap_or_default();
     out.push('\n');
     out
+}
+
+/// A failure that ended the run (not a problem list), as the JSON report's shape.
+#[must_use]
+pub fn failure_json(error: &dyn miette::Diagnostic) -> String {
+    let code = error.code().map(|code| code.to_string());
+    let help = error.help().map(|help| help.to_string());
+    let json = serde_json::json!({
+        "ok": false,
+        "problems": [{
+            "code": code,
+            "severity": "error",
+            "message": error.to_string(),
+            "help": help,
+        }],
+    });
+    format!("{json:#}\n")
 }

@@ -11,8 +11,12 @@ mod human;
 mod json;
 
 use std::ops::Range;
+use std::sync::Arc;
 
-pub use explain::explain_table;
+use miette::{MietteError, MietteSpanContents, SourceCode, SourceSpan, SpanContents};
+
+pub use explain::{ExplainRow, escape, explain_rows, explain_table};
+pub use json::failure_json;
 
 use crate::problem::Problem;
 use crate::schema::SchemaSource;
@@ -42,6 +46,8 @@ pub struct Report<'a> {
     pub problems: &'a [Problem],
     /// What happens on failure, for the summary line ("nothing was launched").
     pub consequence: Option<&'a str>,
+    /// `--explain`: one row per variable.
+    pub explain: Option<&'a [ExplainRow]>,
 }
 
 impl Report<'_> {
@@ -61,9 +67,110 @@ impl Report<'_> {
 #[must_use]
 pub fn render(report: &Report<'_>, format: Format, color: bool) -> String {
     match format {
-        Format::Human => human::render(report, color),
+        Format::Human => {
+            let table = report.explain.map(explain_table).unwrap_or_default();
+            table + &human::render(report, color)
+        }
         Format::Json => json::render(report),
-        Format::Github => github::render(report),
+        Format::Github => {
+            let table = report
+                .explain
+                .map(|rows| {
+                    format!(
+                        "::group::envgate --explain\n{}::endgroup::\n",
+                        explain_table(rows)
+                    )
+                })
+                .unwrap_or_default();
+            table + &github::render(report)
+        }
+    }
+}
+
+/// The schema text with the start of every line indexed, so that positions and
+/// snippets cost a binary search, not a scan from the top: reporting 40,000
+/// problems stays linear.
+pub struct IndexedSource {
+    name: String,
+    text: Arc<str>,
+    line_starts: Vec<usize>,
+}
+
+impl IndexedSource {
+    /// Indexes `source`.
+    #[must_use]
+    pub fn new(source: &SchemaSource) -> Self {
+        let line_starts = std::iter::once(0)
+            .chain(
+                source
+                    .text
+                    .bytes()
+                    .enumerate()
+                    .filter(|&(_, byte)| byte == b'\n')
+                    .map(|(index, _)| index + 1),
+            )
+            .collect();
+        Self {
+            name: source.name.clone(),
+            text: Arc::clone(&source.text),
+            line_starts,
+        }
+    }
+
+    /// 0-based line of a byte offset.
+    fn line_of(&self, offset: usize) -> usize {
+        self.line_starts
+            .partition_point(|&start| start <= offset)
+            .saturating_sub(1)
+    }
+
+    /// 1-based line and column (in characters) of a byte offset.
+    #[must_use]
+    pub fn position(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        let line = self.line_of(offset);
+        let start = self.line_starts[line];
+        let column = self
+            .text
+            .get(start..offset)
+            .map_or(0, |t| t.chars().count());
+        (line + 1, column + 1)
+    }
+}
+
+impl SourceCode for IndexedSource {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
+        // miette's own reader scans from the top of the text; give it a window of
+        // whole lines around the span instead, then shift what it found back.
+        let start = span.offset().min(self.text.len());
+        let end = (span.offset() + span.len()).min(self.text.len());
+        let first = self.line_of(start).saturating_sub(context_lines_before + 1);
+        let last = (self.line_of(end) + context_lines_after + 2).min(self.line_starts.len());
+        let from = self.line_starts[first];
+        let to = self
+            .line_starts
+            .get(last)
+            .copied()
+            .unwrap_or(self.text.len());
+        let window: &'a str = &self.text[from..to];
+        let local = SourceSpan::new((span.offset().saturating_sub(from)).into(), span.len());
+        let contents = window.read_span(&local, context_lines_before, context_lines_after)?;
+        Ok(Box::new(MietteSpanContents::new_named(
+            self.name.clone(),
+            contents.data(),
+            SourceSpan::new(
+                (contents.span().offset() + from).into(),
+                contents.span().len(),
+            ),
+            contents.line() + first,
+            contents.column(),
+            contents.line_count(),
+        )))
     }
 }
 
@@ -79,8 +186,8 @@ pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
 }
 
 /// Line and column of a span's start, if any.
-fn position(text: &str, span: Option<&Range<usize>>) -> Option<(usize, usize)> {
-    span.map(|span| line_column(text, span.start))
+fn position(source: &IndexedSource, span: Option<&Range<usize>>) -> Option<(usize, usize)> {
+    span.map(|span| source.position(span.start))
 }
 
 fn plural(count: usize, word: &str) -> String {
@@ -135,5 +242,41 @@ mod tests {
         assert_eq!(line_column(text, 0), (1, 1));
         assert_eq!(line_column(text, 6), (2, 1));
         assert_eq!(line_column(text, 10), (2, 4));
+        let source = SchemaSource {
+            name: "s".to_owned(),
+            text: text.into(),
+        };
+        let indexed = IndexedSource::new(&source);
+        for offset in 0..text.len() {
+            if text.is_char_boundary(offset) {
+                assert_eq!(indexed.position(offset), line_column(text, offset));
+            }
+        }
+    }
+
+    #[test]
+    fn indexed_snippets_match_mietttes_own() {
+        let mut text = String::new();
+        for i in 0..40 {
+            text.push_str("[vars.V");
+            text.push_str(&i.to_string());
+            text.push_str("]\nkey = 1\n");
+        }
+        let source = SchemaSource {
+            name: "s.toml".to_owned(),
+            text: text.as_str().into(),
+        };
+        let indexed = IndexedSource::new(&source);
+        for start in [0, 5, 13, 200, 400, text.len() - 3] {
+            let span = SourceSpan::new(start.into(), 2);
+            for context in [0, 1, 2] {
+                let ours = indexed.read_span(&span, context, context).unwrap();
+                let theirs = text.as_str().read_span(&span, context, context).unwrap();
+                assert_eq!(ours.data(), theirs.data(), "{start} {context}");
+                assert_eq!(ours.line(), theirs.line());
+                assert_eq!(ours.column(), theirs.column());
+                assert_eq!(ours.span(), theirs.span());
+            }
+        }
     }
 }

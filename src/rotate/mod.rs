@@ -148,12 +148,12 @@ pub fn run(
     match outcome {
         Ok((report, failed)) => {
             if request.dry_run {
-                print!("{}", dry_run_header());
+                crate::fsio::print(&dry_run_header());
             }
             if failed {
-                eprint!("{report}");
+                crate::fsio::eprint(&report);
             } else {
-                print!("{report}");
+                crate::fsio::print(&report);
             }
             audit.healthy()?;
             Ok(if failed {
@@ -163,10 +163,10 @@ pub fn run(
             })
         }
         Err(error) => {
-            eprintln!(
-                "envgate: rotation could not reach Secrets Manager: {}",
+            crate::fsio::eprint(&format!(
+                "envgate: rotation could not reach Secrets Manager: {}\n",
                 error.aws_code()
-            );
+            ));
             Ok(exit::ROTATION_FAILED)
         }
     }

@@ -5,8 +5,7 @@
 //! error, and a user fixing a schema wants all of them at once, each with a line,
 //! a column and a "did you mean". [`from_str`] is pure; [`from_path`] is the IO edge.
 
-use std::fs::File;
-use std::io::Read;
+use std::collections::HashMap;
 use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
@@ -79,7 +78,8 @@ pub const ROTATE_KEYS: &[&str] = &[
 /// with every problem for a bad schema (exit 65).
 pub fn from_path(path: &Path) -> Result<Schema, Error> {
     let name = path.display().to_string();
-    let text = read_limited(path).map_err(|source| Error::schema_io(path, source))?;
+    let text = crate::fsio::read_regular(path, MAX_SCHEMA_BYTES)
+        .map_err(|source| Error::schema_io(path, source))?;
     let Ok(text) = String::from_utf8(text) else {
         return Err(Error::SchemaInvalid(SchemaErrors::single(
             &name,
@@ -89,20 +89,6 @@ pub fn from_path(path: &Path) -> Result<Schema, Error> {
         )));
     };
     from_str(&name, &text).map_err(Error::SchemaInvalid)
-}
-
-fn read_limited(path: &Path) -> std::io::Result<Vec<u8>> {
-    let file = File::open(path)?;
-    let metadata = file.metadata()?;
-    if metadata.is_dir() {
-        return Err(std::io::Error::from(std::io::ErrorKind::IsADirectory));
-    }
-    let mut bytes = Vec::new();
-    file.take(MAX_SCHEMA_BYTES + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > MAX_SCHEMA_BYTES {
-        return Err(std::io::Error::from(std::io::ErrorKind::FileTooLarge));
-    }
-    Ok(bytes)
 }
 
 /// Loads a schema from its text; `name` is how diagnostics refer to it.
@@ -202,8 +188,15 @@ impl Loader {
             shared_prefixes,
             groups,
             vars: Vec::new(),
+            index: HashMap::new(),
         };
         schema.vars = self.vars(document, &schema);
+        schema.index = schema
+            .vars
+            .iter()
+            .enumerate()
+            .map(|(position, var)| (var.name.clone(), position))
+            .collect();
         self.cross_checks(&schema);
         schema
     }
@@ -294,7 +287,7 @@ impl Loader {
             group: self.group(table, schema),
             kind,
             required_in: self.required_in(table, schema),
-            sensitive: self.bool(table, "sensitive").unwrap_or(false),
+            sensitive: false,
             deliver: self.deliver(table),
             binary_base64: self.binary(table),
             deprecated: self.deprecated(table),
@@ -303,6 +296,19 @@ impl Loader {
             base: self.layer(table),
             overrides: self.overrides(table, schema, &name),
             name,
+        };
+        // Secure default: what is read from a secret store, rotated or delivered
+        // as a file is sensitive unless the schema writes `sensitive = false`.
+        let implied = var.base.secret.is_some()
+            || var
+                .overrides
+                .iter()
+                .any(|(_, layer)| layer.secret.is_some())
+            || var.rotate.is_some()
+            || var.deliver == Delivery::File;
+        let var = VarSpec {
+            sensitive: self.bool(table, "sensitive").unwrap_or(implied),
+            ..var
         };
         Some(var)
     }
@@ -334,8 +340,7 @@ impl Loader {
     fn group(&mut self, table: &DeTable<'_>, schema: &Schema) -> Option<String> {
         let group = self.string(table, "group")?;
         let known = schema.groups.iter().map(|(key, _)| key.as_str());
-        if !schema.groups.is_empty() && !schema.groups.iter().any(|(key, _)| key == group.get_ref())
-        {
+        if !schema.groups.iter().any(|(key, _)| key == group.get_ref()) {
             let help = match suggest(group.get_ref(), known) {
                 Some(best) => format!("Did you mean `{best}`? Or add it to `[groups]`."),
                 None => "Add it to `[groups]`, or use one of the groups declared there.".to_owned(),
@@ -583,7 +588,7 @@ impl Loader {
                 .string_list(table, "forbid")
                 .map(|list| list.into_iter().map(Spanned::into_inner).collect()),
             min_unique_chars: self.count(table, "min_unique_chars"),
-            min_entropy_bits: self.number(table, "min_entropy_bits"),
+            min_entropy_bits: self.entropy_bits(table),
             schemes: self.string_list(table, "schemes").map(|list| {
                 list.into_iter()
                     .map(|s| s.into_inner().to_ascii_lowercase())
@@ -597,8 +602,15 @@ impl Loader {
         match Pattern::new(text.get_ref()) {
             Ok(pattern) => Some(pattern),
             Err(error) => {
-                let detail = error.to_string();
-                let last = detail.lines().last().unwrap_or_default().trim().to_owned();
+                let last = if let regex::Error::CompiledTooBig(limit) = &error {
+                    format!(
+                        "the pattern is too large once compiled (over {} KiB); use smaller repetition counts or ASCII classes such as [A-Za-z0-9_] instead of \\w",
+                        limit / 1024
+                    )
+                } else {
+                    let detail = error.to_string();
+                    detail.lines().last().unwrap_or_default().trim().to_owned()
+                };
                 self.push(
                     Problem::error(Code::SchemaInvalidRegex, format!("invalid regular expression: {last}"))
                         .at(text.span(), "invalid pattern")
@@ -813,6 +825,27 @@ impl Loader {
             self.wrong_type(found_key, value, "a non-negative integer");
         }
         number
+    }
+
+    /// `min_entropy_bits`: a finite number, zero or more (`nan` or `-inf` would
+    /// switch the rule off).
+    fn entropy_bits(&mut self, table: &DeTable<'_>) -> Option<f64> {
+        let bits = self.number(table, "min_entropy_bits")?;
+        if bits.is_finite() && bits >= 0.0 {
+            return Some(bits);
+        }
+        let (key, value) = find(table, "min_entropy_bits")?;
+        self.push(
+            Problem::error(
+                Code::SchemaInvalidValue,
+                format!(
+                    "min_entropy_bits must be a finite number of bits, zero or more (got {bits})"
+                ),
+            )
+            .at(span_of(key, value), "not a usable number of bits")
+            .help("Write a number such as 128; Django's generated keys carry about 280 bits."),
+        );
+        None
     }
 
     fn number(&mut self, table: &DeTable<'_>, key: &str) -> Option<f64> {

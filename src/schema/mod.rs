@@ -8,11 +8,12 @@
 mod load;
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt;
 use std::ops::Range;
 use std::sync::Arc;
 
-use regex::Regex;
+use regex::{Regex, RegexBuilder};
 
 use crate::duration::Duration;
 
@@ -52,13 +53,15 @@ pub struct Schema {
     pub groups: Vec<(String, String)>,
     /// Variables, in schema order.
     pub vars: Vec<VarSpec>,
+    /// Position of each variable in `vars`, by name.
+    pub(crate) index: HashMap<String, usize>,
 }
 
 impl Schema {
     /// The variable called `name`, if declared.
     #[must_use]
     pub fn var(&self, name: &str) -> Option<&VarSpec> {
-        self.vars.iter().find(|var| var.name == name)
+        self.index.get(name).map(|&position| &self.vars[position])
     }
 
     /// True when `environment` is declared.
@@ -144,6 +147,9 @@ impl fmt::Display for VarType {
     }
 }
 
+/// The most memory one compiled `pattern` may take.
+pub const MAX_PATTERN_BYTES: usize = 1 << 20;
+
 /// A compiled `pattern`, anchored to the whole value.
 #[derive(Debug, Clone)]
 pub struct Pattern {
@@ -156,10 +162,21 @@ pub struct Pattern {
 impl Pattern {
     /// Compiles `source` so that it must match the whole value.
     ///
+    /// The pattern must be a regex on its own before it is anchored: otherwise
+    /// `[0-9]+)|(.*` would close the anchoring group early and match anything.
+    /// Compiled size is bounded, so a schema cannot exhaust memory.
+    ///
     /// # Errors
-    /// The regex error when `source` is not a valid pattern.
+    /// The regex error when `source` is not a valid pattern, or is too large.
     pub fn new(source: &str) -> Result<Self, regex::Error> {
-        let regex = Regex::new(&format!("^(?:{source})$"))?;
+        let build = |text: &str| {
+            RegexBuilder::new(text)
+                .size_limit(MAX_PATTERN_BYTES)
+                .dfa_size_limit(MAX_PATTERN_BYTES)
+                .build()
+        };
+        build(source)?;
+        let regex = build(&format!(r"\A(?:{source})\z"))?;
         Ok(Self {
             source: source.to_owned(),
             regex,

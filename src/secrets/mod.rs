@@ -148,7 +148,11 @@ pub fn resolve_secrets(
             ..Outcome::default()
         },
     };
-    apply(&context, &plan, &outcome, schema, environment, resolution)
+    let mut report = apply(&context, &plan, &outcome, schema, environment, resolution);
+    for problem in &mut report.problems {
+        problem.message = redact_endpoint_credentials(&problem.message, env);
+    }
+    report
 }
 
 struct Context<'a> {
@@ -172,11 +176,16 @@ pub(crate) fn block_on_within<T>(
         .map_err(|error| FetchError::Unavailable {
             reason: format!("cannot start the async runtime: {error}"),
         })?;
-    runtime.block_on(async {
+    let result = runtime.block_on(async {
         tokio::time::timeout(timeout, work)
             .await
             .unwrap_or(Err(FetchError::Timeout))
-    })
+    });
+    // The deadline is hard: a name lookup (getaddrinfo runs on a blocking thread)
+    // that never returns must not hold envgate past it, as dropping the runtime
+    // would (it waits for its blocking threads).
+    runtime.shutdown_background();
+    result
 }
 
 /// Builds the client and fetches, all within the deadline.
@@ -301,17 +310,46 @@ fn endpoint_override(env: &EnvSnapshot) -> Option<&str> {
         .filter(|url| !url.is_empty())
 }
 
-/// The endpoint requests go to, for messages.
+/// The endpoint requests go to, for messages: without any user name or password
+/// written into the URL.
 fn endpoint(env: &EnvSnapshot, region: Option<&str>) -> String {
-    endpoint_override(env).map_or_else(
+    endpoint_override(env).map(without_credentials).map_or_else(
         || {
             format!(
                 "https://secretsmanager.{}.amazonaws.com",
                 region.unwrap_or("<region>")
             )
         },
-        str::to_owned,
+        std::convert::identity,
     )
+}
+
+/// `url` with its user-info part (`user:password@`) replaced by `***@`.
+#[must_use]
+pub fn without_credentials(url: &str) -> String {
+    match credentials_in(url) {
+        Some(userinfo) => url.replacen(&format!("{userinfo}@"), "***@", 1),
+        None => url.to_owned(),
+    }
+}
+
+/// The `user:password` written in an endpoint URL, if any.
+fn credentials_in(url: &str) -> Option<&str> {
+    let after_scheme = url.split_once("://")?.1;
+    let authority = after_scheme.split(['/', '?', '#']).next()?;
+    authority.rsplit_once('@').map(|(userinfo, _)| userinfo)
+}
+
+/// `text` (an SDK error) with the endpoint's credentials, whole or in parts, masked.
+fn redact_endpoint_credentials(text: &str, env: &EnvSnapshot) -> String {
+    let Some(userinfo) = endpoint_override(env).and_then(credentials_in) else {
+        return text.to_owned();
+    };
+    let mut redacted = text.replace(userinfo, "***");
+    for part in userinfo.split(':').filter(|part| !part.is_empty()) {
+        redacted = redacted.replace(part, "***");
+    }
+    redacted
 }
 
 fn apply(
@@ -347,9 +385,9 @@ fn apply(
         }) else {
             continue;
         };
-        let Some(index) = resolution.vars.iter().position(|var| var.name == need.var) else {
+        if resolution.get(&need.var).is_none() {
             continue;
-        };
+        }
         let var_spec = schema.var(&need.var);
         let binary_base64 = var_spec.is_some_and(|var| var.binary_base64);
         let required = var_spec.is_some_and(|var| var.must_be_set_in(environment));
@@ -368,7 +406,9 @@ fn apply(
                 )
                 .map_err(|error| Box::new(extract_problem(need, &error)))
             });
-        let resolved = &mut resolution.vars[index];
+        let Some(resolved) = resolution.get(&need.var) else {
+            continue;
+        };
         match value {
             Ok(value) => {
                 let replaced = resolved.value.as_ref().is_some_and(|old| {
@@ -384,8 +424,7 @@ fn apply(
                 if let (Some(spec), Ok(secret)) = (var_spec, result) {
                     report.problems.extend(overdue(spec, need, secret));
                 }
-                resolved.value = Some(value);
-                resolved.origin = Origin::SecretsManager {
+                let origin = Origin::SecretsManager {
                     secret_id: need.secret_id.clone(),
                     version_id: result
                         .as_ref()
@@ -396,11 +435,13 @@ fn apply(
                         .ok()
                         .and_then(|secret| stage_of(request, secret)),
                 };
+                resolution.from_secrets_manager(&need.var, value, origin);
             }
             // A secret that does not exist (or lacks the key) for a variable this
             // environment does not require (or that has a default): keep the local
-            // value, as the guide's load_secret_or_env did.
-            Err(problem) if !required && is_absence(&problem) => {}
+            // value, as the guide's load_secret_or_env did. Not so for a reference
+            // written in the environment: its text must never become the value.
+            Err(problem) if !required && !need.from_env && is_absence(&problem) => {}
             Err(problem) => {
                 report.failed.push(SecretFailure {
                     secret_id: need.secret_id.clone(),
@@ -418,8 +459,7 @@ fn apply(
                     }
                     None => problem,
                 });
-                resolved.value = None;
-                resolved.origin = Origin::Failed;
+                resolution.fail(&need.var);
             }
         }
     }

@@ -13,7 +13,7 @@ use secrecy::ExposeSecret;
 
 use crate::problem::{Code, Problem};
 use crate::resolve::{Origin, Resolution};
-use crate::schema::{Schema, VarSpec};
+use crate::schema::{Delivery, Schema, VarSpec};
 use crate::secrets::reference::SecretRef;
 
 /// What validation should do with rule violations.
@@ -52,6 +52,8 @@ pub fn validate(
                     found = found.into_iter().map(demote).collect();
                 }
                 problems.extend(found);
+                // What exec(2) would refuse is an error whatever the mode.
+                problems.extend(deliverable(var, value));
             }
         }
         if let Some(warning) = deprecation(var, &resolved.origin) {
@@ -82,6 +84,43 @@ fn check(var: &VarSpec, environment: &str, value: &str) -> Vec<Problem> {
             with_context(problem, var, layer.help.as_deref())
         })
         .collect()
+}
+
+/// The most bytes one `NAME=value` string may have in a program's environment
+/// (Linux's MAX_ARG_STRLEN, 32 pages, the terminating NUL included).
+pub const MAX_ENV_STRING_BYTES: usize = 32 * 4096;
+
+/// What the kernel would refuse when passing the value in the environment: a NUL
+/// byte ends a C string, and one string may not exceed [`MAX_ENV_STRING_BYTES`].
+/// A value delivered as a file has neither limit.
+fn deliverable(var: &VarSpec, value: &str) -> Option<Problem> {
+    if var.deliver == Delivery::File {
+        return None;
+    }
+    let problem = if value.contains('\0') {
+        Problem::error(
+            Code::NulByte,
+            format!(
+                "{} contains a NUL byte, which an environment variable cannot hold",
+                var.name
+            ),
+        )
+        .help("Remove the NUL byte from the value (check the file or secret it came from), or deliver it as a file with deliver = \"file\".")
+    } else if var.name.len() + value.len() + 2 > MAX_ENV_STRING_BYTES {
+        Problem::error(
+            Code::TooLongForExec,
+            format!(
+                "{} is {} bytes long; the kernel accepts at most {} bytes for one environment variable",
+                var.name,
+                value.len(),
+                MAX_ENV_STRING_BYTES - var.name.len() - 2
+            ),
+        )
+        .help("Deliver large values as files: set deliver = \"file\" and the program reads NAME_FILE.")
+    } else {
+        return None;
+    };
+    Some(problem.var(&var.name).at(var.span.clone(), "declared here"))
 }
 
 fn missing(schema: &Schema, var: &VarSpec, environment: &str) -> Problem {

@@ -46,7 +46,7 @@ pub fn check_value(kind: VarType, rules: &Rules, value: &str, sensitive: bool) -
     };
     check_length(rules, value, &mut violations);
     if let Some(number) = number {
-        check_range(rules, number, &mut violations);
+        check_range(rules, number, &describe(value, sensitive), &mut violations);
     }
     check_items(kind, rules, value, sensitive, &mut violations);
     check_strength(rules, value, &mut violations);
@@ -196,13 +196,15 @@ fn check_length(rules: &Rules, value: &str, violations: &mut Vec<Violation>) {
     }
 }
 
-fn check_range(rules: &Rules, number: i64, violations: &mut Vec<Violation>) {
+/// `shown` is the value as messages may show it: quoted when public, by its
+/// shape when sensitive (a PIN's digits are the secret).
+fn check_range(rules: &Rules, number: i64, shown: &str, violations: &mut Vec<Violation>) {
     if let Some(min) = rules.min
         && number < min
     {
         violations.push(Violation::new(
             Code::TooSmall,
-            format!("is {number}, below the minimum of {min}"),
+            format!("is below the minimum of {min} (got {shown})"),
             format!("Use a number of at least {min}."),
         ));
     }
@@ -211,7 +213,7 @@ fn check_range(rules: &Rules, number: i64, violations: &mut Vec<Violation>) {
     {
         violations.push(Violation::new(
             Code::TooLarge,
-            format!("is {number}, above the maximum of {max}"),
+            format!("is above the maximum of {max} (got {shown})"),
             format!("Use a number of at most {max}."),
         ));
     }

@@ -10,6 +10,7 @@ mod check;
 mod django;
 mod docs;
 mod exec;
+mod gate;
 mod pg;
 mod rotation;
 mod rotation_pg;

@@ -1,0 +1,404 @@
+//! The run: one command line and one environment in, one exit code out.
+//!
+//! Wiring only: each stage (settings, schema, resolve, secrets, validate, report,
+//! launch) lives in its own module; this one decides the order, where reports go,
+//! and what is audited when.
+
+use std::ffi::OsString;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use crate::audit::{self, Audit, AuditEvent};
+use crate::cli::{Action, Cli, Options};
+use crate::error::{Error, exit, problems_exit_code};
+use crate::fsio;
+use crate::launch;
+use crate::problem::{Code, Problem, Severity};
+use crate::report::{self, Format, Report};
+use crate::resolve::{self, EnvFile, EnvSnapshot, Resolution};
+use crate::schema::{self, Schema};
+use crate::secrets::{self, SecretsOptions};
+use crate::settings::Settings;
+use crate::signals;
+use crate::validate;
+
+/// The schema read when neither `--schema` nor `ENVGATE_SCHEMA` is given.
+pub const DEFAULT_SCHEMA: &str = "env.schema.toml";
+
+/// Runs envgate for a parsed command line and an environment; returns the exit code.
+#[must_use]
+pub fn run(cli: Cli, env: EnvSnapshot) -> u8 {
+    let (options, action) = match cli.into_action() {
+        Ok(parsed) => parsed,
+        Err(error) => return fail(&error, None, Stream::Stderr),
+    };
+    let stream = match action {
+        Action::Launch(_) => Stream::Stderr,
+        _ => Stream::Stdout,
+    };
+    match execute(&options, action, env) {
+        Ok(code) => code,
+        Err(error) => fail(&error, options.format, stream),
+    }
+}
+
+/// Where a report goes: `check` reports to stdout; a launch keeps stdout for the program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stream {
+    Stdout,
+    Stderr,
+}
+
+impl Stream {
+    fn is_terminal(self) -> bool {
+        match self {
+            Self::Stdout => std::io::stdout().is_terminal(),
+            Self::Stderr => std::io::stderr().is_terminal(),
+        }
+    }
+
+    fn write(self, text: &str) {
+        match self {
+            Self::Stdout => fsio::print(text),
+            Self::Stderr => fsio::eprint(text),
+        }
+    }
+}
+
+/// What every stage of one run reads: the options, envgate's settings, the
+/// environment validated, the process environment and the env files.
+struct Context<'a> {
+    options: &'a Options,
+    settings: Settings,
+    environment: String,
+    env: EnvSnapshot,
+    env_files: Vec<EnvFile>,
+    /// Warnings met while reading the env files (names that expanded to nothing).
+    env_file_warnings: Vec<Problem>,
+}
+
+impl Context<'_> {
+    fn secrets_options(&self, use_secrets_manager: bool) -> SecretsOptions {
+        SecretsOptions {
+            use_secrets_manager,
+            mode: self.options.fetch,
+            timeout: self.options.timeout,
+            region: self.settings.aws_region.clone(),
+        }
+    }
+
+    fn schema_path(&self) -> PathBuf {
+        self.options
+            .schema
+            .clone()
+            .or_else(|| self.settings.envgate_schema.clone())
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_SCHEMA))
+    }
+}
+
+fn execute(options: &Options, action: Action, env: EnvSnapshot) -> Result<u8, Error> {
+    if action == Action::JsonSchema {
+        Stream::Stdout.write(&crate::docs::json_schema());
+        return Ok(exit::OK);
+    }
+    let (env_files, env_file_warnings) = resolve::load_env_files(&options.env_files, &env)?;
+    // Settings resolve like variables: the environment, then the env files.
+    let settings = Settings::resolve(&env, &env_files)?;
+    let environment = options
+        .environment
+        .clone()
+        .unwrap_or_else(|| settings.environment.clone());
+    let context = Context {
+        options,
+        settings,
+        environment,
+        env,
+        env_files,
+        env_file_warnings,
+    };
+    let schema = schema::from_path(&context.schema_path())?;
+    match action {
+        Action::Docs {
+            format,
+            output,
+            check,
+        } => crate::docs::run(&schema, format, output.as_deref(), check.as_deref()),
+        Action::Check => {
+            let audit = open_audit(&context)?;
+            let (code, _) = validate_and_report(&context, &schema, Stream::Stdout, &audit);
+            audit.healthy()?;
+            Ok(code)
+        }
+        Action::Launch(command) => {
+            let audit = open_audit(&context)?;
+            launch(&context, &schema, &command, &audit)
+        }
+        Action::Rotate(request) => {
+            let audit = open_audit(&context)?;
+            crate::rotate::run(
+                &schema,
+                &context.environment,
+                &context.secrets_options(true),
+                &context.env,
+                &request,
+                &audit,
+            )
+        }
+        Action::JsonSchema => unreachable!("handled above"),
+    }
+}
+
+/// The audit destination: `--audit-log`, else `ENVGATE_AUDIT_LOG`, else stderr.
+/// Turning it off in production needs `--force`. From here on, a stop signal is
+/// audited before envgate exits.
+fn open_audit(context: &Context<'_>) -> Result<Audit, Error> {
+    let options = context.options;
+    let destination = options
+        .audit
+        .log
+        .as_deref()
+        .or(context.settings.envgate_audit_log.as_deref())
+        .map_or(audit::Destination::Stderr, audit::Destination::parse);
+    if destination == audit::Destination::Off
+        && context.environment == "production"
+        && !options.audit.force
+    {
+        return Err(Error::Usage(
+            "the audit log cannot be turned off in production: every secret access must leave a trace. Pass --force to do it anyway.".to_owned(),
+        ));
+    }
+    let mut audit = Audit::open(destination, &context.environment)?;
+    if options.audit.principal && audit.enabled() {
+        // The identity is context, not a gate: an unknown caller is written as such.
+        let principal = secrets::caller_identity(&context.secrets_options(true), &context.env)
+            .unwrap_or_else(|error| format!("unknown ({})", error.aws_code()));
+        audit.set_principal(principal);
+    }
+    let on_stop = audit.clone();
+    signals::on_stop(move |signal| {
+        on_stop.emit(&AuditEvent {
+            event: "process.interrupted",
+            severity: "warning",
+            signal: Some(signal.as_str()),
+            outcome: Some("stopped"),
+            ..AuditEvent::default()
+        });
+    });
+    Ok(audit)
+}
+
+fn launch(
+    context: &Context<'_>,
+    schema: &Schema,
+    command: &[OsString],
+    audit: &Audit,
+) -> Result<u8, Error> {
+    let (code, resolution) = validate_and_report(context, schema, Stream::Stderr, audit);
+    let Some(resolution) = resolution.filter(|_| code == exit::OK) else {
+        audit.healthy()?;
+        return Ok(code);
+    };
+    // Delivered files live as long as `files`: removed unless exec succeeds.
+    let mut files = None;
+    let child_env = launch::child_environment(
+        &context.env,
+        schema,
+        &context.environment,
+        &resolution,
+        &mut files,
+    )?;
+    drop(resolution);
+    let search_path = child_env
+        .iter()
+        .find(|(name, _)| name == "PATH")
+        .map(|(_, value)| value.clone());
+    let program = command
+        .first()
+        .map(|program| program.to_string_lossy().into_owned());
+    let prepared = match launch::prepare(command, child_env, search_path.as_deref()) {
+        Ok(prepared) => prepared,
+        Err(error) => {
+            record_exec_failure(audit, program, &error);
+            audit.healthy()?;
+            return Err(error);
+        }
+    };
+    audit.emit(&AuditEvent {
+        event: "process.exec",
+        severity: "info",
+        program: program.clone(),
+        outcome: Some("success"),
+        ..AuditEvent::default()
+    });
+    // No launch without the audit line.
+    audit.healthy()?;
+    let error = launch::exec(prepared);
+    // exec(2) itself failed after the checks (a bad interpreter, a race): say so.
+    record_exec_failure(audit, program, &error);
+    drop(files);
+    Err(error)
+}
+
+fn record_exec_failure(audit: &Audit, program: Option<String>, error: &Error) {
+    use miette::Diagnostic;
+    audit.emit(&AuditEvent {
+        event: "process.exec",
+        severity: "error",
+        program,
+        outcome: Some("failure"),
+        error_code: error.code().map(|code| code.to_string()),
+        ..AuditEvent::default()
+    });
+}
+
+/// Resolves and validates, prints the report, and returns the exit code and, when
+/// the configuration is valid, the resolution.
+fn validate_and_report(
+    context: &Context<'_>,
+    schema: &Schema,
+    stream: Stream,
+    audit: &Audit,
+) -> (u8, Option<Resolution>) {
+    let options = context.options;
+    let environment = context.environment.as_str();
+    let format = options.format.unwrap_or_default();
+    let color =
+        format == Format::Human && stream.is_terminal() && context.env.get("NO_COLOR").is_none();
+    let consequence = (stream == Stream::Stderr).then_some("nothing was launched");
+    if !schema.has_environment(environment) {
+        let problems = [unknown_environment(schema, environment)];
+        let report = Report {
+            source: &schema.source,
+            environment: None,
+            var_count: schema.vars.len(),
+            problems: &problems,
+            consequence,
+            explain: None,
+        };
+        stream.write(&report::render(&report, format, color));
+        return (exit::CONFIG_INVALID, None);
+    }
+    let mut resolution = resolve::resolve(schema, environment, &context.env, &context.env_files);
+    let secrets = secrets::resolve_secrets(
+        schema,
+        environment,
+        &context.secrets_options(context.settings.use_secrets_manager),
+        &context.env,
+        &mut resolution,
+    );
+    audit::record_secret_access(audit, &secrets);
+    let problems = collect_problems(context, schema, &resolution, secrets.problems);
+    let rows = options
+        .explain
+        .then(|| report::explain_rows(schema, environment, &resolution, &problems));
+    let report = Report {
+        source: &schema.source,
+        environment: Some(environment),
+        var_count: schema.vars.len(),
+        problems: &problems,
+        consequence,
+        explain: rows.as_deref(),
+    };
+    // A valid launch stays quiet unless there is something to say.
+    if stream == Stream::Stdout || !problems.is_empty() || options.explain {
+        stream.write(&report::render(&report, format, color));
+    }
+    audit::record_configuration(audit, &problems, report.ok());
+    if report.ok() {
+        (exit::OK, Some(resolution))
+    } else {
+        (problems_exit_code(&problems), None)
+    }
+}
+
+fn collect_problems(
+    context: &Context<'_>,
+    schema: &Schema,
+    resolution: &Resolution,
+    secret_problems: Vec<Problem>,
+) -> Vec<Problem> {
+    let mode = if context.settings.skip_config_validation {
+        validate::Mode::Skip
+    } else {
+        validate::Mode::Enforce
+    };
+    let mut problems = context.env_file_warnings.clone();
+    problems.extend(resolution.problems.iter().cloned());
+    problems.extend(secret_problems);
+    problems.extend(validate::validate(
+        schema,
+        &context.environment,
+        resolution,
+        mode,
+    ));
+    if mode == validate::Mode::Skip {
+        problems.insert(
+            0,
+            Problem::warning(
+                Code::ValidationSkipped,
+                "SKIP_CONFIG_VALIDATION is on: rule violations are reported as warnings and do not stop the launch",
+            )
+            .help("Unset SKIP_CONFIG_VALIDATION as soon as possible. Missing required values still stop the launch."),
+        );
+    }
+    if context.options.strict {
+        for problem in &mut problems {
+            if problem.code != Code::ValidationSkipped {
+                problem.severity = Severity::Error;
+            }
+        }
+    }
+    problems
+}
+
+fn unknown_environment(schema: &Schema, environment: &str) -> Problem {
+    let known = schema.environments.iter().map(String::as_str);
+    let mut problem = Problem::error(
+        Code::UnknownEnvironment,
+        format!("unknown environment `{}`", report::escape(environment)),
+    )
+    .help(format!(
+        "Set ENVIRONMENT (or --environment) to one of: {}.",
+        schema.environments.join(", ")
+    ));
+    if let Some(best) = schema::suggest(environment, known) {
+        problem = problem.help(format!("Did you mean `{best}`?"));
+    }
+    problem
+}
+
+/// Prints a failure in the requested format and returns its exit code.
+fn fail(error: &Error, format: Option<Format>, stream: Stream) -> u8 {
+    let format = format.unwrap_or_default();
+    if let Error::SchemaInvalid(schema_errors) = error {
+        let report = Report {
+            source: &schema_errors.source,
+            environment: None,
+            var_count: 0,
+            problems: &schema_errors.problems,
+            consequence: None,
+            explain: None,
+        };
+        let color = format == Format::Human
+            && stream.is_terminal()
+            && std::env::var_os("NO_COLOR").is_none();
+        stream.write(&report::render(&report, format, color));
+        return error.exit_code();
+    }
+    // Machine-readable failures go where the report would have gone; a person's
+    // failure message goes to stderr.
+    let (text, stream) = match format {
+        Format::Json => (report::failure_json(error), stream),
+        Format::Human | Format::Github => {
+            let handler = miette::GraphicalReportHandler::new_themed(
+                miette::GraphicalTheme::unicode_nocolor(),
+            )
+            .with_width(100);
+            let mut out = String::new();
+            let _ = handler.render_report(&mut out, error);
+            (out, Stream::Stderr)
+        }
+    };
+    stream.write(&text);
+    error.exit_code()
+}

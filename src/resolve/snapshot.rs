@@ -1,0 +1,74 @@
+//! A copy of the process environment, taken once at start.
+
+use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
+use std::fmt;
+
+/// A copy of the process environment, taken once at start.
+#[derive(Clone, Default)]
+pub struct EnvSnapshot {
+    vars: Vec<(OsString, OsString)>,
+    /// Position of each name in `vars`: lookups are per variable, so keep them O(1).
+    index: HashMap<OsString, usize>,
+}
+
+impl fmt::Debug for EnvSnapshot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Names only: the environment holds secrets.
+        f.debug_list()
+            .entries(self.vars.iter().map(|(name, _)| name))
+            .finish()
+    }
+}
+
+impl EnvSnapshot {
+    /// The environment of this process.
+    #[must_use]
+    pub fn from_process() -> Self {
+        Self::from_pairs(std::env::vars_os())
+    }
+
+    /// An environment made of these pairs (later duplicates win).
+    pub fn from_pairs<K, V>(pairs: impl IntoIterator<Item = (K, V)>) -> Self
+    where
+        K: Into<OsString>,
+        V: Into<OsString>,
+    {
+        let mut snapshot = Self::default();
+        for (name, value) in pairs {
+            snapshot.set(name.into(), value.into());
+        }
+        snapshot
+    }
+
+    /// The value of `name`, if set.
+    #[must_use]
+    pub fn get(&self, name: &str) -> Option<&OsStr> {
+        self.index
+            .get(OsStr::new(name))
+            .map(|&position| self.vars[position].1.as_os_str())
+    }
+
+    /// The value of `name` when set and valid UTF-8.
+    #[must_use]
+    pub fn get_str(&self, name: &str) -> Option<&str> {
+        self.get(name).and_then(OsStr::to_str)
+    }
+
+    /// Sets (or replaces) `name`.
+    pub fn set(&mut self, name: OsString, value: OsString) {
+        if let Some(&position) = self.index.get(&name) {
+            self.vars[position].1 = value;
+        } else {
+            self.index.insert(name.clone(), self.vars.len());
+            self.vars.push((name, value));
+        }
+    }
+
+    /// Every pair, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&OsStr, &OsStr)> {
+        self.vars
+            .iter()
+            .map(|(name, value)| (name.as_os_str(), value.as_os_str()))
+    }
+}
