@@ -106,7 +106,10 @@ pub fn from_str(name: &str, text: &str) -> Result<Schema, SchemaErrors> {
         return Err(SchemaErrors { source, problems });
     }
     let mut loader = Loader::default();
-    let schema = loader.schema(document.get_ref(), source.clone());
+    let mut schema = loader.schema(document.get_ref(), source.clone());
+    // Diagnostics quote the schema: never a sensitive variable's default.
+    let source = masked(source, &loader.default_spans);
+    schema.source = source.clone();
     if loader.problems.is_empty() {
         Ok(schema)
     } else {
@@ -114,6 +117,25 @@ pub fn from_str(name: &str, text: &str) -> Result<Schema, SchemaErrors> {
             source,
             problems: loader.problems,
         })
+    }
+}
+
+/// `source` with every byte of `spans` replaced by `*` (offsets unchanged).
+fn masked(source: SchemaSource, spans: &[Range<usize>]) -> SchemaSource {
+    if spans.is_empty() {
+        return source;
+    }
+    let mut bytes = source.text.as_bytes().to_vec();
+    for span in spans {
+        if let Some(part) = bytes.get_mut(span.clone()) {
+            part.fill(b'*');
+        }
+    }
+    // Whole UTF-8 characters were replaced by ASCII: still valid UTF-8.
+    let text = String::from_utf8(bytes).unwrap_or_default();
+    SchemaSource {
+        name: source.name,
+        text: Arc::from(text),
     }
 }
 
@@ -148,6 +170,9 @@ type Entry<'a, 'i> = (
 #[derive(Default)]
 struct Loader {
     problems: Vec<Problem>,
+    /// Spans of `default` values, kept only for sensitive variables: masked in
+    /// the text diagnostics quote.
+    default_spans: Vec<Range<usize>>,
 }
 
 impl Loader {
@@ -256,6 +281,7 @@ impl Loader {
 
     fn var(&mut self, (key, value): Entry<'_, '_>, schema: &Schema) -> Option<VarSpec> {
         let name = key.get_ref().to_string();
+        let defaults_before = self.default_spans.len();
         if !is_env_name(&name) {
             self.push(
                 Problem::error(
@@ -310,6 +336,9 @@ impl Loader {
             sensitive: self.bool(table, "sensitive").unwrap_or(implied),
             ..var
         };
+        if !var.sensitive {
+            self.default_spans.truncate(defaults_before);
+        }
         Some(var)
     }
 
@@ -556,7 +585,10 @@ impl Loader {
     fn layer(&mut self, table: &DeTable<'_>) -> Layer {
         Layer {
             required: self.bool(table, "required"),
-            default: self.scalar_text(table, "default").map(Spanned::into_inner),
+            default: self.scalar_text(table, "default").map(|default| {
+                self.default_spans.push(default.span());
+                default.into_inner()
+            }),
             secret: self.secret(table),
             help: self.string(table, "help").map(Spanned::into_inner),
             rules: self.rules(table),

@@ -11,6 +11,7 @@ mod django;
 mod docs;
 mod exec;
 mod gate;
+mod generated;
 mod pg;
 mod rotation;
 mod rotation_pg;
