@@ -10,8 +10,8 @@ use miette::Diagnostic;
 use thiserror::Error as ThisError;
 
 use crate::fsio::io_reason;
+use crate::problem::SchemaSource;
 use crate::problem::{Code, Problem};
-use crate::schema::SchemaSource;
 
 /// Exit codes, as documented in the README.
 pub mod exit {
@@ -83,7 +83,7 @@ pub enum Error {
     },
 
     /// The schema file is larger than envgate accepts.
-    #[error("schema {} is larger than {} MiB", path.display(), crate::schema::MAX_SCHEMA_BYTES / 1024 / 1024)]
+    #[error("schema {} is larger than {} MiB", path.display(), limit / 1024 / 1024)]
     #[diagnostic(
         code(envgate::schema::too_large),
         help(
@@ -93,6 +93,8 @@ pub enum Error {
     SchemaTooLarge {
         /// The path as given.
         path: PathBuf,
+        /// The largest schema read, in bytes.
+        limit: u64,
     },
 
     /// The schema has problems (all of them are listed).
@@ -270,10 +272,11 @@ pub fn problems_exit_code(problems: &[Problem]) -> u8 {
 impl Error {
     /// A schema IO failure, choosing between "not found" and "too large".
     #[must_use]
-    pub fn schema_io(path: &Path, source: std::io::Error) -> Self {
+    pub fn schema_io(path: &Path, source: std::io::Error, limit: u64) -> Self {
         if source.kind() == std::io::ErrorKind::FileTooLarge {
             Self::SchemaTooLarge {
                 path: path.to_owned(),
+                limit,
             }
         } else {
             Self::SchemaNotFound {

@@ -9,6 +9,7 @@
 mod app;
 pub mod audit;
 pub mod cli;
+pub mod clock;
 pub mod docs;
 pub mod duration;
 pub mod error;
@@ -18,6 +19,7 @@ pub mod problem;
 pub mod report;
 pub mod resolve;
 pub mod rotate;
+pub mod rules;
 pub mod schema;
 pub mod secrets;
 pub mod settings;

@@ -8,6 +8,16 @@
 
 use std::fmt;
 use std::ops::Range;
+use std::sync::Arc;
+
+/// The schema text and the name it is shown under in diagnostics.
+#[derive(Debug, Clone)]
+pub struct SchemaSource {
+    /// Display name (the path as given).
+    pub name: String,
+    /// The whole TOML text.
+    pub text: Arc<str>,
+}
 
 /// How bad a problem is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

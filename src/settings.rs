@@ -15,7 +15,7 @@ use secrecy::ExposeSecret;
 
 use crate::error::Error;
 use crate::resolve::{EnvFile, EnvSnapshot};
-use crate::validate::rules::parse_bool;
+use crate::rules::parse_bool;
 
 /// The variables envgate itself reads.
 pub const SETTING_NAMES: &[&str] = &[

@@ -28,9 +28,9 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::audit::{Audit, AuditEvent};
 use crate::error::{Error, exit};
 use crate::resolve::EnvSnapshot;
+use crate::rules::check_value;
 use crate::schema::Schema;
 use crate::secrets::SecretsOptions;
-use crate::validate::rules::check_value;
 use targets::{RotateType, Target};
 
 /// The tag holding a rotation's lease: `host:pid:expires-epoch-seconds`.
@@ -455,7 +455,7 @@ async fn create(
     let text = read_version(client, &target.secret_id, current, "create").await?;
     let object =
         values::as_object(text.expose_secret()).map_err(|reason| fail("create", reason))?;
-    let now = crate::audit::timestamp(SystemTime::now());
+    let now = crate::clock::timestamp(SystemTime::now());
     let next = match target.spec.kind.as_str() {
         "api-key" if context.request.rollback => values::rolled_back_api_key(&object, key, &now),
         "api-key" => values::next_api_key(
@@ -698,7 +698,8 @@ async fn dry_run_line(client: &Client, target: &Target) -> String {
         .clone()
         .unwrap_or_else(|| "-".to_owned());
     let due = match (
-        last.as_ref().and_then(|text| parse_timestamp(text)),
+        last.as_ref()
+            .and_then(|text| crate::clock::parse_timestamp(text)),
         target.spec.every,
     ) {
         (Some(at), Some(every)) => {
@@ -741,50 +742,12 @@ async fn last_rotated(client: &Client, target: &Target) -> Option<String> {
     described
         .last_rotated_date()
         .and_then(|date| u64::try_from(date.secs()).ok())
-        .map(|secs| crate::audit::timestamp(UNIX_EPOCH + Duration::from_secs(secs)))
-}
-
-/// Seconds since the epoch of an RFC 3339 UTC timestamp (`2026-11-29T22:55:00Z`).
-#[must_use]
-pub fn parse_timestamp(text: &str) -> Option<u64> {
-    let date = text.get(..10)?;
-    let time = text.get(11..19)?;
-    let mut date_parts = date.split('-').map(|part| part.parse::<i64>().ok());
-    let (year, month, day) = (
-        date_parts.next()??,
-        date_parts.next()??,
-        date_parts.next()??,
-    );
-    let mut time_parts = time.split(':').map(|part| part.parse::<i64>().ok());
-    let (hour, minute, second) = (
-        time_parts.next()??,
-        time_parts.next()??,
-        time_parts.next()??,
-    );
-    let year_shifted = if month <= 2 { year - 1 } else { year };
-    let era = year_shifted.div_euclid(400);
-    let yoe = year_shifted - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    u64::try_from(days * 86_400 + hour * 3_600 + minute * 60 + second).ok()
+        .map(|secs| crate::clock::timestamp(UNIX_EPOCH + Duration::from_secs(secs)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn timestamps_round_trip() {
-        let at = UNIX_EPOCH + Duration::from_secs(1_795_996_800);
-        assert_eq!(
-            parse_timestamp(&crate::audit::timestamp(at)),
-            Some(1_795_996_800)
-        );
-        assert_eq!(parse_timestamp("2024-01-15T10:30:00Z"), Some(1_705_314_600));
-        assert_eq!(parse_timestamp("yesterday"), None);
-    }
 
     #[test]
     fn leases_of_dead_processes_on_this_host_are_not_live() {

@@ -20,7 +20,7 @@ use super::{
 use crate::duration;
 use crate::error::{Error, SchemaErrors};
 use crate::problem::{Code, Problem};
-use crate::validate::rules::check_value;
+use crate::rules::check_value;
 
 /// The largest schema envgate reads; a real schema is a few kilobytes.
 pub const MAX_SCHEMA_BYTES: u64 = 4 * 1024 * 1024;
@@ -79,7 +79,7 @@ pub const ROTATE_KEYS: &[&str] = &[
 pub fn from_path(path: &Path) -> Result<Schema, Error> {
     let name = path.display().to_string();
     let text = crate::fsio::read_regular(path, MAX_SCHEMA_BYTES)
-        .map_err(|source| Error::schema_io(path, source))?;
+        .map_err(|source| Error::schema_io(path, source, MAX_SCHEMA_BYTES))?;
     let Ok(text) = String::from_utf8(text) else {
         return Err(Error::SchemaInvalid(SchemaErrors::single(
             &name,

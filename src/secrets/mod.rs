@@ -10,7 +10,7 @@
 pub mod extract;
 pub mod fetch;
 pub mod plan;
-pub mod reference;
+pub use crate::schema::reference;
 
 use std::time::Duration;
 
@@ -478,7 +478,7 @@ fn overdue(var: &crate::schema::VarSpec, need: &Need, secret: &FetchedSecret) ->
         .and_then(|json| {
             json.get("rotated_at")
                 .and_then(|at| at.as_str())
-                .and_then(crate::rotate::parse_timestamp)
+                .and_then(crate::clock::parse_timestamp)
         })
         .or_else(|| secret.created.and_then(|secs| u64::try_from(secs).ok()))?;
     let now = std::time::SystemTime::now()

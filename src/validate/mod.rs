@@ -5,7 +5,7 @@
 //! what was expected, and carries the rule's fix followed by the variable's own
 //! `help` (for `SECRET_KEY`, the command that generates one).
 
-pub mod rules;
+pub use crate::rules;
 
 use std::fmt::Write as _;
 
@@ -13,8 +13,8 @@ use secrecy::ExposeSecret;
 
 use crate::problem::{Code, Problem};
 use crate::resolve::{Origin, Resolution};
+use crate::schema::reference::SecretRef;
 use crate::schema::{Delivery, Schema, VarSpec};
-use crate::secrets::reference::SecretRef;
 
 /// What validation should do with rule violations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,4 +1,6 @@
-//! Checking one value against a type and a set of rules: the pure heart of validation.
+//! Types and rules, and checking one value against them: the pure heart of
+//! validation. A leaf module: the schema declares rules with these types, and
+//! `validate` applies them to resolved values.
 //!
 //! [`check_value`] returns every violated rule, not the first. It is used both for
 //! resolved values and for a schema's own defaults. Messages describe a sensitive
@@ -9,7 +11,166 @@ use std::net::IpAddr;
 
 use crate::duration;
 use crate::problem::Code;
-use crate::schema::{Rules, VarType};
+use std::fmt;
+
+use regex::{Regex, RegexBuilder};
+
+/// The type of a variable's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VarType {
+    /// Any text.
+    String,
+    /// A signed 64-bit integer.
+    Int,
+    /// true/false/1/0/yes/no/on/off, any case.
+    Bool,
+    /// An integer from 1 to 65535.
+    Port,
+    /// An absolute URL.
+    Url,
+    /// An e-mail address.
+    Email,
+    /// A host name or an IP address.
+    Host,
+    /// A duration such as `30s`, `5m`, `1h30m`, `90d`.
+    Duration,
+    /// Comma-separated items.
+    List,
+    /// A JSON document.
+    Json,
+}
+
+impl VarType {
+    /// Every type, in documentation order.
+    pub const ALL: &'static [VarType] = &[
+        Self::String,
+        Self::Int,
+        Self::Bool,
+        Self::Port,
+        Self::Url,
+        Self::Email,
+        Self::Host,
+        Self::Duration,
+        Self::List,
+        Self::Json,
+    ];
+
+    /// The name used in the schema.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::String => "string",
+            Self::Int => "int",
+            Self::Bool => "bool",
+            Self::Port => "port",
+            Self::Url => "url",
+            Self::Email => "email",
+            Self::Host => "host",
+            Self::Duration => "duration",
+            Self::List => "list",
+            Self::Json => "json",
+        }
+    }
+
+    /// Parses a schema type name.
+    #[must_use]
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|kind| kind.as_str() == name)
+    }
+
+    /// True for the types whose values are numbers (`min`/`max` apply).
+    #[must_use]
+    pub fn is_numeric(self) -> bool {
+        matches!(self, Self::Int | Self::Port)
+    }
+}
+
+impl fmt::Display for VarType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The most memory one compiled `pattern` may take.
+pub const MAX_PATTERN_BYTES: usize = 1 << 20;
+
+/// A compiled `pattern`, anchored to the whole value.
+#[derive(Debug, Clone)]
+pub struct Pattern {
+    /// The pattern as written in the schema.
+    pub source: String,
+    /// The compiled, anchored regex.
+    pub regex: Regex,
+}
+
+impl Pattern {
+    /// Compiles `source` so that it must match the whole value.
+    ///
+    /// The pattern must be a regex on its own before it is anchored: otherwise
+    /// `[0-9]+)|(.*` would close the anchoring group early and match anything.
+    /// Compiled size is bounded, so a schema cannot exhaust memory.
+    ///
+    /// # Errors
+    /// The regex error when `source` is not a valid pattern, or is too large.
+    pub fn new(source: &str) -> Result<Self, regex::Error> {
+        let build = |text: &str| {
+            RegexBuilder::new(text)
+                .size_limit(MAX_PATTERN_BYTES)
+                .dfa_size_limit(MAX_PATTERN_BYTES)
+                .build()
+        };
+        build(source)?;
+        let regex = build(&format!(r"\A(?:{source})\z"))?;
+        Ok(Self {
+            source: source.to_owned(),
+            regex,
+        })
+    }
+}
+
+/// The rules a value must satisfy; every field is optional so that layers merge.
+#[derive(Debug, Clone, Default)]
+pub struct Rules {
+    /// Minimum length in Unicode characters.
+    pub min_length: Option<usize>,
+    /// Maximum length in Unicode characters.
+    pub max_length: Option<usize>,
+    /// Minimum (numeric types).
+    pub min: Option<i64>,
+    /// Maximum (numeric types).
+    pub max: Option<i64>,
+    /// Regex the whole value must match (each item, for lists).
+    pub pattern: Option<Pattern>,
+    /// Allowed values (each item, for lists; normalised, for booleans).
+    pub one_of: Option<Vec<String>>,
+    /// Case-insensitive substrings the value must not contain.
+    pub forbid: Option<Vec<String>>,
+    /// Minimum number of distinct characters.
+    pub min_unique_chars: Option<usize>,
+    /// Minimum estimated entropy in bits (Shannon, over the value's own characters).
+    pub min_entropy_bits: Option<f64>,
+    /// Allowed URL schemes.
+    pub schemes: Option<Vec<String>>,
+}
+
+impl Rules {
+    /// These rules with every field set in `over` replaced.
+    #[must_use]
+    pub fn merged(&self, over: &Rules) -> Rules {
+        Rules {
+            min_length: over.min_length.or(self.min_length),
+            max_length: over.max_length.or(self.max_length),
+            min: over.min.or(self.min),
+            max: over.max.or(self.max),
+            pattern: over.pattern.clone().or_else(|| self.pattern.clone()),
+            one_of: over.one_of.clone().or_else(|| self.one_of.clone()),
+            forbid: over.forbid.clone().or_else(|| self.forbid.clone()),
+            min_unique_chars: over.min_unique_chars.or(self.min_unique_chars),
+            min_entropy_bits: over.min_entropy_bits.or(self.min_entropy_bits),
+            schemes: over.schemes.clone().or_else(|| self.schemes.clone()),
+        }
+    }
+}
 
 /// One broken rule.
 #[derive(Debug, Clone, PartialEq)]
@@ -405,7 +566,6 @@ pub fn describe_shape(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::Pattern;
 
     fn codes(kind: VarType, rules: &Rules, value: &str) -> Vec<Code> {
         check_value(kind, rules, value, false)

@@ -1,0 +1,84 @@
+//! RFC 3339 UTC timestamps: written in every audit line and in rotated secrets
+//! (`rotated_at`), read back to tell a secret's age.
+
+/// RFC 3339 UTC with milliseconds: `2026-11-29T22:55:00.123Z`.
+#[must_use]
+pub fn timestamp(time: std::time::SystemTime) -> String {
+    let since_epoch = time
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let seconds = since_epoch.as_secs();
+    let (days, rest) = (seconds / 86_400, seconds % 86_400);
+    let (year, month, day) = civil_from_days(i64::try_from(days).unwrap_or(0));
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rest / 3_600,
+        rest % 3_600 / 60,
+        rest % 60,
+        since_epoch.subsec_millis()
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = u32::try_from(doy - (153 * mp + 2) / 5 + 1).unwrap_or(1);
+    let month = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).unwrap_or(1);
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// Seconds since the epoch of an RFC 3339 UTC timestamp (`2026-11-29T22:55:00Z`).
+#[must_use]
+pub fn parse_timestamp(text: &str) -> Option<u64> {
+    let date = text.get(..10)?;
+    let time = text.get(11..19)?;
+    let mut date_parts = date.split('-').map(|part| part.parse::<i64>().ok());
+    let (year, month, day) = (
+        date_parts.next()??,
+        date_parts.next()??,
+        date_parts.next()??,
+    );
+    let mut time_parts = time.split(':').map(|part| part.parse::<i64>().ok());
+    let (hour, minute, second) = (
+        time_parts.next()??,
+        time_parts.next()??,
+        time_parts.next()??,
+    );
+    let year_shifted = if month <= 2 { year - 1 } else { year };
+    let era = year_shifted.div_euclid(400);
+    let yoe = year_shifted - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    u64::try_from(days * 86_400 + hour * 3_600 + minute * 60 + second).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn timestamps_are_rfc3339_utc() {
+        let time = std::time::UNIX_EPOCH + std::time::Duration::from_millis(1_795_996_800_123);
+        assert_eq!(timestamp(time), "2026-11-30T00:00:00.123Z");
+        assert_eq!(timestamp(std::time::UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+        let leap = std::time::UNIX_EPOCH + std::time::Duration::from_secs(951_782_400);
+        assert_eq!(timestamp(leap), "2000-02-29T00:00:00.000Z");
+    }
+
+    #[test]
+    fn timestamps_round_trip() {
+        let at = UNIX_EPOCH + Duration::from_secs(1_795_996_800);
+        assert_eq!(parse_timestamp(&timestamp(at)), Some(1_795_996_800));
+        assert_eq!(parse_timestamp("2024-01-15T10:30:00Z"), Some(1_705_314_600));
+        assert_eq!(parse_timestamp("yesterday"), None);
+    }
+}
