@@ -9,7 +9,8 @@
 //! Random schemas cover every value type that can carry a canary, the rules,
 //! sensitive or not, required or not, per-environment overrides; values come
 //! from every local source (env, NAME_FILE, env file, alias, default) and
-//! sometimes from none. Secrets Manager is covered by `generated_secrets`.
+//! sometimes from none. A second test draws Secrets Manager values on moto:
+//! present, without the key, absent; by schema `secret` or by reference.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -379,5 +380,155 @@ fn the_gate_holds_for_generated_schemas_and_values() {
         "launched {}, refused {} of {cases}",
         launched.get(),
         refused.get()
+    );
+}
+
+/// How a generated variable meets Secrets Manager.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stored {
+    /// The secret exists with the key.
+    Present,
+    /// The secret exists without the key.
+    KeyMissing,
+    /// No such secret.
+    Absent,
+}
+
+#[derive(Debug, Clone)]
+struct SecretVar {
+    stored: Stored,
+    /// Read through `aws-sm://…` in the environment instead of the schema's `secret`.
+    by_reference: bool,
+    required: bool,
+    local: Option<String>,
+    value: String,
+}
+
+fn gen_secret_var() -> impl Strategy<Value = SecretVar> {
+    (
+        prop::sample::select(vec![Stored::Present, Stored::KeyMissing, Stored::Absent]),
+        any::<bool>(),
+        any::<bool>(),
+        prop::option::of("[A-Za-z0-9]{12,20}"),
+        "[A-Za-z0-9]{16,24}",
+    )
+        .prop_map(|(stored, by_reference, required, local, value)| SecretVar {
+            stored,
+            by_reference,
+            required,
+            local,
+            value,
+        })
+}
+
+/// Secrets Manager values on moto: the program runs exactly when envgate exits 0,
+/// with each value from the store (or, for an optional schema `secret` absent from
+/// the store, the local value), never a reference's text; no secret leaks.
+fn check_secrets_case(vars: &[SecretVar], upstream: &str) -> bool {
+    let sm = crate::moto::client(upstream);
+    let env = crate::moto::unique("gen");
+    let mut schema = format!("[envgate]\nenvironments = [\"{env}\"]\n");
+    for (index, var) in vars.iter().enumerate() {
+        let path = format!("app/s{index}");
+        match var.stored {
+            Stored::Present => {
+                crate::moto::create_secret(
+                    &sm,
+                    &format!("{env}/{path}"),
+                    &format!(r#"{{"key":"{}"}}"#, var.value),
+                );
+            }
+            Stored::KeyMissing => {
+                crate::moto::create_secret(&sm, &format!("{env}/{path}"), r#"{"other":"x"}"#);
+            }
+            Stored::Absent => {}
+        }
+        let _ = writeln!(schema, "[vars.S{index}]\nrequired = {}", var.required);
+        if var.by_reference {
+            // A reference in the environment is secret whatever the schema says.
+            let _ = writeln!(schema, "sensitive = true");
+        } else {
+            let _ = writeln!(schema, "secret = \"{path}#key\"");
+        }
+    }
+    let mut gate = crate::moto::gate(&schema, upstream).env("ENVIRONMENT", &env);
+    for (index, var) in vars.iter().enumerate() {
+        let name = format!("S{index}");
+        if var.by_reference {
+            gate = gate.env(&name, format!("aws-sm://{env}/app/s{index}#key"));
+        } else if let Some(local) = &var.local {
+            gate = gate.env(&name, local);
+        }
+    }
+    let marker = gate.dir().join("marker");
+    let gate = gate
+        .args(["--explain", "--", "sh", "-c"])
+        .args([format!("env -0 > '{}'", marker.display())]);
+    let run = gate.run();
+    let audit = std::fs::read_to_string(gate.dir().join("audit.log")).unwrap_or_default();
+    let secrets: Vec<String> = vars
+        .iter()
+        .flat_map(|var| {
+            let chars: Vec<char> = var.value.chars().collect();
+            chars
+                .windows(8)
+                .map(|window| window.iter().collect::<String>())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_no_canary(&secrets, &run.all_output(), "secrets launch");
+    assert_no_canary(&secrets, &audit, "secrets audit");
+    assert_eq!(run.code == 0, marker.exists(), "{}", run.transcript());
+    let child = marker_env(&marker);
+    for (index, var) in vars.iter().enumerate() {
+        let got = child
+            .iter()
+            .find(|(name, _)| *name == format!("S{index}"))
+            .map(|(_, value)| value.as_str());
+        assert!(
+            got.is_none_or(|value| !value.starts_with("aws-sm://")),
+            "a reference's text reached the program: {}",
+            run.transcript()
+        );
+        if run.code != 0 {
+            continue;
+        }
+        let expected = match (var.stored, var.by_reference) {
+            (Stored::Present, _) => Some(var.value.as_str()),
+            // Only an optional schema `secret` falls back to the local value.
+            (_, false) if !var.required => var.local.as_deref(),
+            _ => panic!("exit 0 without S{index}'s secret: {}", run.transcript()),
+        };
+        assert_eq!(got, expected, "S{index}: {}", run.transcript());
+    }
+    run.code == 0
+}
+
+#[test]
+fn the_gate_holds_for_generated_secrets_manager_values() {
+    let upstream = crate::moto::endpoint();
+    let cases = std::env::var("ENVGATE_PROPTEST_CASES")
+        .ok()
+        .and_then(|cases| cases.parse::<u32>().ok())
+        .map_or(24, |cases| cases / 4);
+    let mut runner = TestRunner::new(Config {
+        cases,
+        failure_persistence: None,
+        max_shrink_iters: 64,
+        ..Config::default()
+    });
+    let launched = std::cell::Cell::new(0u32);
+    runner
+        .run(&prop::collection::vec(gen_secret_var(), 1..4), |vars| {
+            if check_secrets_case(&vars, &upstream) {
+                launched.set(launched.get() + 1);
+            }
+            Ok(())
+        })
+        .unwrap();
+    assert!(
+        launched.get() > 0 && launched.get() < cases,
+        "launched {} of {cases}: both outcomes must be exercised",
+        launched.get()
     );
 }
