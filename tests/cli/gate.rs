@@ -707,7 +707,8 @@ fn explain_with_a_machine_format_prints_only_that_format() {
 #[test]
 fn env_file_errors_name_their_own_line() {
     let gate = Envgate::with_schema("[vars.A]\ndefault = \"a\"\n");
-    let file = gate.file("bad.env", "A=1\nB=2\n# c\nC D=3\nE=4\nF G=5\n");
+    // Text after a closing quote, on line 4 (once reported on line 1).
+    let file = gate.file("bad.env", "A=1\nB=2\n# c\n  D = 'x' y\nE=4\nF G=5\n");
     let run = gate
         .args(["--env-file".as_ref(), file.as_os_str(), "--check".as_ref()])
         .run();
