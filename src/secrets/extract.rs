@@ -7,8 +7,13 @@ use secrecy::SecretString;
 /// Why a value could not be taken from a secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExtractError {
-    /// A key was asked for, but the SecretString is not a JSON object.
+    /// A key was asked for, but the SecretString is JSON that is not an object.
     NotJson,
+    /// A key was asked for, but the SecretString does not parse as JSON.
+    InvalidJson {
+        /// serde_json's reason and position (it never quotes the input).
+        reason: String,
+    },
     /// The JSON object has no such key; `available` lists the keys it has.
     MissingKey {
         /// The key asked for.
@@ -57,9 +62,16 @@ pub fn extract(
     let Some(key) = key else {
         return Ok(SecretString::from(text.to_owned()));
     };
-    let Ok(serde_json::Value::Object(object)) = serde_json::from_str::<serde_json::Value>(text)
-    else {
-        return Err(ExtractError::NotJson);
+    let object = match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(serde_json::Value::Object(object)) => object,
+        Ok(_) => return Err(ExtractError::NotJson),
+        // Plain text is simply not JSON; an object that does not parse says why.
+        Err(_) if !text.trim_start().starts_with('{') => return Err(ExtractError::NotJson),
+        Err(error) => {
+            return Err(ExtractError::InvalidJson {
+                reason: error.to_string(),
+            });
+        }
     };
     match object.get(key) {
         Some(serde_json::Value::String(value)) => Ok(SecretString::from(value.clone())),
@@ -106,6 +118,21 @@ mod tests {
 
     fn text(result: Result<SecretString, ExtractError>) -> String {
         result.unwrap().expose_secret().to_owned()
+    }
+
+    #[test]
+    fn json_that_does_not_parse_says_why() {
+        let error = extract(Some(r#"{"k": 1e400}"#), None, Some("k"), false).unwrap_err();
+        assert_eq!(
+            error,
+            ExtractError::InvalidJson {
+                reason: "number out of range at line 1 column 11".to_owned()
+            }
+        );
+        assert_eq!(
+            extract(Some("[1]"), None, Some("k"), false).unwrap_err(),
+            ExtractError::NotJson
+        );
     }
 
     #[test]

@@ -553,6 +553,20 @@ fn fetch_problem(context: &Context<'_>, need: &Need, error: &FetchError) -> Prob
     let region = context.region.as_deref().unwrap_or("the configured region");
     let endpoint = &context.endpoint;
     match error {
+        FetchError::NotFound if need.reference.selector != reference::Selector::Current => {
+            let pinned = match &need.reference.selector {
+                reference::Selector::Version(version) => format!("version `{version}`"),
+                reference::Selector::Stage(stage) => format!("version labelled `{stage}`"),
+                reference::Selector::Current => unreachable!("matched above"),
+            };
+            Problem::error(
+                Code::SecretNotFound,
+                format!("{var}: secret `{id}` has no {pinned}, or does not exist"),
+            )
+            .help(format!(
+                "List its versions and labels: aws secretsmanager list-secret-version-ids --secret-id {id} --include-deprecated\nPin an existing version or label, or drop the pin to read AWSCURRENT."
+            ))
+        }
         FetchError::NotFound => Problem::error(Code::SecretNotFound, format!("{var}: secret `{id}` was not found"))
             .help(format!(
                 "1. Verify the secret exists in AWS Secrets Manager ({region}).\n2. Check that the secret name matches the environment prefix (`{prefix}…`).\n3. Verify IAM permissions allow secretsmanager:GetSecretValue."
@@ -619,6 +633,14 @@ fn extract_problem(need: &Need, error: &ExtractError) -> Problem {
             ),
         )
         .help("Store the secret as a JSON object, or drop `#key` from the reference to use the whole string."),
+        ExtractError::InvalidJson { reason } => Problem::error(
+            Code::SecretNotJson,
+            format!(
+                "{var}: secret `{id}` is not valid JSON ({reason}), so it has no key `{}`",
+                need.reference.key.as_deref().unwrap_or_default()
+            ),
+        )
+        .help("Fix the secret's JSON (aws secretsmanager get-secret-value shows it). A number JSON cannot hold, such as 1e400, must be stored as a string."),
         ExtractError::MissingKey { key, available } => Problem::error(
             Code::SecretKeyMissing,
             format!("{var}: secret `{id}` has no key `{key}` (its keys: {})", available.join(", ")),

@@ -822,3 +822,48 @@ fn the_deadline_holds_against_a_resolver_that_never_answers() {
     assert!(run.stdout.contains("within 3s"), "{}", run.transcript());
     assert!(elapsed < Duration::from_millis(5000), "took {elapsed:?}");
 }
+
+#[test]
+fn a_missing_pinned_stage_is_named_as_such() {
+    let upstream = endpoint();
+    let sm = client(&upstream);
+    let env = unique("pinned");
+    create_secret(&sm, &format!("{env}/svc"), r#"{"key":"v"}"#);
+    let text = format!(
+        "[envgate]\nenvironments = [\"{env}\"]\n[vars.K]\nsecret = \"svc#key@NOSUCHSTAGE\"\n"
+    );
+    let run = gate(&text, &upstream)
+        .env("ENVIRONMENT", &env)
+        .args(["--check"])
+        .run();
+    assert_eq!(run.code, 78, "{}", run.transcript());
+    assert!(
+        run.stdout.contains("has no version labelled `NOSUCHSTAGE`"),
+        "{}",
+        run.transcript()
+    );
+}
+
+#[test]
+fn a_number_json_cannot_hold_is_not_called_not_an_object() {
+    let upstream = endpoint();
+    let sm = client(&upstream);
+    let env = unique("bignum");
+    create_secret(&sm, &format!("{env}/svc"), r#"{"key": 1e400}"#);
+    let text = format!("[envgate]\nenvironments = [\"{env}\"]\n[vars.K]\nsecret = \"svc#key\"\n");
+    let run = gate(&text, &upstream)
+        .env("ENVIRONMENT", &env)
+        .args(["--check"])
+        .run();
+    assert_eq!(run.code, 78, "{}", run.transcript());
+    assert!(
+        run.stdout.contains("number out of range"),
+        "{}",
+        run.transcript()
+    );
+    assert!(
+        !run.stdout.contains("not a JSON object"),
+        "{}",
+        run.transcript()
+    );
+}
