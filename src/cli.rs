@@ -28,6 +28,9 @@ pub struct Cli {
     common: CommonArgs,
 
     #[command(flatten)]
+    values: ValueArgs,
+
+    #[command(flatten)]
     report: ReportArgs,
 
     /// Validate only and report (same as `envgate check`).
@@ -56,26 +59,43 @@ struct CommonArgs {
     /// Schema file [default: the ENVGATE_SCHEMA variable, else ./env.schema.toml].
     #[arg(short, long, global = true, value_name = "FILE")]
     schema: Option<PathBuf>,
+}
 
+/// Options of the commands that read values (launch, check, rotate): given before
+/// or after the subcommand's name.
+#[derive(Debug, Clone, Default, Args)]
+struct ValueArgs {
     /// A .env file to read (repeatable; later files win).
-    #[arg(long = "env-file", global = true, value_name = "FILE")]
+    #[arg(long = "env-file", value_name = "FILE")]
     env_files: Vec<PathBuf>,
-
     /// The environment to validate for [default: $ENVIRONMENT, else development].
-    #[arg(long, global = true, value_name = "NAME")]
+    #[arg(long, value_name = "NAME")]
     environment: Option<String>,
-
     /// Audit log: a file (appended, created 0600), `-` for stderr, or `off` [default: $ENVGATE_AUDIT_LOG, else stderr].
-    #[arg(long, global = true, value_name = "FILE|-|off")]
+    #[arg(long, value_name = "FILE|-|off")]
     audit_log: Option<String>,
-
     /// Allow `--audit-log off` in production.
-    #[arg(long, global = true)]
+    #[arg(long)]
     force: bool,
-
     /// Add the caller's AWS identity (STS GetCallerIdentity, one extra call) to audit lines.
-    #[arg(long, global = true)]
+    #[arg(long)]
     audit_principal: bool,
+}
+
+impl ValueArgs {
+    /// These options given before the subcommand, with those after it added
+    /// (env files in order) or winning.
+    fn merged(self, after: ValueArgs) -> ValueArgs {
+        let mut env_files = self.env_files;
+        env_files.extend(after.env_files);
+        ValueArgs {
+            env_files,
+            environment: after.environment.or(self.environment),
+            audit_log: after.audit_log.or(self.audit_log),
+            force: self.force || after.force,
+            audit_principal: self.audit_principal || after.audit_principal,
+        }
+    }
 }
 
 /// Options of the commands that validate.
@@ -114,10 +134,14 @@ enum Sub {
     /// Validate only and report; exit 0 when valid, 78 when not.
     Check {
         #[command(flatten)]
+        values: ValueArgs,
+        #[command(flatten)]
         report: ReportArgs,
     },
     /// Validate, then exec CMD with the resolved environment.
     Run {
+        #[command(flatten)]
+        values: ValueArgs,
         #[command(flatten)]
         report: ReportArgs,
         /// The program to launch and its arguments.
@@ -141,6 +165,8 @@ enum Sub {
 #[command(group(clap::ArgGroup::new("which").required(true).multiple(true).args(["kind", "name", "all"])))]
 #[allow(clippy::struct_excessive_bools)] // independent command-line switches
 pub struct RotateArgs {
+    #[command(flatten)]
+    values: ValueArgs,
     /// What kind of secret.
     #[arg(long = "type", value_enum, value_name = "TYPE")]
     kind: Option<RotateType>,
@@ -252,6 +278,7 @@ impl Cli {
     pub fn into_action(self) -> Result<(Options, Action), Error> {
         let Cli {
             common,
+            mut values,
             report,
             check,
             docs,
@@ -260,8 +287,21 @@ impl Cli {
             subcommand,
         } = self;
         let (report, action) = match subcommand {
-            Some(Sub::Check { report }) => (report, Action::Check),
-            Some(Sub::Run { report, command }) => (report, Action::Launch(command)),
+            Some(Sub::Check {
+                values: after,
+                report,
+            }) => {
+                values = values.merged(after);
+                (report, Action::Check)
+            }
+            Some(Sub::Run {
+                values: after,
+                report,
+                command,
+            }) => {
+                values = values.merged(after);
+                (report, Action::Launch(command))
+            }
             Some(Sub::Docs(args)) => (
                 report,
                 Action::Docs {
@@ -271,6 +311,7 @@ impl Cli {
                 },
             ),
             Some(Sub::Rotate(args)) => {
+                values = values.merged(args.values);
                 let mut report = report;
                 report.timeout = args.timeout;
                 let request = RotateRequest {
@@ -318,17 +359,17 @@ impl Cli {
         };
         let options = Options {
             schema: common.schema,
-            env_files: common.env_files,
-            environment: common.environment,
+            env_files: values.env_files,
+            environment: values.environment,
             format: report.format,
             explain: report.explain,
             strict: report.strict,
             fetch: report.fetch,
             timeout: Duration::from_secs_f64(report.timeout),
             audit: AuditOptions {
-                log: common.audit_log,
-                force: common.force,
-                principal: common.audit_principal,
+                log: values.audit_log,
+                force: values.force,
+                principal: values.audit_principal,
             },
         };
         Ok((options, action))

@@ -771,6 +771,22 @@ fn help_describes_each_subcommand_plainly() {
         .unwrap();
     assert!(!rotate.contains("JSON Schema"), "{rotate}");
     assert!(!run.stdout.contains("$`"), "{}", run.stdout);
+    for sub in ["docs", "schema"] {
+        let help = Envgate::with_schema("").args([sub, "--help"]).run();
+        for launch_only in ["--env-file", "--audit-log", "--environment", "--fetch"] {
+            assert!(!help.stdout.contains(launch_only), "{sub}: {}", help.stdout);
+        }
+    }
+    // Value options work before and after the subcommand's name.
+    let gate = Envgate::with_schema("[vars.A]\n");
+    let one = gate.file("one.env", "A=1\n");
+    let two = gate.file("two.env", "A=2\n");
+    let run = gate
+        .args(["--env-file".as_ref(), one.as_os_str(), "run".as_ref()])
+        .args(["--env-file".as_ref(), two.as_os_str()])
+        .args(["--", "printenv", "A"])
+        .run();
+    assert_eq!(run.stdout, "2\n", "{}", run.transcript());
 }
 
 #[test]
