@@ -126,6 +126,7 @@ fn execute(options: &Options, action: Action, env: EnvSnapshot) -> Result<u8, Er
         Action::Check => {
             let audit = open_audit(&context)?;
             let (code, _) = validate_and_report(&context, &schema, Stream::Stdout, &audit);
+            signals::stop_if_pending();
             audit.healthy()?;
             Ok(code)
         }
@@ -223,6 +224,8 @@ fn launch(
             return Err(error);
         }
     };
+    // A stop signal that arrived on the way (held, not lost) stops the launch.
+    signals::stop_if_pending();
     audit.emit(&AuditEvent {
         event: "process.exec",
         severity: "info",

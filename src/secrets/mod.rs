@@ -170,6 +170,8 @@ pub(crate) fn block_on_within<T>(
     work: impl std::future::Future<Output = Result<T, FetchError>>,
 ) -> Result<T, FetchError> {
     RUNTIMES_STARTED.with(|count| count.set(count.get() + 1));
+    // What follows can wait for the network: stop signals must not.
+    crate::signals::watch();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -883,3 +883,50 @@ fn a_number_json_cannot_hold_is_not_called_not_an_object() {
         run.transcript()
     );
 }
+
+#[test]
+fn a_stop_signal_held_on_the_local_path_stops_the_launch() {
+    // SIGTERM arrives while envgate holds it blocked (here: before it starts, the
+    // mask and the pending signal survive exec): nothing is launched, exit 143.
+    let gate = Envgate::with_schema("[vars.A]\ndefault = \"a\"\n");
+    let marker = gate.dir().join("launched");
+    let gate = gate.args(["--".as_ref(), "touch".as_ref(), marker.as_os_str()]);
+    let command = gate.command();
+    let script = "import os, signal, sys\n\
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})\n\
+os.kill(os.getpid(), signal.SIGTERM)\n\
+os.execv(sys.argv[1], sys.argv[1:])\n";
+    let output = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(command.get_program())
+        .args(command.get_args())
+        .env_clear()
+        .envs(
+            command
+                .get_envs()
+                .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))),
+        )
+        .current_dir(gate.dir())
+        .output()
+        .unwrap();
+    let run = from_output(output);
+    assert_eq!(run.code, 143, "{}", run.transcript());
+    assert!(!marker.exists());
+    assert!(
+        run.stderr.contains("stopped by SIGTERM"),
+        "{}",
+        run.transcript()
+    );
+    let events = gate.audit_events();
+    assert!(
+        events
+            .iter()
+            .any(|event| event["event"] == "process.interrupted"),
+        "{events:#?}"
+    );
+    assert!(
+        !events.iter().any(|event| event["event"] == "process.exec"),
+        "{events:#?}"
+    );
+}
