@@ -657,6 +657,7 @@ impl Loader {
     fn cross_checks(&mut self, schema: &Schema) {
         for var in &schema.vars {
             self.type_rule_fit(var);
+            self.required_with_default(var);
             let mut layers = vec![(String::new(), var.base.clone())];
             layers.extend(
                 var.overrides
@@ -666,6 +667,30 @@ impl Loader {
             for (env, layer) in layers {
                 self.layer_contradictions(var, &env, &layer);
             }
+        }
+    }
+
+    /// `required_in` naming an environment where a default applies: the variable
+    /// could never be missing there, which is not what `required_in` says.
+    fn required_with_default(&mut self, var: &VarSpec) {
+        let Some(required_in) = &var.required_in else {
+            return;
+        };
+        let defaulted: Vec<&str> = required_in
+            .iter()
+            .filter(|env| var.layer_for(env).default.is_some())
+            .map(String::as_str)
+            .collect();
+        if !defaulted.is_empty() {
+            self.contradiction(
+                var,
+                format!(
+                    "{} is required in {} by `required_in`, but has a default there, so it can never be missing",
+                    var.name,
+                    defaulted.join(", ")
+                ),
+                "Remove the default (or move it into the environments that do not require a value), or drop those environments from `required_in`.",
+            );
         }
     }
 

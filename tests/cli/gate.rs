@@ -930,3 +930,24 @@ os.execv(sys.argv[1], sys.argv[1:])\n";
         "{events:#?}"
     );
 }
+
+#[test]
+fn required_in_with_a_default_there_is_a_contradiction() {
+    let run = Envgate::with_schema(
+        "[vars.A]\nrequired_in = [\"production\"]\ndefault = \"x\"\n[vars.B]\nrequired_in = [\"production\"]\n[vars.B.environments.development]\ndefault = \"dev-only\"\n",
+    )
+    .args(["--check"])
+    .run();
+    assert_eq!(run.code, 65, "{}", run.transcript());
+    assert!(
+        run.stdout
+            .contains("A is required in production by `required_in`, but has a default there"),
+        "{}",
+        run.transcript()
+    );
+    assert!(
+        !run.stdout.contains("B is required"),
+        "{}",
+        run.transcript()
+    );
+}
