@@ -96,7 +96,7 @@ impl Context<'_> {
     }
 }
 
-fn execute(options: &Options, action: Action, env: EnvSnapshot) -> Result<u8, Error> {
+fn execute(options: &Options, action: Action, mut env: EnvSnapshot) -> Result<u8, Error> {
     if action == Action::JsonSchema {
         Stream::Stdout.write(&crate::docs::json_schema());
         return Ok(exit::OK);
@@ -108,6 +108,10 @@ fn execute(options: &Options, action: Action, env: EnvSnapshot) -> Result<u8, Er
         .environment
         .clone()
         .unwrap_or_else(|| settings.environment.clone());
+    if let Some(chosen) = &options.environment {
+        // `--environment` wins over every source, for the variable too.
+        env.set("ENVIRONMENT".into(), chosen.into());
+    }
     let context = Context {
         options,
         settings,

@@ -951,3 +951,47 @@ fn required_in_with_a_default_there_is_a_contradiction() {
         run.transcript()
     );
 }
+
+#[test]
+fn the_environment_variable_is_validated_as_the_program_receives_it() {
+    let gate = Envgate::with_schema(
+        "[vars.ENVIRONMENT]\none_of = [\"development\", \"production\"]\n[vars.DEBUG]\ntype = \"bool\"\ndefault = \"false\"\n[vars.DEBUG.environments.production]\none_of = [\"false\"]\n",
+    );
+    let file = gate.file("prod.env", "ENVIRONMENT=production\n");
+    // From an env file: validated and exported as production.
+    let run = gate
+        .args([
+            "--env-file".as_ref(),
+            file.as_os_str(),
+            "--explain".as_ref(),
+        ])
+        .args(["--", "printenv", "ENVIRONMENT"])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert_eq!(run.stdout, "production\n");
+    assert!(
+        run.stderr.contains("environment: production"),
+        "{}",
+        run.transcript()
+    );
+    // --environment wins over the process environment, for the variable too.
+    let run =
+        Envgate::with_schema("[vars.ENVIRONMENT]\none_of = [\"development\", \"production\"]\n")
+            .env("ENVIRONMENT", "development")
+            .args([
+                "--environment",
+                "production",
+                "--explain",
+                "--",
+                "printenv",
+                "ENVIRONMENT",
+            ])
+            .run();
+    assert_eq!(run.stdout, "production\n", "{}", run.transcript());
+    assert!(
+        run.stderr
+            .contains("ENVIRONMENT  env     ok      production"),
+        "{}",
+        run.transcript()
+    );
+}
