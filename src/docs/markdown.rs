@@ -169,7 +169,7 @@ fn variable(out: &mut String, schema: &Schema, var: &VarSpec) {
             .every
             .map(|every| format!(", every {}", duration::describe(every)))
             .unwrap_or_default();
-        let _ = writeln!(out, "- **Rotation:** {}{every}", code(&rotate.kind));
+        let _ = writeln!(out, "- **Rotation:** {}{every}", code(rotate.kind.as_str()));
     }
     let rules = rule_sentences(var.kind, &var.base.rules);
     if !rules.is_empty() {

@@ -29,7 +29,7 @@ use crate::audit::{Audit, AuditEvent};
 use crate::error::{Error, exit};
 use crate::resolve::EnvSnapshot;
 use crate::rules::check_value;
-use crate::schema::Schema;
+use crate::schema::{RotateKind, Schema, Strategy};
 use crate::secrets::SecretsOptions;
 use targets::{RotateType, Target};
 
@@ -92,10 +92,19 @@ pub fn run(
     }
     let selected =
         targets::select(&all, request.kind, request.name.as_deref()).map_err(Error::Usage)?;
-    if request.rollback && selected.iter().any(|target| target.spec.kind != "api-key") {
+    if request.rollback
+        && selected
+            .iter()
+            .any(|target| target.spec.kind != RotateKind::ApiKey)
+    {
         return Err(Error::Usage(
             "--rollback applies to api-key secrets only".to_owned(),
         ));
+    }
+    // The cross-environment guard, as on the launch path: before any request.
+    let refused = refused_secrets(schema, environment, &selected);
+    if !refused.is_empty() {
+        return Ok(refuse(environment, &refused, audit));
     }
     let supplied = if request.value_from_stdin {
         if selected.len() != 1 {
@@ -421,12 +430,12 @@ async fn steps(
     // setSecret: only PostgreSQL has a server envgate updates; for API keys and
     // Django keys the service's own configuration reads the new value (the guide's
     // "update service configuration after rotation").
-    if target.spec.kind == "postgres" {
+    if target.spec.kind == RotateKind::Postgres {
         let old = read_version(client, &target.secret_id, &current, "set").await?;
         postgres_set(context, client, target, &old, &value).await?;
     }
     checkpoint(context, target, "set", &pending);
-    if target.spec.kind == "postgres" {
+    if target.spec.kind == RotateKind::Postgres {
         let pending_secret = db_secret(&value, "test")?;
         postgres::test_login(&pending_secret)
             .await
@@ -456,17 +465,19 @@ async fn create(
     let object =
         values::as_object(text.expose_secret()).map_err(|reason| fail("create", reason))?;
     let now = crate::clock::timestamp(SystemTime::now());
-    let next = match target.spec.kind.as_str() {
-        "api-key" if context.request.rollback => values::rolled_back_api_key(&object, key, &now),
-        "api-key" => values::next_api_key(
+    let next = match target.spec.kind {
+        RotateKind::ApiKey if context.request.rollback => {
+            values::rolled_back_api_key(&object, key, &now)
+        }
+        RotateKind::ApiKey => values::next_api_key(
             &object,
             key,
             &target.spec,
             supplied.map(|value| value.expose_secret().to_owned()),
             &now,
         ),
-        "postgres" => postgres_next(&object, key, &target.spec, &now),
-        "django-secret-key" => {
+        RotateKind::Postgres => postgres_next(&object, key, &target.spec, &now),
+        RotateKind::DjangoSecretKey => {
             let fresh = django_key(context, target).map_err(|reason| fail("create", reason))?;
             Ok(values::next_django_key(
                 &object,
@@ -479,7 +490,6 @@ async fn create(
                 &now,
             ))
         }
-        other => Err(format!("unknown rotation kind `{other}`")),
     }
     .map_err(|reason| fail("create", reason))?;
     let token = request_token()?;
@@ -532,7 +542,10 @@ fn postgres_next(
     next.insert(key.to_owned(), serde_json::Value::String(password));
     next.insert(
         user_key.to_owned(),
-        serde_json::Value::String(postgres::next_user(&current.user, spec.strategy.as_deref())),
+        serde_json::Value::String(postgres::next_user(
+            &current.user,
+            spec.strategy.unwrap_or_default(),
+        )),
     );
     next.insert(
         "rotated_at".to_owned(),
@@ -579,7 +592,7 @@ async fn postgres_set(
         }
         None => current,
     };
-    let create_in = (target.spec.strategy.as_deref() == Some("alternating-users")).then(|| {
+    let create_in = (target.spec.strategy == Some(Strategy::AlternatingUsers)).then(|| {
         pending
             .user
             .strip_suffix(postgres::CLONE_SUFFIX)
@@ -594,6 +607,54 @@ async fn postgres_set(
     )
     .await
     .map_err(|reason| fail("set", reason))
+}
+
+/// Every secret the selected rotations would read or write (the rotated secret,
+/// and its `admin_secret`) that the cross-environment guard refuses in
+/// `environment`: `(variable, secret id)`.
+fn refused_secrets(
+    schema: &Schema,
+    environment: &str,
+    selected: &[Target],
+) -> Vec<(String, String)> {
+    let mut refused = Vec::new();
+    for target in selected {
+        let admin = target.spec.admin_secret.as_deref().map(|reference| {
+            crate::secrets::reference::SecretRef::parse(reference)
+                .full_name(&schema.secret_name, environment)
+        });
+        for id in std::iter::once(target.secret_id.clone()).chain(admin) {
+            if !crate::secrets::plan::allowed(schema, environment, &id) {
+                refused.push((target.var.clone(), id));
+            }
+        }
+    }
+    refused
+}
+
+/// Refuses a rotation that crosses environments: one `secret.access_denied` audit
+/// line per secret (critical), a message naming each, exit 77.
+fn refuse(environment: &str, refused: &[(String, String)], audit: &Audit) -> u8 {
+    let mut message = String::new();
+    for (var, id) in refused {
+        audit.emit(&AuditEvent {
+            event: "secret.access_denied",
+            severity: "critical",
+            secret_id: Some(id.clone()),
+            vars: vec![var.clone()],
+            outcome: Some("refused"),
+            error_code: Some(crate::problem::Code::CrossEnvironment.as_str().to_owned()),
+            alert: Some("critical"),
+            ..AuditEvent::default()
+        });
+        let _ = writeln!(
+            message,
+            "envgate: refused to rotate: {var} uses secret `{id}`, outside the {environment} environment; nothing was read or written."
+        );
+    }
+    message.push_str("help: run the rotation from the environment that owns the secret, or add its prefix to `[envgate].shared_prefixes` if it is meant to be shared.\n");
+    crate::fsio::eprint(&message);
+    exit::ACCESS_DENIED
 }
 
 /// A ClientRequestToken: 32 random hex characters, as AWS's own rotation uses a UUID.

@@ -12,6 +12,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 use tokio_postgres::NoTls;
 
+use crate::schema::Strategy;
+
 /// The suffix of the second role of the `alternating-users` strategy.
 pub const CLONE_SUFFIX: &str = "_clone";
 
@@ -75,8 +77,8 @@ impl DbSecret {
 /// The role the next password belongs to: the same one (`single-user`), or the
 /// other of `user` / `user_clone` (`alternating-users`).
 #[must_use]
-pub fn next_user(current: &str, strategy: Option<&str>) -> String {
-    if strategy != Some("alternating-users") {
+pub fn next_user(current: &str, strategy: Strategy) -> String {
+    if strategy != Strategy::AlternatingUsers {
         return current.to_owned();
     }
     match current.strip_suffix(CLONE_SUFFIX) {
@@ -179,10 +181,9 @@ mod tests {
 
     #[test]
     fn alternating_users_flip() {
-        assert_eq!(next_user("app", Some("alternating-users")), "app_clone");
-        assert_eq!(next_user("app_clone", Some("alternating-users")), "app");
-        assert_eq!(next_user("app", Some("single-user")), "app");
-        assert_eq!(next_user("app", None), "app");
+        assert_eq!(next_user("app", Strategy::AlternatingUsers), "app_clone");
+        assert_eq!(next_user("app_clone", Strategy::AlternatingUsers), "app");
+        assert_eq!(next_user("app", Strategy::SingleUser), "app");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! What can be rotated: the schema's variables with a `rotate` table and a secret.
 //! Pure.
 
-use crate::schema::{RotateSpec, Schema};
+use crate::schema::{RotateKind, RotateSpec, Schema};
 use crate::secrets::reference::SecretRef;
 
 /// `--type` values, as the guide's `rotate_secrets` command names them.
@@ -18,11 +18,11 @@ pub enum RotateType {
 impl RotateType {
     /// The schema's `rotate.kind` for this type.
     #[must_use]
-    pub fn kind(self) -> &'static str {
+    pub fn kind(self) -> RotateKind {
         match self {
-            Self::Database => "postgres",
-            Self::ApiKey => "api-key",
-            Self::DjangoSecretKey => "django-secret-key",
+            Self::Database => RotateKind::Postgres,
+            Self::ApiKey => RotateKind::ApiKey,
+            Self::DjangoSecretKey => RotateKind::DjangoSecretKey,
         }
     }
 }
@@ -89,7 +89,13 @@ pub fn select(
         .iter()
         .filter(|target| kind.is_none_or(|kind| target.spec.kind == kind.kind()))
         .filter(|target| {
-            name.is_none_or(|name| target.name == name || target.secret_id.ends_with(name))
+            // Whole path segments: `primary` and `database/primary` select
+            // `…/database/primary`, never `…/replica-primary`.
+            name.is_none_or(|name| {
+                target.name == name
+                    || target.secret_id == name
+                    || target.secret_id.ends_with(&format!("/{name}"))
+            })
         })
         .cloned()
         .collect();
@@ -99,7 +105,7 @@ pub fn select(
             .map(|target| {
                 format!(
                     "--type {} --name {}",
-                    type_of(&target.spec.kind),
+                    target.spec.kind.type_name(),
                     target.name
                 )
             })
@@ -114,13 +120,6 @@ pub fn select(
         ));
     }
     Ok(selected)
-}
-
-fn type_of(kind: &str) -> &str {
-    match kind {
-        "postgres" => "database",
-        other => other,
-    }
 }
 
 #[cfg(test)]
@@ -154,6 +153,11 @@ mod tests {
                 .len(),
             1
         );
+        assert_eq!(
+            select(&all, None, Some("api-keys/resend")).unwrap().len(),
+            1
+        );
+        assert!(select(&all, None, Some("esend")).is_err());
         let error = select(&all, Some(RotateType::ApiKey), Some("stripe")).unwrap_err();
         assert!(error.contains("--type api-key --name resend"), "{error}");
         assert!(error.contains("--type database --name primary"), "{error}");

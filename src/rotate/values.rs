@@ -140,7 +140,7 @@ mod tests {
 
     fn spec() -> RotateSpec {
         RotateSpec {
-            kind: "api-key".into(),
+            kind: crate::schema::RotateKind::ApiKey,
             every: None,
             every_text: None,
             strategy: None,

@@ -14,8 +14,8 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::{
-    DEFAULT_ENVIRONMENTS, DEFAULT_SECRET_NAME, Delivery, Layer, Pattern, ROTATE_KINDS, RotateSpec,
-    Rules, Schema, SchemaSource, VarSpec, VarType,
+    DEFAULT_ENVIRONMENTS, DEFAULT_SECRET_NAME, Delivery, Layer, Pattern, ROTATE_KINDS, RotateKind,
+    RotateSpec, Rules, Schema, SchemaSource, Strategy, VarSpec, VarType,
 };
 use crate::duration;
 use crate::error::{Error, SchemaErrors};
@@ -496,7 +496,9 @@ impl Loader {
         let rotate = self.table(table, "rotate")?;
         self.unknown_keys(rotate, ROTATE_KEYS, "rotate");
         let kind = match self.string(rotate, "kind") {
-            Some(kind) if ROTATE_KINDS.contains(&kind.get_ref().as_str()) => kind.into_inner(),
+            Some(kind) if RotateKind::parse(kind.get_ref()).is_some() => {
+                RotateKind::parse(kind.get_ref())
+            }
             Some(kind) => {
                 let help = match suggest(kind.get_ref(), ROTATE_KINDS.iter().copied()) {
                     Some(best) => format!("Did you mean `{best}`?"),
@@ -510,7 +512,7 @@ impl Loader {
                     .at(kind.span(), "unknown kind")
                     .help(help),
                 );
-                kind.into_inner()
+                None
             }
             None => {
                 let span = find(table, "rotate")
@@ -524,9 +526,10 @@ impl Loader {
                             ROTATE_KINDS.join(", ")
                         )),
                 );
-                String::new()
+                None
             }
         };
+        let strategy = self.strategy(rotate, kind);
         let every_text = self.string(rotate, "every");
         let every = every_text
             .as_ref()
@@ -545,16 +548,48 @@ impl Loader {
                 }
             });
         Some(RotateSpec {
-            kind,
+            kind: kind?,
             every,
             every_text: every_text.map(Spanned::into_inner),
-            strategy: self.string(rotate, "strategy").map(Spanned::into_inner),
+            strategy,
             admin_secret: self.string(rotate, "admin_secret").map(Spanned::into_inner),
             length: self.count(rotate, "length"),
             alphabet: self.string(rotate, "alphabet").map(Spanned::into_inner),
             prefix: self.string(rotate, "prefix").map(Spanned::into_inner),
             max_fallbacks: self.count(rotate, "max_fallbacks"),
         })
+    }
+
+    /// `rotate.strategy`: a known strategy, and only for `postgres`.
+    fn strategy(&mut self, rotate: &DeTable<'_>, kind: Option<RotateKind>) -> Option<Strategy> {
+        let text = self.string(rotate, "strategy")?;
+        let names = Strategy::ALL.map(Strategy::as_str);
+        let Some(strategy) = Strategy::parse(text.get_ref()) else {
+            let help = match suggest(text.get_ref(), names.iter().copied()) {
+                Some(best) => format!("Did you mean `{best}`?"),
+                None => format!("Known strategies: {}.", names.join(", ")),
+            };
+            self.push(
+                Problem::error(
+                    Code::SchemaInvalidValue,
+                    format!("unknown rotation strategy `{}`", text.get_ref()),
+                )
+                .at(text.span(), "unknown strategy")
+                .help(help),
+            );
+            return None;
+        };
+        if kind.is_some_and(|kind| kind != RotateKind::Postgres) {
+            self.push(
+                Problem::error(
+                    Code::SchemaInvalidValue,
+                    "`strategy` applies to `kind = \"postgres\"` only",
+                )
+                .at(text.span(), "not a postgres rotation")
+                .help("Remove `strategy`; api-key and django-secret-key rotations have one way."),
+            );
+        }
+        Some(strategy)
     }
 
     fn overrides(

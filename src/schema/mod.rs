@@ -100,17 +100,96 @@ pub enum Delivery {
     File,
 }
 
+/// What a rotated secret is (`rotate.kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RotateKind {
+    /// A PostgreSQL role's password (`postgres`).
+    Postgres,
+    /// An API key (`api-key`).
+    ApiKey,
+    /// Django's SECRET_KEY, with SECRET_KEY_FALLBACKS (`django-secret-key`).
+    DjangoSecretKey,
+}
+
+impl RotateKind {
+    /// Every kind, in documentation order.
+    pub const ALL: [RotateKind; 3] = [Self::Postgres, Self::ApiKey, Self::DjangoSecretKey];
+
+    /// The name written in the schema.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Postgres => "postgres",
+            Self::ApiKey => "api-key",
+            Self::DjangoSecretKey => "django-secret-key",
+        }
+    }
+
+    /// The `--type` that selects it (`database` for `postgres`).
+    #[must_use]
+    pub fn type_name(self) -> &'static str {
+        match self {
+            Self::Postgres => "database",
+            other => other.as_str(),
+        }
+    }
+
+    /// Parses a schema kind.
+    #[must_use]
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for RotateKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a PostgreSQL password is rotated (`rotate.strategy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Strategy {
+    /// One role; its password changes (`single-user`, the default).
+    #[default]
+    SingleUser,
+    /// Two roles, `user` and `user_clone`, take turns (`alternating-users`).
+    AlternatingUsers,
+}
+
+impl Strategy {
+    /// Every strategy.
+    pub const ALL: [Strategy; 2] = [Self::SingleUser, Self::AlternatingUsers];
+
+    /// The name written in the schema.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SingleUser => "single-user",
+            Self::AlternatingUsers => "alternating-users",
+        }
+    }
+
+    /// Parses a schema strategy.
+    #[must_use]
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|strategy| strategy.as_str() == text)
+    }
+}
+
 /// The `rotate` table of a variable.
 #[derive(Debug, Clone)]
 pub struct RotateSpec {
-    /// `postgres`, `api-key` or `django-secret-key`.
-    pub kind: String,
+    /// What the secret is.
+    pub kind: RotateKind,
     /// How often the secret should be rotated.
     pub every: Option<Duration>,
     /// The `every` text as written.
     pub every_text: Option<String>,
-    /// Postgres strategy: `single-user` or `alternating-users`.
-    pub strategy: Option<String>,
+    /// Postgres strategy (absent: single-user).
+    pub strategy: Option<Strategy>,
     /// Secret holding admin credentials for the rotation.
     pub admin_secret: Option<String>,
     /// Generated key length.

@@ -491,11 +491,7 @@ fn overdue(var: &crate::schema::VarSpec, need: &Need, secret: &FetchedSecret) ->
     if age < every.as_secs() {
         return None;
     }
-    let kind = if rotate.kind == "postgres" {
-        "database"
-    } else {
-        rotate.kind.as_str()
-    };
+    let kind = rotate.kind.type_name();
     let name = need
         .reference
         .path

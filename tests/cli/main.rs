@@ -14,6 +14,7 @@ mod gate;
 mod generated;
 mod pg;
 mod rotation;
+mod rotation_guard;
 mod rotation_pg;
 mod schema_errors;
 mod secrets;

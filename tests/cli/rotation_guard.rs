@@ -1,0 +1,141 @@
+//! Rotation hardening (issue 10, the items taken so far): the cross-environment
+//! guard, typed kinds and strategies, whole-segment names, inputs that cannot be
+//! honoured, and the test seam kept out of release builds.
+
+use crate::harness::Envgate;
+use crate::moto::{client, create_secret, endpoint, gate, unique};
+use crate::proxy::{Behaviour, Proxy};
+
+#[test]
+fn rotation_applies_the_cross_environment_guard_before_any_request() {
+    let upstream = endpoint();
+    let sm = client(&upstream);
+    let production = unique("prodrot");
+    let staging = unique("stagingrot");
+    let arn = create_secret(
+        &sm,
+        &format!("{production}/api-keys/resend"),
+        r#"{"api_key":"re_production_key_0123456789"}"#,
+    );
+    create_secret(
+        &sm,
+        &format!("{staging}/db/admin"),
+        r#"{"user":"a","password":"b"}"#,
+    );
+    // From staging: a production secret named by ARN, and an admin secret
+    // outside staging.
+    let schema = format!(
+        r#"[envgate]
+environments = ["{staging}"]
+[vars.RESEND_API_KEY]
+secret = "{arn}#api_key"
+rotate = {{ kind = "api-key", every = "365d" }}
+[vars.DATABASE_PASSWORD]
+secret = "db/primary#password"
+rotate = {{ kind = "postgres", admin_secret = "arn:aws:secretsmanager:us-east-1:123456789012:secret:{production}/db/admin-AbCdEf" }}
+"#
+    );
+    let proxy = Proxy::start(&upstream, Behaviour::Forward);
+    let gate = gate(&schema, &proxy.url)
+        .env("ENVIRONMENT", &staging)
+        .args(["rotate", "--all"]);
+    let run = gate.run();
+    assert_eq!(run.code, 77, "{}", run.transcript());
+    assert!(
+        run.stderr
+            .contains(&format!("{production}/api-keys/resend")),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains(&format!("{production}/db/admin")),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(proxy.total(), 0, "no request may be sent");
+    let denied: Vec<_> = gate
+        .audit_events()
+        .into_iter()
+        .filter(|event| event["event"] == "secret.access_denied")
+        .collect();
+    assert_eq!(denied.len(), 2, "{denied:#?}");
+    assert!(denied.iter().all(|event| event["alert"] == "critical"));
+    // The production value is untouched.
+    let value = crate::moto::stage_json(
+        &upstream,
+        &format!("{production}/api-keys/resend"),
+        "AWSCURRENT",
+    );
+    assert_eq!(value["api_key"], "re_production_key_0123456789");
+}
+
+#[test]
+fn kinds_and_strategies_are_checked_at_load() {
+    let run = Envgate::with_schema(
+        "[vars.P]\nsecret = \"db/p#password\"\nrotate = { kind = \"postgres\", strategy = \"alternating-user\" }\n",
+    )
+    .args(["--check"])
+    .run();
+    assert_eq!(run.code, 65, "{}", run.transcript());
+    assert!(
+        run.stdout.contains("alternating-users"),
+        "{}",
+        run.transcript()
+    );
+    let run = Envgate::with_schema(
+        "[vars.P]\nsecret = \"db/p#password\"\nrotate = { kind = \"postgress\" }\n",
+    )
+    .args(["--check"])
+    .run();
+    assert_eq!(run.code, 65, "{}", run.transcript());
+    assert!(
+        run.stdout.contains("Did you mean `postgres`"),
+        "{}",
+        run.transcript()
+    );
+    // A strategy belongs to postgres only.
+    let run = Envgate::with_schema(
+        "[vars.K]\nsecret = \"k#api_key\"\nrotate = { kind = \"api-key\", strategy = \"single-user\" }\n",
+    )
+    .args(["--check"])
+    .run();
+    assert_eq!(run.code, 65, "{}", run.transcript());
+}
+
+#[test]
+fn names_match_whole_path_segments() {
+    let env = "staging";
+    let schema = format!(
+        r#"[envgate]
+environments = ["{env}"]
+[vars.A]
+secret = "db/replica-primary#password"
+rotate = {{ kind = "postgres" }}
+[vars.B]
+secret = "db/primary#password"
+rotate = {{ kind = "postgres" }}
+"#
+    );
+    let run = Envgate::with_schema(&schema)
+        .env("ENVIRONMENT", env)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .args([
+            "rotate",
+            "--type",
+            "database",
+            "--name",
+            "primary",
+            "--dry-run",
+            "--timeout",
+            "2",
+        ])
+        .run();
+    assert!(
+        !run.all_output().contains("replica-primary"),
+        "--name primary selected replica-primary:\n{}",
+        run.transcript()
+    );
+}
