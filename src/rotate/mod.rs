@@ -40,6 +40,7 @@ const LEASE_SETTLE: Duration = Duration::from_millis(300);
 /// How long a lease protects a run that stopped answering.
 const LEASE_SECONDS: u64 = 15 * 60;
 /// Test seam: stop (as if killed) right after this step: create, set, test or finish.
+#[cfg(feature = "test-seams")]
 const FAIL_AFTER_VAR: &str = "ENVGATE_ROTATION_FAIL_AFTER";
 
 /// What `envgate rotate` was asked.
@@ -358,10 +359,22 @@ fn checkpoint(context: &Context<'_>, target: &Target, step: &'static str, versio
         outcome: Some("success"),
         ..AuditEvent::default()
     });
-    if context.env.get_str(FAIL_AFTER_VAR) == Some(step) {
+    if fails_after(context.env, step) {
         // Test seam: die here as a killed run would, lease and AWSPENDING left behind.
         std::process::exit(i32::from(exit::ROTATION_FAILED));
     }
+}
+
+/// The test seam: only builds with the `test-seams` feature (the test suite's)
+/// honour `ENVGATE_ROTATION_FAIL_AFTER`; release builds and `cargo install` ignore it.
+#[cfg(feature = "test-seams")]
+fn fails_after(env: &EnvSnapshot, step: &str) -> bool {
+    env.get_str(FAIL_AFTER_VAR) == Some(step)
+}
+
+#[cfg(not(feature = "test-seams"))]
+fn fails_after(_env: &EnvSnapshot, _step: &str) -> bool {
+    false
 }
 
 async fn rotate_one(
@@ -419,6 +432,22 @@ async fn steps(
         .clone()
         .ok_or_else(|| fail("create", "the secret has no AWSCURRENT version"))?;
     let (pending, resumed) = match &state.pending {
+        Some(pending) if supplied.is_some() || context.request.rollback => {
+            let asked = if supplied.is_some() {
+                "--value-from-stdin"
+            } else {
+                "--rollback"
+            };
+            return Err(fail(
+                "create",
+                format!(
+                    "an interrupted rotation left version {pending} as AWSPENDING, so {asked} cannot be honoured. Finish that rotation first (envgate rotate --type {} --name {}, without {asked}), then run this again; or drop the pending version: aws secretsmanager update-secret-version-stage --secret-id {} --version-stage AWSPENDING --remove-from-version-id {pending}",
+                    target.spec.kind.type_name(),
+                    target.name,
+                    target.secret_id
+                ),
+            ));
+        }
         Some(pending) => (pending.clone(), true),
         None => (
             create(context, client, target, supplied, &current).await?,

@@ -139,3 +139,75 @@ rotate = {{ kind = "postgres" }}
         run.transcript()
     );
 }
+
+#[test]
+fn a_pending_version_is_not_silently_finished_instead_of_the_input() {
+    use std::io::Write as _;
+    let upstream = endpoint();
+    let sm = client(&upstream);
+    let env = unique("pendingin");
+    let secret = format!("{env}/api-keys/resend");
+    create_secret(&sm, &secret, r#"{"api_key":"re_original_key_0123456789"}"#);
+    let schema = format!(
+        "[envgate]\nenvironments = [\"{env}\"]\n[vars.RESEND_API_KEY]\nsecret = \"api-keys/resend#api_key\"\nrotate = {{ kind = \"api-key\", prefix = \"re_\", length = 32 }}\n"
+    );
+    let rotate = || gate(&schema, &upstream).env("ENVIRONMENT", &env);
+    // A run killed after create leaves an AWSPENDING version behind.
+    let killed = rotate()
+        .env("ENVGATE_ROTATION_FAIL_AFTER", "create")
+        .args(["rotate", "--type", "api-key", "--name", "resend"])
+        .run();
+    assert_eq!(killed.code, 70, "{}", killed.transcript());
+    let gate = rotate().args([
+        "rotate",
+        "--type",
+        "api-key",
+        "--name",
+        "resend",
+        "--value-from-stdin",
+    ]);
+    let mut child = gate
+        .command()
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"re_issued_by_resend_0123456789\n")
+        .unwrap();
+    let run = crate::harness::from_output(child.wait_with_output().unwrap());
+    assert_eq!(run.code, 70, "{}", run.transcript());
+    assert!(
+        run.all_output().contains("AWSPENDING"),
+        "{}",
+        run.transcript()
+    );
+    assert!(
+        run.all_output()
+            .contains("--value-from-stdin cannot be honoured"),
+        "{}",
+        run.transcript()
+    );
+    let current = crate::moto::stage_json(&upstream, &secret, "AWSCURRENT");
+    assert_eq!(current["api_key"], "re_original_key_0123456789");
+    let run = rotate()
+        .args([
+            "rotate",
+            "--type",
+            "api-key",
+            "--name",
+            "resend",
+            "--rollback",
+        ])
+        .run();
+    assert_eq!(run.code, 70, "{}", run.transcript());
+    assert!(
+        run.all_output().contains("--rollback cannot be honoured"),
+        "{}",
+        run.transcript()
+    );
+}
