@@ -31,6 +31,7 @@ use crate::resolve::EnvSnapshot;
 use crate::rules::check_value;
 use crate::schema::{RotateKind, Schema, Strategy};
 use crate::secrets::SecretsOptions;
+use crate::secrets::fetch::FetchError;
 use targets::{RotateType, Target};
 
 /// The tag holding a rotation's lease: `host:pid:expires-epoch-seconds`.
@@ -128,11 +129,24 @@ pub fn run(
         let client = Client::new(&crate::secrets::sdk_config(secrets, env).await?);
         let mut report = String::new();
         let mut failed = false;
-        for target in &selected {
-            if request.dry_run {
-                report.push_str(&dry_run_line(&client, target).await);
-                continue;
+        if request.dry_run {
+            let mut rows = Vec::with_capacity(selected.len());
+            for target in &selected {
+                rows.push(dry_run_row(&client, target).await?);
             }
+            return Ok((dry_run_table(&rows), false));
+        }
+        // Credentials, region and network are the run's, not a step's: one read
+        // first, so that their failure gets the launch path's words and code.
+        if let Some(first) = selected.first() {
+            client
+                .get_secret_value()
+                .secret_id(&first.secret_id)
+                .send()
+                .await
+                .map_err(|error| crate::secrets::fetch::map_sdk_error(&error))?;
+        }
+        for target in &selected {
             match rotate_one(&context, &client, target, supplied.as_ref()).await {
                 Ok(line) => report.push_str(&line),
                 Err(failure) => {
@@ -157,9 +171,6 @@ pub fn run(
     });
     match outcome {
         Ok((report, failed)) => {
-            if request.dry_run {
-                crate::fsio::print(&dry_run_header());
-            }
             if failed {
                 crate::fsio::eprint(&report);
             } else {
@@ -173,13 +184,59 @@ pub fn run(
             })
         }
         Err(error) => {
-            crate::fsio::eprint(&format!(
-                "envgate: rotation could not reach Secrets Manager: {}\n",
-                error.aws_code()
-            ));
-            Ok(exit::ROTATION_FAILED)
+            let (message, code) = store_failure(&error, secrets.region.as_deref());
+            crate::fsio::eprint(&message);
+            Ok(code)
         }
     }
+}
+
+/// Secrets Manager failed before or outside a rotation step: the launch path's
+/// words (what is missing, what to check) and exit codes (69 unavailable, 77
+/// denied, 78 not found or unreadable).
+fn store_failure(error: &FetchError, region: Option<&str>) -> (String, u8) {
+    let region = region.unwrap_or("the configured region");
+    let (what, help, code) = match error {
+        FetchError::NoCredentials { .. } => (
+            "no AWS credentials found".to_owned(),
+            "envgate looked in: the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY), the shared config and credentials files (AWS_PROFILE, ~/.aws/credentials), web identity (AWS_WEB_IDENTITY_TOKEN_FILE, AWS_ROLE_ARN), the ECS container credentials endpoint and the EC2 instance metadata service. Give the task or instance an IAM role, or set those variables.".to_owned(),
+            exit::UNAVAILABLE,
+        ),
+        FetchError::Unavailable { reason } => (
+            format!("cannot reach Secrets Manager: {reason}"),
+            "Check AWS_REGION / AWS_ENDPOINT_URL and network access to the endpoint (VPC endpoint, security groups, proxy).".to_owned(),
+            exit::UNAVAILABLE,
+        ),
+        FetchError::Timeout => (
+            "no answer from Secrets Manager within the deadline".to_owned(),
+            "Check network access to the endpoint, or raise the deadline with --timeout SECONDS.".to_owned(),
+            exit::UNAVAILABLE,
+        ),
+        FetchError::Throttled => (
+            "Secrets Manager throttled the requests past every retry".to_owned(),
+            "Run the rotation again in a minute; rotations are few, the launches sharing the quota are many.".to_owned(),
+            exit::UNAVAILABLE,
+        ),
+        FetchError::AccessDenied { code } => (
+            format!("access was denied ({code})"),
+            "The rotating role needs secretsmanager:GetSecretValue, DescribeSecret, PutSecretValue, UpdateSecretVersionStage and TagResource/UntagResource on the secret.".to_owned(),
+            exit::ACCESS_DENIED,
+        ),
+        FetchError::NotFound => (
+            "the secret was not found".to_owned(),
+            format!("Verify the secret exists in AWS Secrets Manager ({region}) under the environment's prefix."),
+            exit::CONFIG_INVALID,
+        ),
+        other => (
+            format!("Secrets Manager did not return the secret ({})", other.aws_code()),
+            "Check the secret in the AWS console and CloudTrail for the request.".to_owned(),
+            exit::CONFIG_INVALID,
+        ),
+    };
+    (
+        format!("envgate: rotation stopped before any change: {what}\nhelp: {help}\n"),
+        code,
+    )
 }
 
 fn read_stdin_value() -> Result<SecretString, Error> {
@@ -775,13 +832,9 @@ async fn finish(
     Ok(())
 }
 
-fn dry_run_header() -> String {
-    "SECRET  KIND  LAST ROTATED  EVERY  DUE\n".to_owned()
-}
-
-/// One `--dry-run` line: when the secret was last rotated and whether it is due.
-async fn dry_run_line(client: &Client, target: &Target) -> String {
-    let last = last_rotated(client, target).await;
+/// One `--dry-run` row: secret, kind, when it was last rotated, every, due.
+async fn dry_run_row(client: &Client, target: &Target) -> Result<[String; 5], FetchError> {
+    let last = last_rotated(client, target).await?;
     let every = target
         .spec
         .every_text
@@ -802,37 +855,65 @@ async fn dry_run_line(client: &Client, target: &Target) -> String {
         (None, _) => "yes (never rotated)",
         (Some(_), None) => "no (no `every`)",
     };
-    format!(
-        "{}  {}  {}  {every}  {due}\n",
-        target.secret_id,
-        target.spec.kind,
-        last.unwrap_or_else(|| "never".to_owned())
-    )
+    Ok([
+        target.secret_id.clone(),
+        target.spec.kind.to_string(),
+        last.unwrap_or_else(|| "never".to_owned()),
+        every,
+        due.to_owned(),
+    ])
 }
 
-/// `rotated_at` from the secret's JSON, else the secret's LastRotatedDate.
-async fn last_rotated(client: &Client, target: &Target) -> Option<String> {
-    if let Ok(output) = client
+/// The dry run as a table with aligned columns.
+fn dry_run_table(rows: &[[String; 5]]) -> String {
+    let header = ["SECRET", "KIND", "LAST ROTATED", "EVERY", "DUE"].map(str::to_owned);
+    let all: Vec<&[String; 5]> = std::iter::once(&header).chain(rows).collect();
+    let mut widths = [0usize; 5];
+    for row in &all {
+        for (width, cell) in widths.iter_mut().zip(row.iter()) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in all {
+        let mut line = String::new();
+        for (cell, width) in row.iter().zip(widths) {
+            let _ = write!(line, "{cell:<width$}  ");
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// `rotated_at` from the secret's JSON, else the secret's LastRotatedDate; an
+/// error when Secrets Manager cannot say (never a guess).
+async fn last_rotated(client: &Client, target: &Target) -> Result<Option<String>, FetchError> {
+    let output = client
         .get_secret_value()
         .secret_id(&target.secret_id)
         .send()
         .await
-        && let Some(text) = output.secret_string()
+        .map_err(|error| crate::secrets::fetch::map_sdk_error(&error))?;
+    if let Some(text) = output.secret_string()
         && let Ok(object) = values::as_object(text)
         && let Some(serde_json::Value::String(at)) = object.get("rotated_at")
     {
-        return Some(at.clone());
+        return Ok(Some(at.clone()));
     }
     let described = client
         .describe_secret()
         .secret_id(&target.secret_id)
         .send()
         .await
-        .ok()?;
-    described
+        .map_err(|error| FetchError::Other {
+            code: "DescribeSecret".to_owned(),
+            message: crate::secrets::fetch::map_sdk_error_any(&error),
+        })?;
+    Ok(described
         .last_rotated_date()
         .and_then(|date| u64::try_from(date.secs()).ok())
-        .map(|secs| crate::clock::timestamp(UNIX_EPOCH + Duration::from_secs(secs)))
+        .map(|secs| crate::clock::timestamp(UNIX_EPOCH + Duration::from_secs(secs))))
 }
 
 #[cfg(test)]

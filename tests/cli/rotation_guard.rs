@@ -211,3 +211,97 @@ fn a_pending_version_is_not_silently_finished_instead_of_the_input() {
         run.transcript()
     );
 }
+
+#[test]
+fn rotation_reports_aws_failures_as_the_launch_path_does() {
+    let schema = "[vars.K]\nsecret = \"api-keys/k#api_key\"\nrotate = { kind = \"api-key\", every = \"90d\" }\n";
+    // No region.
+    let run = Envgate::with_schema(schema)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .args(["rotate", "--all", "--dry-run", "--timeout", "5"])
+        .run();
+    assert_eq!(run.code, 69, "{}", run.transcript());
+    assert!(
+        run.stderr.contains("no AWS region is configured"),
+        "{}",
+        run.transcript()
+    );
+    assert!(
+        !run.stdout.contains("never rotated"),
+        "{}",
+        run.transcript()
+    );
+    // No credentials, and no network: never "never rotated, due".
+    let run = Envgate::with_schema(schema)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        .args(["rotate", "--all", "--dry-run", "--timeout", "5"])
+        .run();
+    assert_eq!(run.code, 69, "{}", run.transcript());
+    assert!(
+        run.stderr.contains("no AWS credentials found"),
+        "{}",
+        run.transcript()
+    );
+    assert!(
+        !run.stdout.contains("never rotated"),
+        "{}",
+        run.transcript()
+    );
+    let run = Envgate::with_schema(schema)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        .args([
+            "rotate",
+            "--type",
+            "api-key",
+            "--name",
+            "k",
+            "--timeout",
+            "5",
+        ])
+        .run();
+    assert_eq!(run.code, 69, "{}", run.transcript());
+    assert!(
+        run.stderr.contains("no AWS credentials found"),
+        "{}",
+        run.transcript()
+    );
+}
+
+#[test]
+fn dry_run_columns_are_aligned() {
+    let upstream = endpoint();
+    let sm = client(&upstream);
+    let env = unique("aligned");
+    create_secret(
+        &sm,
+        &format!("{env}/api-keys/a-long-secret-name"),
+        r#"{"api_key":"x"}"#,
+    );
+    create_secret(
+        &sm,
+        &format!("{env}/db/p"),
+        r#"{"password":"x","user":"u"}"#,
+    );
+    let schema = format!(
+        "[envgate]\nenvironments = [\"{env}\"]\n[vars.K]\nsecret = \"api-keys/a-long-secret-name#api_key\"\nrotate = {{ kind = \"api-key\", every = \"90d\" }}\n[vars.P]\nsecret = \"db/p#password\"\nrotate = {{ kind = \"postgres\", every = \"30d\" }}\n"
+    );
+    let run = gate(&schema, &upstream)
+        .env("ENVIRONMENT", &env)
+        .args(["rotate", "--all", "--dry-run"])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{}", run.stdout);
+    let column = |line: &str, word: &str| line.find(&format!(" {word} ")).unwrap() + 1;
+    let kind_at = column(lines[0], "KIND");
+    assert_eq!(column(lines[1], "api-key"), kind_at, "{}", run.stdout);
+    assert_eq!(column(lines[2], "postgres"), kind_at, "{}", run.stdout);
+}
