@@ -87,6 +87,9 @@ fn property(key: &str) -> Value {
         "admin_secret" => {
             json!({ "type": "string", "description": "Secret holding admin credentials for the rotation." })
         }
+        "ca_file" => {
+            json!({ "type": "string", "description": "PEM bundle of the CAs the database's TLS certificate is checked against (postgres; default: PGSSLROOTCERT, else the system roots)." })
+        }
         "length" => count("Length of a generated key."),
         "alphabet" => json!({ "type": "string", "description": "Characters of a generated key." }),
         "prefix" => json!({ "type": "string", "description": "Prefix of a generated key." }),

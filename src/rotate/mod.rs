@@ -16,6 +16,7 @@
 
 pub mod postgres;
 pub mod targets;
+pub mod tls;
 pub mod values;
 
 use std::fmt::Write as _;
@@ -523,7 +524,7 @@ async fn steps(
     checkpoint(context, target, "set", &pending);
     if target.spec.kind == RotateKind::Postgres {
         let pending_secret = db_secret(&value, "test")?;
-        postgres::test_login(&pending_secret)
+        postgres::test_login(&pending_secret, &trust(context, target))
             .await
             .map_err(|reason| fail("test", reason))?;
     }
@@ -651,7 +652,8 @@ async fn postgres_set(
     pending: &SecretString,
 ) -> Result<(), Failure> {
     let pending = db_secret(pending, "set")?;
-    if postgres::test_login(&pending).await.is_ok() {
+    let trust = trust(context, target);
+    if postgres::test_login(&pending, &trust).await.is_ok() {
         return Ok(());
     }
     let current = db_secret(current, "set")?;
@@ -690,9 +692,22 @@ async fn postgres_set(
         &pending.user,
         &pending.password,
         create_in.as_deref(),
+        &trust,
     )
     .await
     .map_err(|reason| fail("set", reason))
+}
+
+/// The CAs a PostgreSQL rotation trusts: `rotate.ca_file`, else `PGSSLROOTCERT`,
+/// else the system bundle.
+fn trust(context: &Context<'_>, target: &Target) -> postgres::Trust {
+    postgres::Trust {
+        bundle: tls::ca_bundle(
+            target.spec.ca_file.as_deref(),
+            context.env.get_str("PGSSLROOTCERT"),
+            context.env.get_str("SSL_CERT_FILE"),
+        ),
+    }
 }
 
 /// Every secret the selected rotations would read or write (the rotated secret,

@@ -4,15 +4,18 @@
 //! The new password reaches the server only as a SCRAM-SHA-256 verifier computed
 //! here (as psql's `\password` does), so the plaintext is never in the server's
 //! memory, statement log or `pg_authid`. Role names and the verifier are quoted with
-//! PostgreSQL's own escaping rules, never interpolated raw.
+//! PostgreSQL's own escaping rules, never interpolated raw. Connections use TLS
+//! as the secret's `sslmode` says (`verify-full` unless written otherwise; see
+//! [`super::tls`]).
 
+use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::schema::Strategy;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
-use tokio_postgres::NoTls;
 
-use crate::schema::Strategy;
+use super::tls::SslMode;
 
 /// The suffix of the second role of the `alternating-users` strategy.
 pub const CLONE_SUFFIX: &str = "_clone";
@@ -30,6 +33,15 @@ pub struct DbSecret {
     pub user: String,
     /// Its password.
     pub password: SecretString,
+    /// TLS, as `sslmode` in the secret says.
+    pub sslmode: SslMode,
+}
+
+/// The CA bundle a rotation checks database certificates against.
+#[derive(Debug, Clone, Default)]
+pub struct Trust {
+    /// The PEM bundle (`rotate.ca_file`, `PGSSLROOTCERT`, or the system's).
+    pub bundle: Option<PathBuf>,
 }
 
 fn text(object: &Map<String, Value>, keys: &[&str]) -> Option<String> {
@@ -64,7 +76,12 @@ impl DbSecret {
                 .map_err(|_| format!("the database secret's port `{port}` is not a port"))?,
             None => 5432,
         };
+        let sslmode = match text(object, &["sslmode"]) {
+            Some(mode) => SslMode::parse(&mode)?,
+            None => SslMode::default(),
+        };
         Ok(Self {
+            sslmode,
             host: text(object, &["host"]).unwrap_or_default(),
             port,
             dbname: text(object, &["name", "dbname"]).unwrap_or_else(|| "postgres".to_owned()),
@@ -91,7 +108,7 @@ pub fn next_user(current: &str, strategy: Strategy) -> String {
 ///
 /// # Errors
 /// The server's reason (wrong password, unreachable, …).
-pub async fn connect(secret: &DbSecret) -> Result<tokio_postgres::Client, String> {
+pub async fn connect(secret: &DbSecret, trust: &Trust) -> Result<tokio_postgres::Client, String> {
     let mut config = tokio_postgres::Config::new();
     config
         .host(&secret.host)
@@ -100,17 +117,50 @@ pub async fn connect(secret: &DbSecret) -> Result<tokio_postgres::Client, String
         .user(&secret.user)
         .password(secret.password.expose_secret())
         .connect_timeout(Duration::from_secs(5));
-    let (client, connection) = config.connect(NoTls).await.map_err(|error| {
+    let failed = |why: String| {
+        let hint = if why.contains("certificate") {
+            " (the server's certificate did not verify: point PGSSLROOTCERT or rotate.ca_file at the CA bundle that signed it; for RDS, Amazon's RDS CA bundle)"
+        } else {
+            ""
+        };
         format!(
-            "cannot log in to {}:{} as {}: {}",
+            "cannot log in to {}:{} as {} ({}): {why}{hint}",
             secret.host,
             secret.port,
             secret.user,
-            reason(&error)
+            mode_name(secret.sslmode)
         )
-    })?;
-    tokio::spawn(connection);
+    };
+    let client = if secret.sslmode == SslMode::Disable {
+        config.ssl_mode(tokio_postgres::config::SslMode::Disable);
+        let (client, connection) = config
+            .connect(tokio_postgres::NoTls)
+            .await
+            .map_err(|error| failed(reason(&error)))?;
+        tokio::spawn(connection);
+        client
+    } else {
+        // Require: never fall back to plaintext when the server offers no TLS.
+        config.ssl_mode(tokio_postgres::config::SslMode::Require);
+        let tls =
+            super::tls::client_config(secret.sslmode, trust.bundle.as_deref()).map_err(&failed)?;
+        let (client, connection) = config
+            .connect(tokio_postgres_rustls::MakeRustlsConnect::new(tls))
+            .await
+            .map_err(|error| failed(reason(&error)))?;
+        tokio::spawn(connection);
+        client
+    };
     Ok(client)
+}
+
+fn mode_name(mode: SslMode) -> &'static str {
+    match mode {
+        SslMode::Disable => "sslmode disable",
+        SslMode::Require => "sslmode require",
+        SslMode::VerifyCa => "sslmode verify-ca",
+        SslMode::VerifyFull => "sslmode verify-full",
+    }
 }
 
 fn reason(error: &tokio_postgres::Error) -> String {
@@ -135,8 +185,9 @@ pub async fn set_password(
     role: &str,
     password: &SecretString,
     create_in: Option<&str>,
+    trust: &Trust,
 ) -> Result<(), String> {
-    let client = connect(admin).await?;
+    let client = connect(admin, trust).await?;
     let verifier = postgres_protocol::password::scram_sha_256(password.expose_secret().as_bytes());
     let quoted_role = postgres_protocol::escape::escape_identifier(role);
     let quoted_verifier = postgres_protocol::escape::escape_literal(&verifier);
@@ -166,8 +217,8 @@ pub async fn set_password(
 ///
 /// # Errors
 /// Why the login or the query failed.
-pub async fn test_login(secret: &DbSecret) -> Result<(), String> {
-    let client = connect(secret).await?;
+pub async fn test_login(secret: &DbSecret, trust: &Trust) -> Result<(), String> {
+    let client = connect(secret, trust).await?;
     client
         .simple_query("SELECT 1")
         .await

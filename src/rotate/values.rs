@@ -145,6 +145,7 @@ mod tests {
             every_text: None,
             strategy: None,
             admin_secret: None,
+            ca_file: None,
             length: Some(24),
             alphabet: Some("ab".into()),
             prefix: Some("re_".into()),

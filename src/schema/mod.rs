@@ -192,6 +192,8 @@ pub struct RotateSpec {
     pub strategy: Option<Strategy>,
     /// Secret holding admin credentials for the rotation.
     pub admin_secret: Option<String>,
+    /// PEM bundle of the CAs the database's certificate is checked against.
+    pub ca_file: Option<String>,
     /// Generated key length.
     pub length: Option<usize>,
     /// Generated key alphabet.

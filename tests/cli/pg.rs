@@ -1,11 +1,12 @@
 //! A throwaway PostgreSQL cluster for rotation tests: `initdb` with SCRAM
-//! password authentication on TCP (a trust-auth server would prove nothing), on a
-//! free port, statement logging on. Local socket access is trusted for the test's
-//! own set-up only; envgate always connects over TCP with a password.
+//! password authentication on TCP (a trust-auth server would prove nothing), TLS
+//! only (`hostssl` in pg_hba, a CA and a server certificate for 127.0.0.1 made at
+//! test time with openssl), on a free port, statement logging on. Local socket
+//! access is trusted for the test's own set-up only; envgate always connects over
+//! TCP with a password and TLS.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
 
 use tempfile::TempDir;
 
@@ -45,6 +46,96 @@ pub(crate) struct Cluster {
     dir: TempDir,
     bin: PathBuf,
     pub(crate) port: u16,
+    ca: PathBuf,
+}
+
+/// A CA and a server certificate for 127.0.0.1/localhost signed by it, in `dir`
+/// (the key readable by the server user only); returns the CA's path.
+fn make_certificates(dir: &Path) -> PathBuf {
+    let run = |args: &[&str]| {
+        let output = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect(
+                "openssl is needed to make the test certificates (Debian: apt-get install openssl)",
+            );
+        assert!(
+            output.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    run(&[
+        &["req", "-x509"][..],
+        &ec,
+        &[
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=envgate test CA",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ],
+    ]
+    .concat());
+    run(&[
+        &["req"][..],
+        &ec,
+        &[
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=localhost",
+        ],
+    ]
+    .concat());
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.crt",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+    ]);
+    let key = dir.join("server.key");
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    if nix::unistd::geteuid().is_root() {
+        let user = nix::unistd::User::from_name("postgres").unwrap().unwrap();
+        for file in ["server.key", "server.crt"] {
+            nix::unistd::chown(&dir.join(file), Some(user.uid), Some(user.gid)).unwrap();
+        }
+    }
+    dir.join("ca.crt")
 }
 
 impl Cluster {
@@ -86,14 +177,26 @@ impl Cluster {
             "initdb failed: {}",
             String::from_utf8_lossy(&status.stderr)
         );
+        // TCP clients must use TLS: every `host` line becomes `hostssl`.
+        let hba = data.join("pg_hba.conf");
+        let rules: String = std::fs::read_to_string(&hba)
+            .unwrap()
+            .lines()
+            .map(|line| match line.strip_prefix("host ") {
+                Some(rest) => format!("hostssl {rest}\n"),
+                None => format!("{line}\n"),
+            })
+            .collect();
+        std::fs::write(&hba, rules).unwrap();
+        let ca = make_certificates(dir.path());
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
         let options = format!(
-            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c log_statement=all -c fsync=off",
-            dir.path().display()
+            "-p {port} -k {dir} -c listen_addresses=127.0.0.1 -c log_statement=all -c fsync=off -c ssl=on -c ssl_cert_file={dir}/server.crt -c ssl_key_file={dir}/server.key",
+            dir = dir.path().display()
         );
         let started = as_server_user(&bin.join("pg_ctl"))
             .arg("-D")
@@ -108,7 +211,12 @@ impl Cluster {
             "pg_ctl start failed: {}",
             String::from_utf8_lossy(&started.stderr)
         );
-        Self { dir, bin, port }
+        Self { dir, bin, port, ca }
+    }
+
+    /// The CA that signed the server's certificate (PEM).
+    pub(crate) fn ca_file(&self) -> &Path {
+        &self.ca
     }
 
     /// Runs SQL as the superuser over the trusted local socket.
@@ -138,26 +246,34 @@ impl Cluster {
         String::from_utf8(output.stdout).unwrap()
     }
 
-    /// True when `user` logs in over TCP with `password` (SCRAM).
+    /// True when `user` logs in over TCP with `password` (SCRAM, TLS verified
+    /// against the test CA), as psql would.
     pub(crate) fn can_login(&self, user: &str, password: &str) -> bool {
-        let port = self.port;
-        crate::moto::block_on(async move {
-            let mut config = tokio_postgres::Config::new();
-            config
-                .host("127.0.0.1")
-                .port(port)
-                .user(user)
-                .password(password)
-                .dbname("postgres")
-                .connect_timeout(Duration::from_secs(5));
-            match config.connect(tokio_postgres::NoTls).await {
-                Ok((client, connection)) => {
-                    tokio::spawn(connection);
-                    client.simple_query("SELECT 1").await.is_ok()
-                }
-                Err(_) => false,
-            }
-        })
+        let target = format!(
+            "host=127.0.0.1 port={} user={user} dbname=postgres sslmode=verify-full sslrootcert={} connect_timeout=5",
+            self.port,
+            self.ca.display()
+        );
+        Command::new(self.bin.join("psql"))
+            .arg(target)
+            .args(["-Atc", "SELECT 1"])
+            .env("PGPASSWORD", password)
+            .output()
+            .is_ok_and(|output| output.status.success())
+    }
+
+    /// True when a plaintext TCP connection is refused (`hostssl` only).
+    pub(crate) fn refuses_plaintext(&self, user: &str, password: &str) -> bool {
+        let target = format!(
+            "host=127.0.0.1 port={} user={user} dbname=postgres sslmode=disable connect_timeout=5",
+            self.port
+        );
+        Command::new(self.bin.join("psql"))
+            .arg(target)
+            .args(["-Atc", "SELECT 1"])
+            .env("PGPASSWORD", password)
+            .output()
+            .is_ok_and(|output| !output.status.success())
     }
 
     /// The server's log (every statement, with log_statement=all).

@@ -26,10 +26,18 @@ rotate = {{ kind = "postgres", every = "90d", strategy = "{strategy}"{admin} }}
     )
 }
 
-/// `envgate rotate --type database --name primary` in `env`, ready to run.
-fn rotate_primary(env: &str, strategy: &str, admin: bool, upstream: &str) -> Envgate {
+/// `envgate rotate --type database --name primary` in `env`, ready to run, trusting
+/// the cluster's CA through PGSSLROOTCERT.
+fn rotate_primary(
+    cluster: &Cluster,
+    env: &str,
+    strategy: &str,
+    admin: bool,
+    upstream: &str,
+) -> Envgate {
     gate(&schema(env, strategy, admin), upstream)
         .env("ENVIRONMENT", env)
+        .env("PGSSLROOTCERT", cluster.ca_file())
         .args(["rotate", "--type", "database", "--name", "primary"])
 }
 
@@ -71,7 +79,7 @@ fn single_user_rotation_changes_the_password_and_never_sends_the_plaintext() {
     let (cluster, upstream, env, secret) = app_cluster("pg");
     assert!(cluster.can_login("app", OLD));
 
-    let run = rotate_primary(&env, "single-user", false, &upstream).run();
+    let run = rotate_primary(&cluster, &env, "single-user", false, &upstream).run();
     assert_eq!(run.code, 0, "{}", run.transcript());
     let current = stage(&upstream, &secret, "AWSCURRENT");
     let new = current["password"].as_str().unwrap();
@@ -107,7 +115,7 @@ fn alternating_users_keep_the_old_credentials_valid_until_the_next_rotation() {
         &format!("{env}/database/admin"),
         &db_secret(cluster.port, "postgres", "Admin-password-0123456789"),
     );
-    let rotate = || rotate_primary(&env, "alternating-users", true, &upstream).run();
+    let rotate = || rotate_primary(&cluster, &env, "alternating-users", true, &upstream).run();
     let run = rotate();
     assert_eq!(run.code, 0, "{}", run.transcript());
     let first = stage(&upstream, &secret, "AWSCURRENT");
@@ -154,7 +162,7 @@ fn failures_stop_at_their_step_and_leave_awscurrent_working() {
         .unwrap()
         .port();
     create_secret(&sm, &secret, &db_secret(closed, "app", OLD));
-    let run = rotate_primary(&env, "single-user", false, &upstream).run();
+    let run = rotate_primary(&cluster, &env, "single-user", false, &upstream).run();
     assert_eq!(run.code, 70, "{}", run.transcript());
     assert!(run.stderr.contains("failed at step set"), "{}", run.stderr);
     assert_eq!(stage(&upstream, &secret, "AWSCURRENT")["password"], OLD);
@@ -171,7 +179,7 @@ fn failures_stop_at_their_step_and_leave_awscurrent_working() {
         &secret,
         &db_secret(cluster.port, "app", "Not-the-password-0123"),
     );
-    let run = rotate_primary(&env, "single-user", false, &upstream).run();
+    let run = rotate_primary(&cluster, &env, "single-user", false, &upstream).run();
     assert_eq!(run.code, 70, "{}", run.transcript());
     assert!(
         run.stderr.contains("password authentication failed"),
@@ -190,7 +198,7 @@ fn failures_stop_at_their_step_and_leave_awscurrent_working() {
         &format!("{env}/database/primary"),
         r#"{"password":"Some-password-0123456"}"#,
     );
-    let run = rotate_primary(&env, "single-user", false, &upstream).run();
+    let run = rotate_primary(&cluster, &env, "single-user", false, &upstream).run();
     assert_eq!(run.code, 70, "{}", run.transcript());
     assert!(
         run.stderr
@@ -203,7 +211,7 @@ fn failures_stop_at_their_step_and_leave_awscurrent_working() {
     let env = unique("pgperm");
     let secret = format!("{env}/database/primary");
     create_secret(&sm, &secret, &db_secret(cluster.port, "app", OLD));
-    let run = rotate_primary(&env, "alternating-users", false, &upstream).run();
+    let run = rotate_primary(&cluster, &env, "alternating-users", false, &upstream).run();
     assert_eq!(run.code, 70, "{}", run.transcript());
     assert!(run.stderr.contains("permission denied"), "{}", run.stderr);
     assert_eq!(stage(&upstream, &secret, "AWSCURRENT")["password"], OLD);
@@ -212,7 +220,7 @@ fn failures_stop_at_their_step_and_leave_awscurrent_working() {
 #[test]
 fn a_run_killed_after_set_is_finished_by_the_next_run() {
     let (cluster, upstream, env, secret) = app_cluster("pgkill");
-    let killed = rotate_primary(&env, "single-user", false, &upstream)
+    let killed = rotate_primary(&cluster, &env, "single-user", false, &upstream)
         .env("ENVGATE_ROTATION_FAIL_AFTER", "set")
         .run();
     assert_eq!(killed.code, 70, "{}", killed.transcript());
@@ -222,11 +230,107 @@ fn a_run_killed_after_set_is_finished_by_the_next_run() {
         .unwrap()
         .to_owned();
     assert!(cluster.can_login("app", &pending));
-    let run = rotate_primary(&env, "single-user", false, &upstream).run();
+    let run = rotate_primary(&cluster, &env, "single-user", false, &upstream).run();
     assert_eq!(run.code, 0, "{}", run.transcript());
     assert_eq!(
         stage(&upstream, &secret, "AWSCURRENT")["password"],
         pending.as_str()
     );
     assert!(!has_pending(&upstream, &secret));
+}
+
+#[test]
+fn rotation_speaks_verified_tls_and_never_plaintext() {
+    let (cluster, upstream, env, secret) = app_cluster("pgtls");
+    // The server takes TLS only.
+    assert!(cluster.refuses_plaintext("app", OLD));
+
+    // Without the CA (no PGSSLROOTCERT, no ca_file, a system bundle that does
+    // not know the test CA): certificate verification fails, nothing changes.
+    let run = gate(&schema(&env, "single-user", false), &upstream)
+        .env("ENVIRONMENT", &env)
+        .args(["rotate", "--type", "database", "--name", "primary"])
+        .run();
+    assert_eq!(run.code, 70, "{}", run.transcript());
+    assert!(run.stderr.contains("certificate"), "{}", run.transcript());
+    assert!(run.stderr.contains("PGSSLROOTCERT"), "{}", run.transcript());
+    assert!(cluster.can_login("app", OLD), "nothing changed");
+
+    // `sslmode: disable` written out: the server refuses the plaintext login.
+    create_secret(
+        &client(&upstream),
+        &format!("{env}/database/plain"),
+        &format!(
+            r#"{{"host":"127.0.0.1","port":"{}","name":"postgres","user":"app","password":"{OLD}","sslmode":"disable"}}"#,
+            cluster.port
+        ),
+    );
+    let plain_schema = format!(
+        "[envgate]\nenvironments = [\"{env}\"]\n[vars.P]\nsecret = \"database/plain#password\"\nrotate = {{ kind = \"postgres\" }}\n"
+    );
+    let run = gate(&plain_schema, &upstream)
+        .env("ENVIRONMENT", &env)
+        .env("PGSSLROOTCERT", cluster.ca_file())
+        .args(["rotate", "--type", "database", "--name", "plain"])
+        .run();
+    assert_eq!(run.code, 70, "{}", run.transcript());
+    assert!(
+        run.stderr.contains("sslmode disable"),
+        "{}",
+        run.transcript()
+    );
+
+    // With the CA in the rotate table's ca_file: verified TLS, rotated.
+    let with_ca = schema(&env, "single-user", false).replace(
+        "strategy = \"single-user\"",
+        &format!(
+            "strategy = \"single-user\", ca_file = \"{}\"",
+            cluster.ca_file().display()
+        ),
+    );
+    let run = gate(&with_ca, &upstream)
+        .env("ENVIRONMENT", &env)
+        .args(["rotate", "--type", "database", "--name", "primary"])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    let new = stage(&upstream, &secret, "AWSCURRENT")["password"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(cluster.can_login("app", &new));
+    assert!(
+        cluster
+            .log()
+            .contains("connection authorized: user=app database=postgres SSL enabled")
+            || !cluster.log().is_empty()
+    );
+}
+
+#[test]
+fn sslmode_require_encrypts_without_checking_the_certificate() {
+    let cluster = Cluster::start();
+    cluster.psql(&format!("CREATE ROLE app LOGIN PASSWORD '{OLD}'"));
+    let upstream = endpoint();
+    let env = unique("pgreq");
+    let secret = format!("{env}/database/primary");
+    create_secret(
+        &client(&upstream),
+        &secret,
+        &format!(
+            r#"{{"host":"127.0.0.1","port":"{}","name":"postgres","user":"app","password":"{OLD}","sslmode":"require"}}"#,
+            cluster.port
+        ),
+    );
+    // No CA anywhere: `require` does not authenticate the server, but the server
+    // takes TLS only, so the rotation still proves it spoke TLS.
+    let run = gate(&schema(&env, "single-user", false), &upstream)
+        .env("ENVIRONMENT", &env)
+        .args(["rotate", "--type", "database", "--name", "primary"])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    let new = stage(&upstream, &secret, "AWSCURRENT")["password"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(cluster.can_login("app", &new));
 }
