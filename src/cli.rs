@@ -185,7 +185,7 @@ pub struct RotateArgs {
     /// api-key: read the new value from standard input (a key issued by the service).
     #[arg(long, conflicts_with = "rollback")]
     value_from_stdin: bool,
-    /// Total deadline in seconds.
+    /// Deadline per secret, in seconds (a rotation that misses it stops where it is; the next run finishes it).
     #[arg(long, value_name = "SECONDS", default_value_t = 30.0, value_parser = parse_timeout)]
     timeout: f64,
 }

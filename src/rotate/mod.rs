@@ -14,6 +14,7 @@
 //! `previous_key`; `--rollback` swaps back) and `django-secret-key` (a new key that
 //! passes the schema's own rules; the old one first in `SECRET_KEY_FALLBACKS`).
 
+pub mod lease;
 pub mod postgres;
 pub mod targets;
 pub mod tls;
@@ -35,12 +36,7 @@ use crate::secrets::SecretsOptions;
 use crate::secrets::fetch::FetchError;
 use targets::{RotateType, Target};
 
-/// The tag holding a rotation's lease: `host:pid:expires-epoch-seconds`.
-pub const LEASE_TAG: &str = "envgate-rotation-lease";
-/// How long two racing runs' lease tags are given to land before one is chosen.
-const LEASE_SETTLE: Duration = Duration::from_millis(300);
-/// How long a lease protects a run that stopped answering.
-const LEASE_SECONDS: u64 = 15 * 60;
+pub use lease::LEASE_TAG;
 /// Test seam: stop (as if killed) right after this step: create, set, test or finish.
 #[cfg(feature = "test-seams")]
 const FAIL_AFTER_VAR: &str = "ENVGATE_ROTATION_FAIL_AFTER";
@@ -125,11 +121,14 @@ pub fn run(
         env,
         audit,
         request,
+        lease: lease::Lease::new().map_err(Error::Usage)?,
+        step: std::cell::Cell::new("lease"),
     };
-    let outcome = crate::secrets::block_on_within(secrets.timeout, async {
+    // --timeout is each secret's deadline; the run as a whole gets one per secret.
+    let targets = u32::try_from(selected.len()).unwrap_or(u32::MAX).max(1);
+    let whole_run = secrets.timeout.saturating_mul(targets.saturating_add(1));
+    let outcome = crate::secrets::block_on_within(whole_run, async {
         let client = Client::new(&crate::secrets::sdk_config(secrets, env).await?);
-        let mut report = String::new();
-        let mut failed = false;
         if request.dry_run {
             let mut rows = Vec::with_capacity(selected.len());
             for target in &selected {
@@ -147,28 +146,14 @@ pub fn run(
                 .await
                 .map_err(|error| crate::secrets::fetch::map_sdk_error(&error))?;
         }
-        for target in &selected {
-            match rotate_one(&context, &client, target, supplied.as_ref()).await {
-                Ok(line) => report.push_str(&line),
-                Err(failure) => {
-                    failed = true;
-                    audit.emit(&AuditEvent {
-                        event: "rotation.failed",
-                        severity: "error",
-                        secret_id: Some(target.secret_id.clone()),
-                        outcome: Some("failure"),
-                        error_code: Some(failure.step.to_owned()),
-                        ..AuditEvent::default()
-                    });
-                    let _ = writeln!(
-                        report,
-                        "envgate: rotation of {} failed at step {}: {}",
-                        target.secret_id, failure.step, failure.reason
-                    );
-                }
-            }
-        }
-        Ok((report, failed))
+        Ok(rotate_all(
+            &context,
+            &client,
+            &selected,
+            supplied.as_ref(),
+            secrets.timeout,
+        )
+        .await)
     });
     match outcome {
         Ok((report, failed)) => {
@@ -190,6 +175,61 @@ pub fn run(
             Ok(code)
         }
     }
+}
+
+/// Rotates each target in turn, each within `timeout`; returns the report and
+/// whether any rotation failed.
+async fn rotate_all(
+    context: &Context<'_>,
+    client: &Client,
+    selected: &[Target],
+    supplied: Option<&SecretString>,
+    timeout: Duration,
+) -> (String, bool) {
+    let mut report = String::new();
+    let mut failed = false;
+    for target in selected {
+        context.step.set("lease");
+        let rotation = rotate_one(context, client, target, supplied);
+        let result = if let Ok(result) = tokio::time::timeout(timeout, rotation).await {
+            result
+        } else {
+            // The rotation was dropped mid-step: give the lease back (it is ours
+            // only if we wrote it) and say where it stopped.
+            let _ = tokio::time::timeout(
+                Duration::from_secs(5),
+                lease::release(client, &target.secret_id, &context.lease),
+            )
+            .await;
+            Err(fail(
+                context.step.get(),
+                format!(
+                    "no answer within {}s (--timeout, per secret); AWSCURRENT is unchanged and the next run finishes what was started",
+                    timeout.as_secs_f32()
+                ),
+            ))
+        };
+        match result {
+            Ok(line) => report.push_str(&line),
+            Err(failure) => {
+                failed = true;
+                context.audit.emit(&AuditEvent {
+                    event: "rotation.failed",
+                    severity: "error",
+                    secret_id: Some(target.secret_id.clone()),
+                    outcome: Some("failure"),
+                    error_code: Some(failure.step.to_owned()),
+                    ..AuditEvent::default()
+                });
+                let _ = writeln!(
+                    report,
+                    "envgate: rotation of {} failed at step {}: {}",
+                    target.secret_id, failure.step, failure.reason
+                );
+            }
+        }
+    }
+    (report, failed)
 }
 
 /// Secrets Manager failed before or outside a rotation step: the launch path's
@@ -260,6 +300,10 @@ struct Context<'a> {
     env: &'a EnvSnapshot,
     audit: &'a Audit,
     request: &'a RotateRequest,
+    /// This run's lease identity.
+    lease: lease::Lease,
+    /// The step the current target is at, for a deadline that fires mid-step.
+    step: std::cell::Cell<&'static str>,
 }
 
 /// The versions of a secret by staging label, and its lease.
@@ -308,86 +352,6 @@ fn now_seconds() -> u64 {
         .as_secs()
 }
 
-fn my_owner() -> String {
-    let host = nix::unistd::gethostname()
-        .ok()
-        .and_then(|name| name.into_string().ok())
-        .unwrap_or_default();
-    format!("{host}:{}", std::process::id())
-}
-
-/// A lease is live when it has not expired and, on this host, its process still runs.
-fn lease_is_live(lease: &str) -> Option<String> {
-    let mut parts = lease.rsplitn(3, ':');
-    let expires: u64 = parts.next()?.parse().ok()?;
-    let pid: i32 = parts.next()?.parse().ok()?;
-    let host = parts.next()?;
-    if expires <= now_seconds() {
-        return None;
-    }
-    let same_host = nix::unistd::gethostname()
-        .ok()
-        .and_then(|name| name.into_string().ok())
-        .is_some_and(|me| me == host);
-    if same_host
-        && (pid == i32::try_from(std::process::id()).unwrap_or(0)
-            || !std::path::Path::new(&format!("/proc/{pid}")).exists())
-    {
-        return None;
-    }
-    Some(format!("{host}:{pid}"))
-}
-
-async fn take_lease(client: &Client, secret_id: &str, seen: &State) -> Result<(), Failure> {
-    if let Some(owner) = seen.lease.as_deref().and_then(lease_is_live) {
-        return Err(fail(
-            "lease",
-            format!(
-                "another rotation ({owner}) holds this secret; it was left alone. Run again when it has finished or its lease has expired."
-            ),
-        ));
-    }
-    let value = format!("{}:{}", my_owner(), now_seconds() + LEASE_SECONDS);
-    client
-        .tag_resource()
-        .secret_id(secret_id)
-        .tags(
-            aws_sdk_secretsmanager::types::Tag::builder()
-                .key(LEASE_TAG)
-                .value(value)
-                .build(),
-        )
-        .send()
-        .await
-        .map_err(|error| fail("lease", crate::secrets::fetch::map_sdk_error_any(&error)))?;
-    // Tags have no compare-and-swap: two runs that looked at the same moment both
-    // write one, and the later write wins. Let both writes land, then only the run
-    // whose lease stands goes on.
-    tokio::time::sleep(LEASE_SETTLE).await;
-    let settled = state(client, secret_id).await?;
-    let mine = my_owner();
-    if settled
-        .lease
-        .as_deref()
-        .is_none_or(|lease| !lease.starts_with(&format!("{mine}:")))
-    {
-        return Err(fail(
-            "lease",
-            "another rotation took this secret at the same moment; it was left to that run",
-        ));
-    }
-    Ok(())
-}
-
-async fn release_lease(client: &Client, secret_id: &str) {
-    let _ = client
-        .untag_resource()
-        .secret_id(secret_id)
-        .tag_keys(LEASE_TAG)
-        .send()
-        .await;
-}
-
 async fn read_version(
     client: &Client,
     secret_id: &str,
@@ -408,6 +372,11 @@ async fn read_version(
 }
 
 fn checkpoint(context: &Context<'_>, target: &Target, step: &'static str, version: &str) {
+    context.step.set(match step {
+        "create" => "set",
+        "set" => "test",
+        _ => "finish",
+    });
     context.audit.emit(&AuditEvent {
         event: "rotation.step",
         severity: "info",
@@ -449,13 +418,21 @@ async fn rotate_one(
         ..AuditEvent::default()
     });
     let before = state(client, &target.secret_id).await?;
-    take_lease(client, &target.secret_id, &before).await?;
+    lease::take(
+        client,
+        &target.secret_id,
+        before.lease.as_deref(),
+        &context.lease,
+    )
+    .await
+    .map_err(|reason| fail("lease", reason))?;
+    context.step.set("create");
     // Read again under the lease: what a run before us left is what we finish.
     let result = match state(client, &target.secret_id).await {
         Ok(state) => steps(context, client, target, supplied, &state).await,
         Err(failure) => Err(failure),
     };
-    release_lease(client, &target.secret_id).await;
+    lease::release(client, &target.secret_id, &context.lease).await;
     let (version, resumed) = result?;
     context.audit.emit(&AuditEvent {
         event: "rotation.finished",
@@ -929,28 +906,4 @@ async fn last_rotated(client: &Client, target: &Target) -> Result<Option<String>
         .last_rotated_date()
         .and_then(|date| u64::try_from(date.secs()).ok())
         .map(|secs| crate::clock::timestamp(UNIX_EPOCH + Duration::from_secs(secs))))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn leases_of_dead_processes_on_this_host_are_not_live() {
-        let host = nix::unistd::gethostname().unwrap().into_string().unwrap();
-        let future = now_seconds() + 600;
-        assert!(
-            lease_is_live(&format!("{host}:999999999:{future}")).is_none(),
-            "no such pid"
-        );
-        assert!(
-            lease_is_live(&format!("{host}:1:{future}")).is_some(),
-            "pid 1 is alive"
-        );
-        assert!(lease_is_live(&format!("elsewhere:1:{future}")).is_some());
-        assert!(
-            lease_is_live(&format!("elsewhere:1:{}", now_seconds() - 1)).is_none(),
-            "expired"
-        );
-    }
 }

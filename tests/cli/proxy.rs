@@ -19,6 +19,9 @@ pub(crate) enum Behaviour {
     ThrottleEvery(usize),
     /// Accept connections and never answer.
     Hang,
+    /// Forward everything but this action, which is never answered.
+    #[allow(dead_code)] // used by the rotation tests, not by benches/secrets.rs
+    HangOn(&'static str),
     /// Forward every request after this many milliseconds (a distant region).
     #[allow(dead_code)] // used by benches/secrets.rs, which includes this file
     DelayMs(u64),
@@ -122,10 +125,14 @@ fn serve(
             .and_then(|target| target.rsplit('.').next())
             .unwrap_or("other")
             .to_owned();
-        *counts.lock().unwrap().entry(action).or_default() += 1;
+        *counts.lock().unwrap().entry(action.clone()).or_default() += 1;
         let number = seen.fetch_add(1, Ordering::Relaxed) + 1;
         let response = match behaviour {
             Behaviour::Hang => {
+                std::thread::sleep(Duration::from_secs(120));
+                return;
+            }
+            Behaviour::HangOn(hung) if action == hung => {
                 std::thread::sleep(Duration::from_secs(120));
                 return;
             }

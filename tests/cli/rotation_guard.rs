@@ -305,3 +305,102 @@ fn dry_run_columns_are_aligned() {
     assert_eq!(column(lines[1], "api-key"), kind_at, "{}", run.stdout);
     assert_eq!(column(lines[2], "postgres"), kind_at, "{}", run.stdout);
 }
+
+#[test]
+fn a_deadline_mid_step_releases_the_lease_and_says_where_it_stopped() {
+    let upstream = endpoint();
+    let sm = client(&upstream);
+    let env = unique("deadline");
+    let secret = format!("{env}/api-keys/resend");
+    create_secret(&sm, &secret, r#"{"api_key":"re_original_key_0123456789"}"#);
+    let schema = format!(
+        "[envgate]\nenvironments = [\"{env}\"]\n[vars.RESEND_API_KEY]\nsecret = \"api-keys/resend#api_key\"\nrotate = {{ kind = \"api-key\", prefix = \"re_\", length = 32 }}\n"
+    );
+    // PutSecretValue (the create step) never answers.
+    let proxy = Proxy::start(&upstream, Behaviour::HangOn("PutSecretValue"));
+    let gate = gate(&schema, &proxy.url).env("ENVIRONMENT", &env).args([
+        "rotate",
+        "--type",
+        "api-key",
+        "--name",
+        "resend",
+        "--timeout",
+        "3",
+    ]);
+    let started = std::time::Instant::now();
+    let run = gate.run();
+    assert!(started.elapsed() < std::time::Duration::from_secs(15));
+    assert_eq!(run.code, 70, "{}", run.transcript());
+    assert!(
+        run.stderr
+            .contains("failed at step create: no answer within 3s"),
+        "{}",
+        run.transcript()
+    );
+    let failed: Vec<_> = gate
+        .audit_events()
+        .into_iter()
+        .filter(|event| event["event"] == "rotation.failed")
+        .collect();
+    assert_eq!(failed.len(), 1, "{failed:#?}");
+    assert_eq!(failed[0]["error_code"], "create");
+    // The lease was given back: the next run rotates at once.
+    let run = crate::moto::gate(&schema, &upstream)
+        .env("ENVIRONMENT", &env)
+        .args(["rotate", "--type", "api-key", "--name", "resend"])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert_ne!(
+        crate::moto::stage_json(&upstream, &secret, "AWSCURRENT")["api_key"],
+        "re_original_key_0123456789"
+    );
+}
+
+#[test]
+fn a_lease_of_the_same_host_and_pid_but_another_run_is_not_taken_over() {
+    // Two containers with the same hostname, both envgate as PID 1: the other
+    // run's lease (another token, another PID namespace) is honoured.
+    let upstream = endpoint();
+    let sm = client(&upstream);
+    let env = unique("samehost");
+    let secret = format!("{env}/api-keys/resend");
+    create_secret(&sm, &secret, r#"{"api_key":"re_original_key_0123456789"}"#);
+    let host = nix::unistd::gethostname().unwrap().into_string().unwrap();
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
+    let expiry = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 600;
+    let lease = format!("feedface:{host}:{}:4026531999:1:{expiry}", boot.trim());
+    crate::moto::block_on(async {
+        sm.tag_resource()
+            .secret_id(&secret)
+            .tags(
+                aws_sdk_secretsmanager::types::Tag::builder()
+                    .key("envgate-rotation-lease")
+                    .value(lease)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    });
+    let schema = format!(
+        "[envgate]\nenvironments = [\"{env}\"]\n[vars.RESEND_API_KEY]\nsecret = \"api-keys/resend#api_key\"\nrotate = {{ kind = \"api-key\" }}\n"
+    );
+    let run = gate(&schema, &upstream)
+        .env("ENVIRONMENT", &env)
+        .args(["rotate", "--type", "api-key", "--name", "resend"])
+        .run();
+    assert_eq!(run.code, 70, "{}", run.transcript());
+    assert!(
+        run.stderr.contains("another rotation"),
+        "{}",
+        run.transcript()
+    );
+    assert_eq!(
+        crate::moto::stage_json(&upstream, &secret, "AWSCURRENT")["api_key"],
+        "re_original_key_0123456789"
+    );
+}
