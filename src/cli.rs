@@ -162,7 +162,7 @@ enum Sub {
 
 /// Options of `envgate rotate`.
 #[derive(Debug, Clone, Args)]
-#[command(group(clap::ArgGroup::new("which").required(true).multiple(true).args(["kind", "name", "all"])))]
+#[command(group(clap::ArgGroup::new("which").required(true).multiple(true).args(["kind", "name", "all", "due"])))]
 #[allow(clippy::struct_excessive_bools)] // independent command-line switches
 pub struct RotateArgs {
     #[command(flatten)]
@@ -179,6 +179,9 @@ pub struct RotateArgs {
     /// List what would rotate and why (age against `rotate.every`); write nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Rotate only what is due (older than its `rotate.every`): for a scheduled job.
+    #[arg(long, conflicts_with_all = ["rollback", "value_from_stdin"])]
+    due: bool,
     /// api-key: make the previous key current again.
     #[arg(long)]
     rollback: bool,
@@ -319,6 +322,7 @@ impl Cli {
                     name: args.name,
                     all: args.all,
                     dry_run: args.dry_run,
+                    due: args.due,
                     rollback: args.rollback,
                     value_from_stdin: args.value_from_stdin,
                 };

@@ -33,36 +33,30 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
-/// Seconds since the epoch of an RFC 3339 UTC timestamp (`2026-11-29T22:55:00Z`).
+/// Seconds since the epoch of an RFC 3339 timestamp (`2026-11-29T22:55:00Z`, or
+/// with an offset such as `+02:00`, which is applied). Parsed by the `time`
+/// crate: an impossible date (month 13, February 30) is `None`, never a guess.
 #[must_use]
 pub fn parse_timestamp(text: &str) -> Option<u64> {
-    let date = text.get(..10)?;
-    let time = text.get(11..19)?;
-    let mut date_parts = date.split('-').map(|part| part.parse::<i64>().ok());
-    let (year, month, day) = (
-        date_parts.next()??,
-        date_parts.next()??,
-        date_parts.next()??,
-    );
-    let mut time_parts = time.split(':').map(|part| part.parse::<i64>().ok());
-    let (hour, minute, second) = (
-        time_parts.next()??,
-        time_parts.next()??,
-        time_parts.next()??,
-    );
-    let year_shifted = if month <= 2 { year - 1 } else { year };
-    let era = year_shifted.div_euclid(400);
-    let yoe = year_shifted - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    u64::try_from(days * 86_400 + hour * 3_600 + minute * 60 + second).ok()
+    let parsed =
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
+    u64::try_from(parsed.unix_timestamp()).ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn impossible_dates_and_offsets() {
+        assert_eq!(parse_timestamp("2024-13-15T10:30:00Z"), None, "month 13");
+        assert_eq!(parse_timestamp("2024-02-30T10:30:00Z"), None, "February 30");
+        assert_eq!(
+            parse_timestamp("2024-01-15T12:30:00+02:00"),
+            Some(1_705_314_600),
+            "the offset is applied"
+        );
+    }
     use std::time::{Duration, UNIX_EPOCH};
 
     #[test]

@@ -53,6 +53,8 @@ pub struct RotateRequest {
     pub all: bool,
     /// `--dry-run`.
     pub dry_run: bool,
+    /// `--due`: only what is older than its `rotate.every`.
+    pub due: bool,
     /// `--rollback`.
     pub rollback: bool,
     /// `--value-from-stdin`.
@@ -86,7 +88,7 @@ pub fn run(
     audit: &Audit,
 ) -> Result<u8, Error> {
     let all = targets::targets(schema, environment);
-    if !request.all && request.kind.is_none() && request.name.is_none() {
+    if !request.all && !request.due && request.kind.is_none() && request.name.is_none() {
         return Err(Error::Usage("give --type and --name, or --all".to_owned()));
     }
     let selected =
@@ -146,14 +148,34 @@ pub fn run(
                 .await
                 .map_err(|error| crate::secrets::fetch::map_sdk_error(&error))?;
         }
-        Ok(rotate_all(
+        let mut skipped = String::new();
+        let selected: Vec<Target> = if request.due {
+            let mut due = Vec::new();
+            for target in &selected {
+                let row = dry_run_row(&client, target).await?;
+                if row[4].starts_with("yes") {
+                    due.push(target.clone());
+                } else {
+                    let _ = writeln!(
+                        skipped,
+                        "not due: {} (last rotated {}, every {})",
+                        target.secret_id, row[2], row[3]
+                    );
+                }
+            }
+            due
+        } else {
+            selected.clone()
+        };
+        let (report, failed) = rotate_all(
             &context,
             &client,
             &selected,
             supplied.as_ref(),
             secrets.timeout,
         )
-        .await)
+        .await;
+        Ok((skipped + &report, failed))
     });
     match outcome {
         Ok((report, failed)) => {

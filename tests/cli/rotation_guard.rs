@@ -404,3 +404,44 @@ fn a_lease_of_the_same_host_and_pid_but_another_run_is_not_taken_over() {
         "re_original_key_0123456789"
     );
 }
+
+#[test]
+fn due_rotates_only_what_is_older_than_every() {
+    let upstream = endpoint();
+    let sm = client(&upstream);
+    let env = unique("due");
+    let now = envgate::clock::timestamp(std::time::SystemTime::now());
+    create_secret(
+        &sm,
+        &format!("{env}/api-keys/old"),
+        r#"{"api_key":"re_old_key_0123456789012345","rotated_at":"2020-01-01T00:00:00Z"}"#,
+    );
+    create_secret(
+        &sm,
+        &format!("{env}/api-keys/fresh"),
+        &format!(r#"{{"api_key":"re_fresh_key_012345678901234","rotated_at":"{now}"}}"#),
+    );
+    let schema = format!(
+        "[envgate]\nenvironments = [\"{env}\"]\n[vars.OLD]\nsecret = \"api-keys/old#api_key\"\nrotate = {{ kind = \"api-key\", every = \"30d\", prefix = \"re_\" }}\n[vars.FRESH]\nsecret = \"api-keys/fresh#api_key\"\nrotate = {{ kind = \"api-key\", every = \"30d\", prefix = \"re_\" }}\n"
+    );
+    let run = gate(&schema, &upstream)
+        .env("ENVIRONMENT", &env)
+        .args(["rotate", "--due"])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert!(
+        run.stdout
+            .contains(&format!("not due: {env}/api-keys/fresh")),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains(&format!("rotated {env}/api-keys/old")),
+        "{}",
+        run.stdout
+    );
+    let old = crate::moto::stage_json(&upstream, &format!("{env}/api-keys/old"), "AWSCURRENT");
+    assert_ne!(old["api_key"], "re_old_key_0123456789012345");
+    let fresh = crate::moto::stage_json(&upstream, &format!("{env}/api-keys/fresh"), "AWSCURRENT");
+    assert_eq!(fresh["api_key"], "re_fresh_key_012345678901234");
+}
