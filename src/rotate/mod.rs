@@ -148,24 +148,10 @@ pub fn run(
                 .await
                 .map_err(|error| crate::secrets::fetch::map_sdk_error(&error))?;
         }
-        let mut skipped = String::new();
-        let selected: Vec<Target> = if request.due {
-            let mut due = Vec::new();
-            for target in &selected {
-                let row = dry_run_row(&client, target).await?;
-                if row[4].starts_with("yes") {
-                    due.push(target.clone());
-                } else {
-                    let _ = writeln!(
-                        skipped,
-                        "not due: {} (last rotated {}, every {})",
-                        target.secret_id, row[2], row[3]
-                    );
-                }
-            }
-            due
+        let (selected, skipped) = if request.due {
+            due_only(&client, &selected).await?
         } else {
-            selected.clone()
+            (selected.clone(), String::new())
         };
         let (report, failed) = rotate_all(
             &context,
@@ -197,6 +183,28 @@ pub fn run(
             Ok(code)
         }
     }
+}
+
+/// The targets older than their `rotate.every`, and a line for each of the others.
+async fn due_only(
+    client: &Client,
+    selected: &[Target],
+) -> Result<(Vec<Target>, String), FetchError> {
+    let mut due = Vec::new();
+    let mut skipped = String::new();
+    for target in selected {
+        let row = dry_run_row(client, target).await?;
+        if row[4].starts_with("yes") {
+            due.push(target.clone());
+        } else {
+            let _ = writeln!(
+                skipped,
+                "not due: {} (last rotated {}, every {})",
+                target.secret_id, row[2], row[3]
+            );
+        }
+    }
+    Ok((due, skipped))
 }
 
 /// Rotates each target in turn, each within `timeout`; returns the report and
