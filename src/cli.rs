@@ -179,6 +179,9 @@ pub struct RotateArgs {
     /// List what would rotate and why (age against `rotate.every`); write nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Output format: lines for people (human), or one JSON object (json).
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    format: Option<Format>,
     /// Rotate only what is due (older than its `rotate.every`): for a scheduled job.
     #[arg(long, conflicts_with_all = ["rollback", "value_from_stdin"])]
     due: bool,
@@ -323,6 +326,7 @@ impl Cli {
                     all: args.all,
                     dry_run: args.dry_run,
                     due: args.due,
+                    json: args.format.or(report.format) == Some(Format::Json),
                     rollback: args.rollback,
                     value_from_stdin: args.value_from_stdin,
                 };

@@ -14,8 +14,10 @@
 //! `previous_key`; `--rollback` swaps back) and `django-secret-key` (a new key that
 //! passes the schema's own rules; the old one first in `SECRET_KEY_FALLBACKS`).
 
+mod dry_run;
 pub mod lease;
 pub mod postgres;
+pub mod report;
 pub mod targets;
 pub mod tls;
 pub mod values;
@@ -55,6 +57,8 @@ pub struct RotateRequest {
     pub dry_run: bool,
     /// `--due`: only what is older than its `rotate.every`.
     pub due: bool,
+    /// `--format json`: one JSON object instead of lines.
+    pub json: bool,
     /// `--rollback`.
     pub rollback: bool,
     /// `--value-from-stdin`.
@@ -132,11 +136,11 @@ pub fn run(
     let outcome = crate::secrets::block_on_within(whole_run, async {
         let client = Client::new(&crate::secrets::sdk_config(secrets, env).await?);
         if request.dry_run {
-            let mut rows = Vec::with_capacity(selected.len());
+            let mut entries = Vec::with_capacity(selected.len());
             for target in &selected {
-                rows.push(dry_run_row(&client, target).await?);
+                entries.push(dry_run::dry_run_entry(&client, target).await?);
             }
-            return Ok((dry_run_table(&rows), false));
+            return Ok(entries);
         }
         // Credentials, region and network are the run's, not a step's: one read
         // first, so that their failure gets the launch path's words and code.
@@ -148,27 +152,51 @@ pub fn run(
                 .await
                 .map_err(|error| crate::secrets::fetch::map_sdk_error(&error))?;
         }
-        let (selected, skipped) = if request.due {
-            due_only(&client, &selected).await?
+        let (selected, mut entries) = if request.due {
+            dry_run::due_only(&client, &selected).await?
         } else {
-            (selected.clone(), String::new())
+            (selected.clone(), Vec::new())
         };
-        let (report, failed) = rotate_all(
-            &context,
-            &client,
-            &selected,
-            supplied.as_ref(),
-            secrets.timeout,
-        )
-        .await;
-        Ok((skipped + &report, failed))
+        entries.extend(
+            rotate_all(
+                &context,
+                &client,
+                &selected,
+                supplied.as_ref(),
+                secrets.timeout,
+            )
+            .await,
+        );
+        Ok(entries)
     });
+    say(
+        request,
+        environment,
+        secrets.region.as_deref(),
+        outcome,
+        audit,
+    )
+}
+
+/// Prints what the run did (lines, a table, or JSON) and returns its exit code.
+fn say(
+    request: &RotateRequest,
+    environment: &str,
+    region: Option<&str>,
+    outcome: Result<Vec<report::Entry>, FetchError>,
+    audit: &Audit,
+) -> Result<u8, Error> {
     match outcome {
-        Ok((report, failed)) => {
-            if failed {
-                crate::fsio::eprint(&report);
+        Ok(entries) => {
+            let failed = entries.iter().any(report::Entry::failed);
+            if request.json {
+                crate::fsio::print(&report::json(environment, request.dry_run, &entries));
+            } else if request.dry_run {
+                crate::fsio::print(&report::dry_run_table(&entries));
+            } else if failed {
+                crate::fsio::eprint(&report::human(&entries));
             } else {
-                crate::fsio::print(&report);
+                crate::fsio::print(&report::human(&entries));
             }
             audit.healthy()?;
             Ok(if failed {
@@ -178,33 +206,26 @@ pub fn run(
             })
         }
         Err(error) => {
-            let (message, code) = store_failure(&error, secrets.region.as_deref());
-            crate::fsio::eprint(&message);
+            let (message, code) = store_failure(&error, region);
+            if request.json {
+                crate::fsio::print(&failure_json(environment, &message, code));
+            } else {
+                crate::fsio::eprint(&message);
+            }
             Ok(code)
         }
     }
 }
 
-/// The targets older than their `rotate.every`, and a line for each of the others.
-async fn due_only(
-    client: &Client,
-    selected: &[Target],
-) -> Result<(Vec<Target>, String), FetchError> {
-    let mut due = Vec::new();
-    let mut skipped = String::new();
-    for target in selected {
-        let row = dry_run_row(client, target).await?;
-        if row[4].starts_with("yes") {
-            due.push(target.clone());
-        } else {
-            let _ = writeln!(
-                skipped,
-                "not due: {} (last rotated {}, every {})",
-                target.secret_id, row[2], row[3]
-            );
-        }
-    }
-    Ok((due, skipped))
+/// A run that stopped before any secret, as the JSON report's shape.
+fn failure_json(environment: &str, message: &str, code: u8) -> String {
+    let json = serde_json::json!({
+        "ok": false,
+        "environment": environment,
+        "exit": code,
+        "message": message.trim_end(),
+    });
+    format!("{json:#}\n")
 }
 
 /// Rotates each target in turn, each within `timeout`; returns the report and
@@ -215,9 +236,8 @@ async fn rotate_all(
     selected: &[Target],
     supplied: Option<&SecretString>,
     timeout: Duration,
-) -> (String, bool) {
-    let mut report = String::new();
-    let mut failed = false;
+) -> Vec<report::Entry> {
+    let mut entries = Vec::with_capacity(selected.len());
     for target in selected {
         context.step.set("lease");
         let rotation = rotate_one(context, client, target, supplied);
@@ -239,10 +259,16 @@ async fn rotate_all(
                 ),
             ))
         };
+        let kind = target.spec.kind.as_str();
         match result {
-            Ok(line) => report.push_str(&line),
+            Ok((version, resumed)) => {
+                let mut entry = report::Entry::new(&target.secret_id, kind, "rotated");
+                entry.step = Some("finish");
+                entry.version = Some(version);
+                entry.resumed = resumed;
+                entries.push(entry);
+            }
             Err(failure) => {
-                failed = true;
                 context.audit.emit(&AuditEvent {
                     event: "rotation.failed",
                     severity: "error",
@@ -251,15 +277,14 @@ async fn rotate_all(
                     error_code: Some(failure.step.to_owned()),
                     ..AuditEvent::default()
                 });
-                let _ = writeln!(
-                    report,
-                    "envgate: rotation of {} failed at step {}: {}",
-                    target.secret_id, failure.step, failure.reason
-                );
+                let mut entry = report::Entry::new(&target.secret_id, kind, "failed");
+                entry.step = Some(failure.step);
+                entry.reason = Some(failure.reason);
+                entries.push(entry);
             }
         }
     }
-    (report, failed)
+    entries
 }
 
 /// Secrets Manager failed before or outside a rotation step: the launch path's
@@ -439,7 +464,7 @@ async fn rotate_one(
     client: &Client,
     target: &Target,
     supplied: Option<&SecretString>,
-) -> Result<String, Failure> {
+) -> Result<(String, bool), Failure> {
     context.audit.emit(&AuditEvent {
         event: "rotation.started",
         severity: "info",
@@ -473,15 +498,7 @@ async fn rotate_one(
         outcome: Some("success"),
         ..AuditEvent::default()
     });
-    let how = if resumed {
-        " (finished an interrupted rotation)"
-    } else {
-        ""
-    };
-    Ok(format!(
-        "rotated {} ({}): version {version} is now AWSCURRENT{how}\n",
-        target.secret_id, target.spec.kind
-    ))
+    Ok((version, resumed))
 }
 
 /// create → set → test → finish; each step idempotent.
@@ -852,88 +869,4 @@ async fn finish(
         .await
         .map_err(|error| fail("finish", crate::secrets::fetch::map_sdk_error_any(&error)))?;
     Ok(())
-}
-
-/// One `--dry-run` row: secret, kind, when it was last rotated, every, due.
-async fn dry_run_row(client: &Client, target: &Target) -> Result<[String; 5], FetchError> {
-    let last = last_rotated(client, target).await?;
-    let every = target
-        .spec
-        .every_text
-        .clone()
-        .unwrap_or_else(|| "-".to_owned());
-    let due = match (
-        last.as_ref()
-            .and_then(|text| crate::clock::parse_timestamp(text)),
-        target.spec.every,
-    ) {
-        (Some(at), Some(every)) => {
-            if now_seconds().saturating_sub(at) >= every.as_secs() {
-                "yes"
-            } else {
-                "no"
-            }
-        }
-        (None, _) => "yes (never rotated)",
-        (Some(_), None) => "no (no `every`)",
-    };
-    Ok([
-        target.secret_id.clone(),
-        target.spec.kind.to_string(),
-        last.unwrap_or_else(|| "never".to_owned()),
-        every,
-        due.to_owned(),
-    ])
-}
-
-/// The dry run as a table with aligned columns.
-fn dry_run_table(rows: &[[String; 5]]) -> String {
-    let header = ["SECRET", "KIND", "LAST ROTATED", "EVERY", "DUE"].map(str::to_owned);
-    let all: Vec<&[String; 5]> = std::iter::once(&header).chain(rows).collect();
-    let mut widths = [0usize; 5];
-    for row in &all {
-        for (width, cell) in widths.iter_mut().zip(row.iter()) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    for row in all {
-        let mut line = String::new();
-        for (cell, width) in row.iter().zip(widths) {
-            let _ = write!(line, "{cell:<width$}  ");
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
-}
-
-/// `rotated_at` from the secret's JSON, else the secret's LastRotatedDate; an
-/// error when Secrets Manager cannot say (never a guess).
-async fn last_rotated(client: &Client, target: &Target) -> Result<Option<String>, FetchError> {
-    let output = client
-        .get_secret_value()
-        .secret_id(&target.secret_id)
-        .send()
-        .await
-        .map_err(|error| crate::secrets::fetch::map_sdk_error(&error))?;
-    if let Some(text) = output.secret_string()
-        && let Ok(object) = values::as_object(text)
-        && let Some(serde_json::Value::String(at)) = object.get("rotated_at")
-    {
-        return Ok(Some(at.clone()));
-    }
-    let described = client
-        .describe_secret()
-        .secret_id(&target.secret_id)
-        .send()
-        .await
-        .map_err(|error| FetchError::Other {
-            code: "DescribeSecret".to_owned(),
-            message: crate::secrets::fetch::map_sdk_error_any(&error),
-        })?;
-    Ok(described
-        .last_rotated_date()
-        .and_then(|date| u64::try_from(date.secs()).ok())
-        .map(|secs| crate::clock::timestamp(UNIX_EPOCH + Duration::from_secs(secs))))
 }

@@ -445,3 +445,48 @@ fn due_rotates_only_what_is_older_than_every() {
     let fresh = crate::moto::stage_json(&upstream, &format!("{env}/api-keys/fresh"), "AWSCURRENT");
     assert_eq!(fresh["api_key"], "re_fresh_key_012345678901234");
 }
+
+#[test]
+fn rotate_and_dry_run_speak_json() {
+    let upstream = endpoint();
+    let sm = client(&upstream);
+    let env = unique("rotjson");
+    create_secret(
+        &sm,
+        &format!("{env}/api-keys/k"),
+        r#"{"api_key":"re_key_0123456789012345678"}"#,
+    );
+    let schema = format!(
+        "[envgate]\nenvironments = [\"{env}\"]\n[vars.K]\nsecret = \"api-keys/k#api_key\"\nrotate = {{ kind = \"api-key\", every = \"30d\", prefix = \"re_\" }}\n"
+    );
+    let dry = gate(&schema, &upstream)
+        .env("ENVIRONMENT", &env)
+        .args(["rotate", "--all", "--dry-run", "--format", "json"])
+        .run();
+    assert_eq!(dry.code, 0, "{}", dry.transcript());
+    let json: serde_json::Value = serde_json::from_str(&dry.stdout).unwrap();
+    assert_eq!(json["dry_run"], true);
+    assert_eq!(json["secrets"][0]["secret"], format!("{env}/api-keys/k"));
+    assert_eq!(json["secrets"][0]["outcome"], "listed");
+    assert_eq!(json["secrets"][0]["due"], "yes (never rotated)");
+    let run = gate(&schema, &upstream)
+        .env("ENVIRONMENT", &env)
+        .args(["rotate", "--all", "--format", "json"])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(json["ok"], true);
+    assert_eq!(json["secrets"][0]["outcome"], "rotated");
+    assert_eq!(json["secrets"][0]["step"], "finish");
+    assert!(json["secrets"][0]["version"].is_string());
+    // A run stopped before any secret is JSON too.
+    let run = Envgate::with_schema(&schema)
+        .env("ENVIRONMENT", &env)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .args(["rotate", "--all", "--format", "json", "--timeout", "5"])
+        .run();
+    assert_eq!(run.code, 69, "{}", run.transcript());
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(json["ok"], false);
+    assert_eq!(json["exit"], 69);
+}
