@@ -490,3 +490,54 @@ fn rotate_and_dry_run_speak_json() {
     assert_eq!(json["ok"], false);
     assert_eq!(json["exit"], 69);
 }
+
+#[test]
+fn progress_is_shown_per_secret_on_a_terminal_only() {
+    let upstream = endpoint();
+    let sm = client(&upstream);
+    let env = unique("progress");
+    create_secret(
+        &sm,
+        &format!("{env}/api-keys/k"),
+        r#"{"api_key":"re_key_0123456789012345678"}"#,
+    );
+    let schema = format!(
+        "[envgate]\nenvironments = [\"{env}\"]\n[vars.K]\nsecret = \"api-keys/k#api_key\"\nrotate = {{ kind = \"api-key\", prefix = \"re_\" }}\n"
+    );
+    let gate = gate(&schema, &upstream)
+        .env("ENVIRONMENT", &env)
+        .args(["rotate", "--all"]);
+    // Not a terminal: no progress lines.
+    let plain = gate.run();
+    assert_eq!(plain.code, 0, "{}", plain.transcript());
+    assert!(
+        !plain.all_output().contains("rotating "),
+        "{}",
+        plain.transcript()
+    );
+    // A terminal (script(1) gives the run a pseudo-terminal).
+    let command = gate.command();
+    let mut line = format!("'{}'", command.get_program().to_string_lossy());
+    for arg in command.get_args() {
+        line.push_str(" '");
+        line.push_str(&arg.to_string_lossy());
+        line.push('\'');
+    }
+    let output = std::process::Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .env_clear()
+        .envs(
+            command
+                .get_envs()
+                .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))),
+        )
+        .current_dir(gate.dir())
+        .output()
+        .expect("script (util-linux) is needed for this test");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{text}");
+    assert!(
+        text.contains(&format!("rotating {env}/api-keys/k (api-key)")),
+        "{text}"
+    );
+}
