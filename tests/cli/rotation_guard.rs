@@ -541,3 +541,65 @@ fn progress_is_shown_per_secret_on_a_terminal_only() {
         "{text}"
     );
 }
+
+#[test]
+fn as_pid_1_another_containers_pid_1_lease_is_not_taken_for_our_own() {
+    // Another container with the same hostname, envgate as its PID 1, holds the
+    // lease (`host:1:expiry`, as envgate wrote them before tokens). This run is
+    // PID 1 too (a PID namespace of its own): it must not take that lease for its own.
+    let upstream = endpoint();
+    let sm = client(&upstream);
+    let env = unique("pid1lease");
+    let secret = format!("{env}/api-keys/resend");
+    create_secret(&sm, &secret, r#"{"api_key":"re_original_key_0123456789"}"#);
+    let host = nix::unistd::gethostname().unwrap().into_string().unwrap();
+    let expiry = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 600;
+    crate::moto::block_on(async {
+        sm.tag_resource()
+            .secret_id(&secret)
+            .tags(
+                aws_sdk_secretsmanager::types::Tag::builder()
+                    .key("envgate-rotation-lease")
+                    .value(format!("{host}:1:{expiry}"))
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    });
+    let schema = format!(
+        "[envgate]\nenvironments = [\"{env}\"]\n[vars.RESEND_API_KEY]\nsecret = \"api-keys/resend#api_key\"\nrotate = {{ kind = \"api-key\" }}\n"
+    );
+    let gate = gate(&schema, &upstream)
+        .env("ENVIRONMENT", &env)
+        .args(["rotate", "--type", "api-key", "--name", "resend"]);
+    let command = gate.command();
+    let output = std::process::Command::new("unshare")
+        .args(["--pid", "--fork", "--kill-child"])
+        .arg(command.get_program())
+        .args(command.get_args())
+        .env_clear()
+        .envs(
+            command
+                .get_envs()
+                .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))),
+        )
+        .current_dir(gate.dir())
+        .output()
+        .expect("unshare (util-linux) and root are needed for this test");
+    let run = crate::harness::from_output(output);
+    assert_eq!(run.code, 70, "{}", run.transcript());
+    assert!(
+        run.stderr.contains("another rotation"),
+        "{}",
+        run.transcript()
+    );
+    assert_eq!(
+        crate::moto::stage_json(&upstream, &secret, "AWSCURRENT")["api_key"],
+        "re_original_key_0123456789"
+    );
+}
