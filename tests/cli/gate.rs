@@ -438,21 +438,14 @@ fn as_pid_1_sigterm_still_stops_the_fetch() {
         bin = env!("CARGO_BIN_EXE_envgate"),
         pid = pidfile.display()
     );
-    let mut command = gate.command();
-    let mut child = std::process::Command::new("sh")
+    let mut child = gate
+        .wrapper("sh")
         .arg("-c")
         .arg(&script)
-        .envs(
-            command
-                .get_envs()
-                .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))),
-        )
-        .current_dir(gate.dir())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let _ = &mut command;
     std::thread::sleep(Duration::from_millis(1000));
     // The envgate process is the only child of unshare.
     let unshare_pid = std::fs::read_to_string(&pidfile).unwrap();
@@ -515,37 +508,21 @@ fn fifos_are_refused_everywhere_a_file_is_read() {
         run.transcript()
     );
 
-    let gate = Envgate::with_schema("[vars.A]\ndefault = \"a\"\n");
-    let pipe = fifo(&gate, "pipe");
-    let run = run_within(
-        &gate.args(["--env-file".as_ref(), pipe.as_os_str(), "--check".as_ref()]),
-        limit,
-    );
-    assert_eq!(run.code, 66, "{}", run.transcript());
-
-    let gate = Envgate::with_schema("[vars.A]\ndefault = \"a\"\n");
-    let pipe = fifo(&gate, "pipe");
-    let run = run_within(
-        &gate.args(["--schema".as_ref(), pipe.as_os_str(), "--check".as_ref()]),
-        limit,
-    );
-    assert_eq!(run.code, 66, "{}", run.transcript());
-
-    let gate = Envgate::with_schema("[vars.A]\ndefault = \"a\"\n");
-    let pipe = fifo(&gate, "pipe");
-    let run = run_within(
-        &gate.args(["--audit-log".as_ref(), pipe.as_os_str(), "--check".as_ref()]),
-        limit,
-    );
-    assert_eq!(run.code, 73, "{}", run.transcript());
-
-    let gate = Envgate::with_schema("[vars.A]\ndefault = \"a\"\n");
-    let pipe = fifo(&gate, "pipe");
-    let run = run_within(
-        &gate.args(["docs".as_ref(), "--check".as_ref(), pipe.as_os_str()]),
-        limit,
-    );
-    assert_eq!(run.code, 66, "{}", run.transcript());
+    // Every other file envgate reads or writes, given a FIFO: (arguments around
+    // the FIFO's path, the exit code).
+    let cases: [(&[&str], &[&str], i32); 4] = [
+        (&["--env-file"], &["--check"], 66),
+        (&["--schema"], &["--check"], 66),
+        (&["--audit-log"], &["--check"], 73),
+        (&["docs", "--check"], &[], 66),
+    ];
+    for (before, after, code) in cases {
+        let gate = Envgate::with_schema("[vars.A]\ndefault = \"a\"\n");
+        let pipe = fifo(&gate, "pipe");
+        let gate = gate.args(before).args([&pipe]).args(after);
+        let run = run_within(&gate, limit);
+        assert_eq!(run.code, code, "{before:?}: {}", run.transcript());
+    }
     let run = run_within(
         &Envgate::with_schema("[vars.A]\n").args(["docs", "--check", "/dev/zero"]),
         limit,
@@ -819,17 +796,10 @@ fn the_deadline_holds_against_a_resolver_that_never_answers() {
         resolv = resolv.display(),
         bin = env!("CARGO_BIN_EXE_envgate"),
     );
-    let command = gate.command();
     let started = Instant::now();
-    let output = std::process::Command::new("unshare")
+    let output = gate
+        .wrapper("unshare")
         .args(["--net", "--mount", "--fork", "sh", "-c", &script])
-        .env_clear()
-        .envs(
-            command
-                .get_envs()
-                .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))),
-        )
-        .current_dir(gate.dir())
         .output()
         .expect("unshare (util-linux) and root are needed for this test");
     let elapsed = started.elapsed();
@@ -891,23 +861,15 @@ fn a_stop_signal_held_on_the_local_path_stops_the_launch() {
     let gate = Envgate::with_schema("[vars.A]\ndefault = \"a\"\n");
     let marker = gate.dir().join("launched");
     let gate = gate.args(["--".as_ref(), "touch".as_ref(), marker.as_os_str()]);
-    let command = gate.command();
     let script = "import os, signal, sys\n\
 signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})\n\
 os.kill(os.getpid(), signal.SIGTERM)\n\
 os.execv(sys.argv[1], sys.argv[1:])\n";
-    let output = std::process::Command::new("python3")
+    let output = gate
+        .wrapper("python3")
         .arg("-c")
         .arg(script)
-        .arg(command.get_program())
-        .args(command.get_args())
-        .env_clear()
-        .envs(
-            command
-                .get_envs()
-                .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))),
-        )
-        .current_dir(gate.dir())
+        .args(gate.argv())
         .output()
         .unwrap();
     let run = from_output(output);

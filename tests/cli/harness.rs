@@ -143,6 +143,24 @@ impl Envgate {
         command
     }
 
+    /// `program` (a wrapper: unshare, script, a shell) with this invocation's
+    /// environment and directory, ready for its own arguments.
+    pub(crate) fn wrapper(&self, program: &str) -> Command {
+        let mut command = Command::new(program);
+        command
+            .current_dir(self.dir.path())
+            .env_clear()
+            .envs(self.env.iter().cloned());
+        command
+    }
+
+    /// The envgate binary followed by this invocation's arguments, for a wrapper.
+    pub(crate) fn argv(&self) -> Vec<OsString> {
+        std::iter::once(OsString::from(env!("CARGO_BIN_EXE_envgate")))
+            .chain(self.args.iter().cloned())
+            .collect()
+    }
+
     /// Runs to completion.
     pub(crate) fn run(&self) -> Run {
         from_output(self.command().output().unwrap())

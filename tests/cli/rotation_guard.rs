@@ -6,6 +6,23 @@ use crate::harness::Envgate;
 use crate::moto::{client, create_secret, endpoint, gate, unique};
 use crate::proxy::{Behaviour, Proxy};
 
+/// Writes a rotation lease tag, as another run would have.
+fn set_lease(sm: &aws_sdk_secretsmanager::Client, secret: &str, value: &str) {
+    crate::moto::block_on(async {
+        sm.tag_resource()
+            .secret_id(secret)
+            .tags(
+                aws_sdk_secretsmanager::types::Tag::builder()
+                    .key("envgate-rotation-lease")
+                    .value(value)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    });
+}
+
 #[test]
 fn rotation_applies_the_cross_environment_guard_before_any_request() {
     let upstream = endpoint();
@@ -234,11 +251,14 @@ fn rotation_reports_aws_failures_as_the_launch_path_does() {
         run.transcript()
     );
     // No credentials, and no network: never "never rotated, due".
-    let run = Envgate::with_schema(schema)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_CONFIG_FILE", "/nonexistent")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    let without_credentials = || {
+        Envgate::with_schema(schema)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_CONFIG_FILE", "/nonexistent")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    };
+    let run = without_credentials()
         .args(["rotate", "--all", "--dry-run", "--timeout", "5"])
         .run();
     assert_eq!(run.code, 69, "{}", run.transcript());
@@ -252,11 +272,7 @@ fn rotation_reports_aws_failures_as_the_launch_path_does() {
         "{}",
         run.transcript()
     );
-    let run = Envgate::with_schema(schema)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_CONFIG_FILE", "/nonexistent")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    let run = without_credentials()
         .args([
             "rotate",
             "--type",
@@ -373,19 +389,7 @@ fn a_lease_of_the_same_host_and_pid_but_another_run_is_not_taken_over() {
         .as_secs()
         + 600;
     let lease = format!("feedface:{host}:{}:4026531999:1:{expiry}", boot.trim());
-    crate::moto::block_on(async {
-        sm.tag_resource()
-            .secret_id(&secret)
-            .tags(
-                aws_sdk_secretsmanager::types::Tag::builder()
-                    .key("envgate-rotation-lease")
-                    .value(lease)
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
-    });
+    set_lease(&sm, &secret, &lease);
     let schema = format!(
         "[envgate]\nenvironments = [\"{env}\"]\n[vars.RESEND_API_KEY]\nsecret = \"api-keys/resend#api_key\"\nrotate = {{ kind = \"api-key\" }}\n"
     );
@@ -516,22 +520,15 @@ fn progress_is_shown_per_secret_on_a_terminal_only() {
         plain.transcript()
     );
     // A terminal (script(1) gives the run a pseudo-terminal).
-    let command = gate.command();
-    let mut line = format!("'{}'", command.get_program().to_string_lossy());
-    for arg in command.get_args() {
-        line.push_str(" '");
-        line.push_str(&arg.to_string_lossy());
-        line.push('\'');
-    }
-    let output = std::process::Command::new("script")
+    let line = gate
+        .argv()
+        .iter()
+        .map(|arg| format!("'{}'", arg.to_string_lossy()))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let output = gate
+        .wrapper("script")
         .args(["-qec", &line, "/dev/null"])
-        .env_clear()
-        .envs(
-            command
-                .get_envs()
-                .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))),
-        )
-        .current_dir(gate.dir())
         .output()
         .expect("script (util-linux) is needed for this test");
     let text = String::from_utf8_lossy(&output.stdout);
@@ -558,37 +555,17 @@ fn as_pid_1_another_containers_pid_1_lease_is_not_taken_for_our_own() {
         .unwrap()
         .as_secs()
         + 600;
-    crate::moto::block_on(async {
-        sm.tag_resource()
-            .secret_id(&secret)
-            .tags(
-                aws_sdk_secretsmanager::types::Tag::builder()
-                    .key("envgate-rotation-lease")
-                    .value(format!("{host}:1:{expiry}"))
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
-    });
+    set_lease(&sm, &secret, &format!("{host}:1:{expiry}"));
     let schema = format!(
         "[envgate]\nenvironments = [\"{env}\"]\n[vars.RESEND_API_KEY]\nsecret = \"api-keys/resend#api_key\"\nrotate = {{ kind = \"api-key\" }}\n"
     );
     let gate = gate(&schema, &upstream)
         .env("ENVIRONMENT", &env)
         .args(["rotate", "--type", "api-key", "--name", "resend"]);
-    let command = gate.command();
-    let output = std::process::Command::new("unshare")
+    let output = gate
+        .wrapper("unshare")
         .args(["--pid", "--fork", "--kill-child"])
-        .arg(command.get_program())
-        .args(command.get_args())
-        .env_clear()
-        .envs(
-            command
-                .get_envs()
-                .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))),
-        )
-        .current_dir(gate.dir())
+        .args(gate.argv())
         .output()
         .expect("unshare (util-linux) and root are needed for this test");
     let run = crate::harness::from_output(output);
