@@ -97,9 +97,21 @@ impl Context<'_> {
 }
 
 fn execute(options: &Options, action: Action, mut env: EnvSnapshot) -> Result<u8, Error> {
-    if action == Action::JsonSchema {
-        Stream::Stdout.write(&crate::docs::json_schema());
-        return Ok(exit::OK);
+    // What needs no schema, no settings and no environment.
+    match action {
+        Action::JsonSchema => {
+            Stream::Stdout.write(&crate::docs::json_schema());
+            return Ok(exit::OK);
+        }
+        Action::Completions(shell) => {
+            Stream::Stdout.write(&crate::cli::completions(shell));
+            return Ok(exit::OK);
+        }
+        Action::Manpage => {
+            Stream::Stdout.write(&crate::cli::manpage());
+            return Ok(exit::OK);
+        }
+        _ => {}
     }
     let (env_files, env_file_warnings) = resolve::load_env_files(&options.env_files, &env)?;
     // Settings resolve like variables: the environment, then the env files.
@@ -149,7 +161,9 @@ fn execute(options: &Options, action: Action, mut env: EnvSnapshot) -> Result<u8
                 &audit,
             )
         }
-        Action::JsonSchema => unreachable!("handled above"),
+        Action::JsonSchema | Action::Completions(_) | Action::Manpage => {
+            unreachable!("handled above")
+        }
     }
 }
 

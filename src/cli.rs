@@ -158,6 +158,15 @@ enum Sub {
         #[arg(long)]
         json_schema: bool,
     },
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), as committed in docs/envgate.1.
+    #[command(hide = true)]
+    Manpage,
 }
 
 /// Options of `envgate rotate`.
@@ -194,6 +203,24 @@ pub struct RotateArgs {
     /// Deadline per secret, in seconds (a rotation that misses it stops where it is; the next run finishes it).
     #[arg(long, value_name = "SECONDS", default_value_t = 30.0, value_parser = parse_timeout)]
     timeout: f64,
+}
+
+impl RotateArgs {
+    /// The value options given after `rotate`, and the request; `format` is the
+    /// `--format` given before the subcommand, if any.
+    fn into_request(self, format: Option<Format>) -> (ValueArgs, RotateRequest) {
+        let request = RotateRequest {
+            kind: self.kind,
+            name: self.name,
+            all: self.all,
+            dry_run: self.dry_run,
+            due: self.due,
+            json: self.format.or(format) == Some(Format::Json),
+            rollback: self.rollback,
+            value_from_stdin: self.value_from_stdin,
+        };
+        (self.values, request)
+    }
 }
 
 /// Options of `envgate docs`.
@@ -272,8 +299,31 @@ pub enum Action {
     },
     /// Print the JSON Schema of the schema format.
     JsonSchema,
+    /// Print a shell completion script.
+    Completions(clap_complete::Shell),
+    /// Print the manual page.
+    Manpage,
     /// Rotate secrets.
     Rotate(RotateRequest),
+}
+
+/// The completion script for `shell`.
+#[must_use]
+pub fn completions(shell: clap_complete::Shell) -> String {
+    let mut command = <Cli as clap::CommandFactory>::command();
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut command, "envgate", &mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The manual page, in roff.
+#[must_use]
+pub fn manpage() -> String {
+    let command = <Cli as clap::CommandFactory>::command();
+    let mut out = Vec::new();
+    // Rendering into memory cannot fail.
+    let _ = clap_mangen::Man::new(command).render(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 impl Cli {
@@ -317,22 +367,15 @@ impl Cli {
                 },
             ),
             Some(Sub::Rotate(args)) => {
-                values = values.merged(args.values);
                 let mut report = report;
                 report.timeout = args.timeout;
-                let request = RotateRequest {
-                    kind: args.kind,
-                    name: args.name,
-                    all: args.all,
-                    dry_run: args.dry_run,
-                    due: args.due,
-                    json: args.format.or(report.format) == Some(Format::Json),
-                    rollback: args.rollback,
-                    value_from_stdin: args.value_from_stdin,
-                };
+                let (after, request) = args.into_request(report.format);
+                values = values.merged(after);
                 (report, Action::Rotate(request))
             }
             Some(Sub::Schema { json_schema: true }) => (report, Action::JsonSchema),
+            Some(Sub::Completions { shell }) => (report, Action::Completions(shell)),
+            Some(Sub::Manpage) => (report, Action::Manpage),
             Some(Sub::Schema { json_schema: false }) => {
                 return Err(Error::Usage(
                     "`envgate schema` needs --json-schema".to_owned(),

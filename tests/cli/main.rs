@@ -7,6 +7,7 @@ mod proxy;
 mod audit;
 mod canary;
 mod check;
+mod completions;
 mod django;
 mod docs;
 mod exec;
