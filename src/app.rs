@@ -111,6 +111,15 @@ fn execute(options: &Options, action: Action, mut env: EnvSnapshot) -> Result<u8
             Stream::Stdout.write(&crate::cli::manpage());
             return Ok(exit::OK);
         }
+        Action::Init {
+            from,
+            output,
+            force,
+        } => {
+            let message = crate::init::run(from.as_deref(), &output, force, &env)?;
+            Stream::Stdout.write(&message);
+            return Ok(exit::OK);
+        }
         _ => {}
     }
     let (env_files, env_file_warnings) = resolve::load_env_files(&options.env_files, &env)?;
@@ -161,7 +170,7 @@ fn execute(options: &Options, action: Action, mut env: EnvSnapshot) -> Result<u8
                 &audit,
             )
         }
-        Action::JsonSchema | Action::Completions(_) | Action::Manpage => {
+        Action::JsonSchema | Action::Completions(_) | Action::Manpage | Action::Init { .. } => {
             unreachable!("handled above")
         }
     }

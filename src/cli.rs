@@ -158,6 +158,18 @@ enum Sub {
         #[arg(long)]
         json_schema: bool,
     },
+    /// Draft a schema from an existing .env / .env.example (or the environment's names).
+    Init {
+        /// The .env file to read [default: the current environment's names].
+        #[arg(long, value_name = "FILE")]
+        from: Option<PathBuf>,
+        /// Where to write the draft [default: ./env.schema.toml].
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Overwrite an existing schema.
+        #[arg(long)]
+        force: bool,
+    },
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     Completions {
         /// The shell.
@@ -299,12 +311,32 @@ pub enum Action {
     },
     /// Print the JSON Schema of the schema format.
     JsonSchema,
+    /// Draft a schema.
+    Init {
+        /// The .env file, or `None` for the environment's names.
+        from: Option<PathBuf>,
+        /// Where to write.
+        output: PathBuf,
+        /// Overwrite an existing file.
+        force: bool,
+    },
     /// Print a shell completion script.
     Completions(clap_complete::Shell),
     /// Print the manual page.
     Manpage,
     /// Rotate secrets.
     Rotate(RotateRequest),
+}
+
+impl Action {
+    /// `envgate init`, writing to `output` or the default schema path.
+    fn init(from: Option<PathBuf>, output: Option<PathBuf>, force: bool) -> Self {
+        Self::Init {
+            from,
+            output: output.unwrap_or_else(|| PathBuf::from(crate::DEFAULT_SCHEMA)),
+            force,
+        }
+    }
 }
 
 /// The completion script for `shell`.
@@ -375,6 +407,15 @@ impl Cli {
             }
             Some(Sub::Schema { json_schema: true }) => (report, Action::JsonSchema),
             Some(Sub::Completions { shell }) => (report, Action::Completions(shell)),
+            Some(Sub::Init {
+                from,
+                output,
+                force,
+            }) => {
+                // The draft goes where the schema would be read from.
+                let output = output.or_else(|| common.schema.clone());
+                (report, Action::init(from, output, force))
+            }
             Some(Sub::Manpage) => (report, Action::Manpage),
             Some(Sub::Schema { json_schema: false }) => {
                 return Err(Error::Usage(

@@ -1024,7 +1024,7 @@ fn type_names() -> String {
 
 /// True for a portable environment variable name: `[A-Za-z_][A-Za-z0-9_]*`.
 #[must_use]
-pub(crate) fn is_env_name(name: &str) -> bool {
+pub fn is_env_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars
         .next()

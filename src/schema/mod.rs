@@ -16,6 +16,7 @@ use crate::duration::Duration;
 
 pub use crate::problem::SchemaSource;
 pub use crate::rules::{MAX_PATTERN_BYTES, Pattern, Rules, VarType};
+pub use load::is_env_name;
 pub(crate) use load::suggest;
 pub use load::{
     ENVGATE_KEYS, LAYER_KEYS, MAX_SCHEMA_BYTES, ROTATE_KEYS, RULE_KEYS, TOP_KEYS, VAR_ONLY_KEYS,

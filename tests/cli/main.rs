@@ -13,6 +13,7 @@ mod docs;
 mod exec;
 mod gate;
 mod generated;
+mod init;
 mod pg;
 mod rotation;
 mod rotation_guard;

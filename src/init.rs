@@ -1,0 +1,369 @@
+//! `envgate init`: a draft schema from an existing `.env` / `.env.example`, or from
+//! the names in the current environment. [`draft`] is pure (names and values in,
+//! TOML text out); [`run`] is the IO edge (read the file, refuse to overwrite,
+//! write atomically).
+//!
+//! What it infers, per variable:
+//! - **sensitive** by name (`*SECRET*`, `*PASSWORD*`, `*PASSWD*`, `*TOKEN*`,
+//!   `*PRIVATE*`, `*CREDENTIAL*`, `*_KEY`) or by value (a URL with a password);
+//! - **type** from the value: bool, int (`port` for `*_PORT`), url, email, json,
+//!   list (comma-separated), else string; a sensitive value's type is inferred too,
+//!   but the value itself is never written to the draft;
+//! - **required**: yes, unless the file leaves the value empty;
+//! - Django's own settings: `SECRET_KEY` gets the weak-key rules, `DEBUG` is
+//!   forbidden in production, `ALLOWED_HOSTS` is a list required in staging and
+//!   production;
+//! - a `description` to fill in, and an `example` only for booleans and numbers
+//!   (other values may be secrets that the name does not betray).
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use secrecy::ExposeSecret;
+
+use crate::error::Error;
+use crate::resolve::{EnvSnapshot, env_file, load_env_files};
+use crate::rules::{VarType, parse_bool};
+
+/// One name found, with its value when the source has one.
+#[derive(Clone)]
+pub struct Found {
+    /// The variable name.
+    pub name: String,
+    /// Its value in the file (`None` when drafting from names only).
+    pub value: Option<String>,
+}
+
+impl std::fmt::Debug for Found {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Found")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Environment names that belong to the shell or the system, not the program.
+const SYSTEM_NAMES: &[&str] = &[
+    "PATH",
+    "HOME",
+    "HOSTNAME",
+    "PWD",
+    "OLDPWD",
+    "SHLVL",
+    "TERM",
+    "LANG",
+    "LANGUAGE",
+    "USER",
+    "LOGNAME",
+    "SHELL",
+    "MAIL",
+    "_",
+    "TZ",
+    "DISPLAY",
+    "SSH_AUTH_SOCK",
+    "SSH_CLIENT",
+    "SSH_CONNECTION",
+    "SSH_TTY",
+    "COLORTERM",
+    "TERM_PROGRAM",
+    "EDITOR",
+    "PAGER",
+    "TMPDIR",
+];
+
+/// True for names the draft leaves out when reading the current environment.
+#[must_use]
+pub fn is_system_name(name: &str) -> bool {
+    SYSTEM_NAMES.contains(&name)
+        || name.starts_with("LC_")
+        || name.starts_with("XDG_")
+        || name.starts_with("ENVGATE_")
+}
+
+/// True when the name says the value is a secret.
+#[must_use]
+pub fn sensitive_name(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    [
+        "SECRET",
+        "PASSWORD",
+        "PASSWD",
+        "TOKEN",
+        "PRIVATE",
+        "CREDENTIAL",
+    ]
+    .iter()
+    .any(|word| upper.contains(word))
+        || upper.ends_with("_KEY")
+        || upper == "KEY"
+}
+
+/// True when the value is a URL with a password in it.
+fn credentials_in_url(value: &str) -> bool {
+    url::Url::parse(value).is_ok_and(|url| url.password().is_some())
+}
+
+/// The type a value suggests (and that it passes).
+#[must_use]
+pub fn infer_type(name: &str, value: &str) -> VarType {
+    let upper = name.to_ascii_uppercase();
+    let value = value.trim();
+    if value.is_empty() {
+        return VarType::String;
+    }
+    if upper.ends_with("_PORT") && matches!(value.parse::<u32>(), Ok(1..=65_535)) {
+        return VarType::Port;
+    }
+    let word_bool = matches!(
+        value.to_ascii_lowercase().as_str(),
+        "true" | "false" | "yes" | "no" | "on" | "off"
+    );
+    if word_bool && parse_bool(value).is_some() {
+        return VarType::Bool;
+    }
+    if value.parse::<i64>().is_ok() {
+        return VarType::Int;
+    }
+    if (value.starts_with('{') || value.starts_with('['))
+        && serde_json::from_str::<serde_json::Value>(value).is_ok()
+    {
+        return VarType::Json;
+    }
+    if value.contains("://") && url::Url::parse(value).is_ok() {
+        return VarType::Url;
+    }
+    if crate::rules::check_value(VarType::Email, &crate::rules::Rules::default(), value, true)
+        .is_empty()
+        && !value.contains(',')
+    {
+        return VarType::Email;
+    }
+    if value.contains(',')
+        && crate::rules::list_items(value)
+            .iter()
+            .all(|item| !item.is_empty())
+    {
+        return VarType::List;
+    }
+    VarType::String
+}
+
+/// A TOML basic string.
+fn quoted(text: &str) -> String {
+    let mut out = String::from("\"");
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{:04X}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The draft schema for `found`; `source` names where the names came from.
+#[must_use]
+pub fn draft(found: &[Found], source: &str) -> String {
+    let mut out = format!(
+        "# Draft schema written by `envgate init` from {source}.\n\
+         # Fill in every TODO, review each type and rule, then run:\n\
+         #   envgate --schema THIS_FILE --env-file {source} --check\n\
+         version = 1\n\n\
+         [envgate]\n\
+         environments = [\"development\", \"staging\", \"production\"]\n"
+    );
+    for entry in found {
+        out.push('\n');
+        out.push_str(&var_table(entry));
+    }
+    out
+}
+
+fn var_table(entry: &Found) -> String {
+    let name = &entry.name;
+    let value = entry.value.as_deref();
+    let sensitive = sensitive_name(name) || value.is_some_and(credentials_in_url);
+    let kind = value.map_or(VarType::String, |value| infer_type(name, value));
+    let mut out = format!("[vars.{name}]\n");
+    let _ = writeln!(
+        out,
+        "description = {}",
+        quoted(&format!("TODO: what {name} is for."))
+    );
+    match name.as_str() {
+        "SECRET_KEY" => {
+            out.push_str(
+                "sensitive = true\nmin_length = 50\nmin_unique_chars = 5\n\
+                 forbid = [\"django-insecure\", \"change-this\", \"example\"]\n\
+                 help = \"Generate one with: python -c 'from django.core.management.utils import get_random_secret_key; print(get_random_secret_key())'\"\n",
+            );
+            return out;
+        }
+        "DEBUG" => {
+            out.push_str(
+                "type = \"bool\"\ndefault = \"false\"\n\
+                 [vars.DEBUG.environments.production]\none_of = [\"false\"]\n\
+                 help = \"DEBUG must be false in production: it leaks settings and stack traces.\"\n",
+            );
+            return out;
+        }
+        "ALLOWED_HOSTS" => {
+            out.push_str("type = \"list\"\nrequired_in = [\"staging\", \"production\"]\n");
+            return out;
+        }
+        _ => {}
+    }
+    if kind != VarType::String {
+        let _ = writeln!(out, "type = \"{kind}\"");
+    }
+    if sensitive {
+        out.push_str("sensitive = true\n");
+    }
+    if value.is_some_and(|value| value.trim().is_empty()) {
+        out.push_str("required = false\n");
+    }
+    let public_example = !sensitive && matches!(kind, VarType::Bool | VarType::Int | VarType::Port);
+    if let (true, Some(value)) = (public_example, value) {
+        let _ = writeln!(out, "example = {}", quoted(value.trim()));
+    }
+    out
+}
+
+/// `envgate init`: writes the draft for `from` (a .env file, or the environment's
+/// names) to `output`; returns what to print.
+///
+/// # Errors
+/// [`Error::Usage`] when `output` exists and `force` is off; the env file's own
+/// errors; [`Error::Output`] when the draft cannot be written.
+pub fn run(
+    from: Option<&Path>,
+    output: &Path,
+    force: bool,
+    env: &EnvSnapshot,
+) -> Result<String, Error> {
+    if output.exists() && !force {
+        return Err(Error::Usage(format!(
+            "{} exists; envgate init never overwrites a schema. Pass --force to replace it, or --output another path.",
+            output.display()
+        )));
+    }
+    let (found, source) = if let Some(path) = from {
+        (from_file(path, env)?, path.display().to_string())
+    } else {
+        (from_environment(env), "the current environment".to_owned())
+    };
+    let (kept, skipped): (Vec<_>, Vec<_>) = found
+        .into_iter()
+        .partition(|entry| crate::schema::is_env_name(&entry.name));
+    let text = draft(&kept, &source);
+    // The draft must load: a name or a value that broke it is a bug here.
+    crate::schema::from_str(&output.display().to_string(), &text).map_err(Error::SchemaInvalid)?;
+    crate::fsio::write_atomically(output, text.as_bytes()).map_err(|source| Error::Output {
+        path: output.to_owned(),
+        source,
+    })?;
+    let sensitive = kept
+        .iter()
+        .filter(|entry| sensitive_name(&entry.name))
+        .count();
+    let mut message = format!(
+        "wrote {}: {} variables ({sensitive} sensitive by name); no sensitive value was copied.\n",
+        output.display(),
+        kept.len()
+    );
+    for entry in &skipped {
+        let _ = writeln!(
+            message,
+            "skipped {:?}: not a valid environment variable name",
+            crate::report::escape(&entry.name)
+        );
+    }
+    let env_file = from
+        .map(|path| format!(" --env-file {}", path.display()))
+        .unwrap_or_default();
+    let _ = writeln!(
+        message,
+        "next: fill in the TODO descriptions, then run: envgate --schema {}{env_file} --check",
+        output.display()
+    );
+    Ok(message)
+}
+
+/// The names of a .env file in file order, with their values as envgate reads them.
+fn from_file(path: &Path, env: &EnvSnapshot) -> Result<Vec<Found>, Error> {
+    let (files, _) = load_env_files(&[path.to_owned()], env)?;
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut found: Vec<Found> = Vec::new();
+    for entry in env_file::parse(&text).unwrap_or_default() {
+        if found.iter().any(|seen| seen.name == entry.name) {
+            continue;
+        }
+        let value = files[0]
+            .get(&entry.name)
+            .map(|value| value.expose_secret().to_owned());
+        found.push(Found {
+            name: entry.name,
+            value,
+        });
+    }
+    Ok(found)
+}
+
+/// The program's names in the current environment (the system's left out).
+fn from_environment(env: &EnvSnapshot) -> Vec<Found> {
+    env.iter()
+        .filter_map(|(name, value)| {
+            let name = name.to_str()?;
+            (!is_system_name(name)).then(|| Found {
+                name: name.to_owned(),
+                value: value.to_str().map(str::to_owned),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(name: &str, value: &str) -> Found {
+        Found {
+            name: name.to_owned(),
+            value: Some(value.to_owned()),
+        }
+    }
+
+    #[test]
+    fn types_are_inferred_from_values() {
+        assert_eq!(infer_type("DATABASE_PORT", "5432"), VarType::Port);
+        assert_eq!(infer_type("WORKERS", "4"), VarType::Int);
+        assert_eq!(infer_type("DEBUG", "True"), VarType::Bool);
+        assert_eq!(infer_type("SITE", "https://example.com"), VarType::Url);
+        assert_eq!(infer_type("ADMIN", "ops@example.com"), VarType::Email);
+        assert_eq!(infer_type("HOSTS", "a.example,b.example"), VarType::List);
+        assert_eq!(infer_type("FLAGS", r#"{"a": 1}"#), VarType::Json);
+        assert_eq!(infer_type("NAME", "muejam"), VarType::String);
+    }
+
+    #[test]
+    fn sensitive_values_are_never_copied() {
+        let text = draft(
+            &[
+                found("API_TOKEN", "tok-canary-123456"),
+                found("DATABASE_URL", "postgres://u:pw-canary@db/x"),
+                found("STRIPE_KEY", "sk_canary"),
+                found("WORKERS", "4"),
+            ],
+            ".env",
+        );
+        assert!(!text.contains("canary"), "{text}");
+        assert!(text.contains("example = \"4\""), "{text}");
+        crate::schema::from_str("draft.toml", &text).unwrap();
+    }
+}

@@ -1,0 +1,150 @@
+//! `envgate init`: a draft schema from a Django .env that passes `--check` with
+//! it, copies no sensitive value, and never overwrites without --force.
+
+use crate::harness::{Envgate, GOOD_SECRET_KEY};
+
+const DOT_ENV: &str = "# a Django project's .env\n\
+SECRET_KEY=__KEY__\n\
+DEBUG=True\n\
+ALLOWED_HOSTS=localhost,127.0.0.1\n\
+DATABASE_URL=postgres://app:pw-canary-Zq81@db.internal:5432/app\n\
+DATABASE_PORT=5432\n\
+EMAIL_HOST_PASSWORD=mail-canary-Xw42\n\
+STRIPE_API_KEY=sk_test_canary_Vb77\n\
+DEFAULT_FROM_EMAIL=ops@example.com\n\
+WORKERS=4\n\
+FEATURE_FLAGS={\"beta\": true}\n\
+SENTRY_DSN=\n";
+
+fn project() -> Envgate {
+    let gate = Envgate::with_schema("");
+    std::fs::remove_file(gate.dir().join("env.schema.toml")).unwrap();
+    gate.file(".env", DOT_ENV.replace("__KEY__", GOOD_SECRET_KEY));
+    gate
+}
+
+#[test]
+fn a_draft_from_a_django_env_checks_with_it_and_copies_no_secret() {
+    let gate = project().args(["init", "--from", ".env"]);
+    let run = gate.run();
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert!(
+        run.stdout.contains("wrote env.schema.toml: 11 variables"),
+        "{}",
+        run.stdout
+    );
+    let draft = std::fs::read_to_string(gate.dir().join("env.schema.toml")).unwrap();
+    for canary in [
+        "pw-canary-Zq81",
+        "mail-canary-Xw42",
+        "sk_test_canary_Vb77",
+        GOOD_SECRET_KEY,
+    ] {
+        assert!(!draft.contains(canary), "{canary} copied into:\n{draft}");
+    }
+    let schema: toml::Table = toml::from_str(&draft).unwrap();
+    let var = |name: &str| schema["vars"][name].as_table().unwrap().clone();
+    assert_eq!(var("DATABASE_PORT")["type"].as_str(), Some("port"));
+    assert_eq!(var("DEBUG")["type"].as_str(), Some("bool"));
+    assert_eq!(
+        var("DEBUG")["environments"]["production"]["one_of"][0].as_str(),
+        Some("false")
+    );
+    assert_eq!(var("ALLOWED_HOSTS")["type"].as_str(), Some("list"));
+    assert_eq!(var("DATABASE_URL")["type"].as_str(), Some("url"));
+    assert_eq!(
+        var("DATABASE_URL")["sensitive"].as_bool(),
+        Some(true),
+        "credentials in the URL"
+    );
+    assert_eq!(
+        var("EMAIL_HOST_PASSWORD")["sensitive"].as_bool(),
+        Some(true)
+    );
+    assert_eq!(var("STRIPE_API_KEY")["sensitive"].as_bool(), Some(true));
+    assert_eq!(var("DEFAULT_FROM_EMAIL")["type"].as_str(), Some("email"));
+    assert_eq!(var("WORKERS")["type"].as_str(), Some("int"));
+    assert_eq!(var("FEATURE_FLAGS")["type"].as_str(), Some("json"));
+    assert_eq!(var("SENTRY_DSN")["required"].as_bool(), Some(false));
+    assert_eq!(var("SECRET_KEY")["min_length"].as_integer(), Some(50));
+    assert!(
+        var("WORKERS")["description"]
+            .as_str()
+            .unwrap()
+            .starts_with("TODO")
+    );
+
+    // The draft passes --check with the file it came from ...
+    let check = Envgate::with_schema(&draft)
+        .args(["--env-file"])
+        .args([gate.dir().join(".env")])
+        .args(["--check"])
+        .run();
+    assert_eq!(check.code, 0, "{}", check.transcript());
+    // ... and in production, DEBUG=True is refused.
+    let production = Envgate::with_schema(&draft)
+        .args(["--env-file"])
+        .args([gate.dir().join(".env")])
+        .args(["--environment", "production", "--check"])
+        .run();
+    assert_eq!(production.code, 78, "{}", production.transcript());
+    assert!(production.stdout.contains("DEBUG"), "{}", production.stdout);
+}
+
+#[test]
+fn a_weak_secret_key_in_the_file_is_caught_by_the_draft() {
+    let gate = Envgate::with_schema("");
+    std::fs::remove_file(gate.dir().join("env.schema.toml")).unwrap();
+    gate.file(".env", "SECRET_KEY=django-insecure-abc123\n");
+    let gate = gate.args(["init", "--from", ".env"]);
+    assert_eq!(gate.run().code, 0);
+    let draft = std::fs::read_to_string(gate.dir().join("env.schema.toml")).unwrap();
+    let check = Envgate::with_schema(&draft)
+        .args(["--env-file"])
+        .args([gate.dir().join(".env")])
+        .args(["--check"])
+        .run();
+    assert_eq!(check.code, 78, "{}", check.transcript());
+    assert!(check.stdout.contains("django-insecure"), "{}", check.stdout);
+}
+
+#[test]
+fn an_existing_schema_is_never_overwritten_without_force() {
+    let gate = project();
+    gate.file("env.schema.toml", "# mine\n[vars.MINE]\n");
+    let gate = gate.args(["init", "--from", ".env"]);
+    let run = gate.run();
+    assert_eq!(run.code, 2, "{}", run.transcript());
+    assert!(run.stderr.contains("--force"), "{}", run.transcript());
+    assert_eq!(
+        std::fs::read_to_string(gate.dir().join("env.schema.toml")).unwrap(),
+        "# mine\n[vars.MINE]\n"
+    );
+    let gate = gate.args(["--force"]);
+    let run = gate.run();
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert!(
+        std::fs::read_to_string(gate.dir().join("env.schema.toml"))
+            .unwrap()
+            .contains("[vars.SECRET_KEY]")
+    );
+}
+
+#[test]
+fn a_draft_from_the_environment_takes_names_not_the_system() {
+    let gate = Envgate::with_schema("");
+    std::fs::remove_file(gate.dir().join("env.schema.toml")).unwrap();
+    let gate = gate
+        .env("HOME", "/root")
+        .env("API_TOKEN", "env-canary-Qq19")
+        .env("WORKERS", "8")
+        .args(["init", "--output", "draft.toml"]);
+    let run = gate.run();
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    let draft = std::fs::read_to_string(gate.dir().join("draft.toml")).unwrap();
+    assert!(draft.contains("[vars.API_TOKEN]"), "{draft}");
+    assert!(draft.contains("[vars.WORKERS]"), "{draft}");
+    assert!(!draft.contains("[vars.PATH]"), "{draft}");
+    assert!(!draft.contains("[vars.HOME]"), "{draft}");
+    assert!(!draft.contains("env-canary-Qq19"), "{draft}");
+}
