@@ -159,6 +159,10 @@ fn execute(options: &Options, action: Action, mut env: EnvSnapshot) -> Result<u8
             let audit = open_audit(&context)?;
             launch(&context, &schema, &command, &audit)
         }
+        Action::Import(request) => {
+            let audit = open_audit(&context)?;
+            import(&context, &schema, &request, &audit)
+        }
         Action::Rotate(request) => {
             let audit = open_audit(&context)?;
             crate::rotate::run(
@@ -174,6 +178,62 @@ fn execute(options: &Options, action: Action, mut env: EnvSnapshot) -> Result<u8
             unreachable!("handled above")
         }
     }
+}
+
+/// `envgate import`: local values validated, then written to Secrets Manager.
+fn import(
+    context: &Context<'_>,
+    schema: &Schema,
+    request: &crate::import::ImportRequest,
+    audit: &Audit,
+) -> Result<u8, Error> {
+    let environment = context.environment.as_str();
+    let format = context.options.format.unwrap_or_default();
+    if !schema.has_environment(environment) {
+        let problems = [unknown_environment(schema, environment)];
+        let report = Report {
+            source: &schema.source,
+            environment: None,
+            var_count: schema.vars.len(),
+            problems: &problems,
+            consequence: Some("nothing was written"),
+            explain: None,
+        };
+        Stream::Stderr.write(&report::render(&report, format, false));
+        return Ok(exit::CONFIG_INVALID);
+    }
+    // The values come from the file and the environment, never from the store.
+    let resolution = resolve::resolve(schema, environment, &context.env, &context.env_files);
+    let problems = collect_problems(context, schema, &resolution, Vec::new());
+    let blocking = crate::import::blocking(&problems, schema, environment);
+    if !blocking.is_empty() {
+        let report = Report {
+            source: &schema.source,
+            environment: Some(environment),
+            var_count: schema.vars.len(),
+            problems: &blocking,
+            consequence: Some("nothing was written"),
+            explain: None,
+        };
+        Stream::Stderr.write(&report::render(&report, format, false));
+        return Ok(exit::CONFIG_INVALID);
+    }
+    let (code, text) = crate::import::run(
+        schema,
+        environment,
+        &context.secrets_options(true),
+        &context.env,
+        &resolution,
+        request,
+        audit,
+    )?;
+    if code == exit::OK {
+        Stream::Stdout.write(&text);
+    } else {
+        Stream::Stderr.write(&text);
+    }
+    audit.healthy()?;
+    Ok(code)
 }
 
 /// The audit destination: `--audit-log`, else `ENVGATE_AUDIT_LOG`, else stderr.

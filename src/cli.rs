@@ -170,6 +170,8 @@ enum Sub {
         #[arg(long)]
         force: bool,
     },
+    /// Put every schema variable that has a `secret` into Secrets Manager (from a .env file and the environment).
+    Import(ImportArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     Completions {
         /// The shell.
@@ -232,6 +234,44 @@ impl RotateArgs {
             value_from_stdin: self.value_from_stdin,
         };
         (self.values, request)
+    }
+}
+
+/// Options of `envgate import`.
+#[derive(Debug, Clone, Args)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    values: ValueArgs,
+    /// The .env file holding the values (the process environment wins over it).
+    #[arg(long, value_name = "FILE")]
+    from: Option<PathBuf>,
+    /// Say what would be created or updated; write nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Replace keys that already exist with a different value.
+    #[arg(long)]
+    overwrite: bool,
+    /// The KMS key new secrets are encrypted with (default: aws/secretsmanager).
+    #[arg(long, value_name = "ID")]
+    kms_key_id: Option<String>,
+    /// Total deadline in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0, value_parser = parse_timeout)]
+    timeout: f64,
+}
+
+impl ImportArgs {
+    /// The value options given after `import` (with `--from` as the last env
+    /// file), and the request.
+    fn into_request(self) -> (ValueArgs, crate::import::ImportRequest) {
+        let mut values = self.values;
+        values.env_files.extend(self.from.clone());
+        let request = crate::import::ImportRequest {
+            from: self.from,
+            dry_run: self.dry_run,
+            overwrite: self.overwrite,
+            kms_key_id: self.kms_key_id,
+        };
+        (values, request)
     }
 }
 
@@ -311,6 +351,8 @@ pub enum Action {
     },
     /// Print the JSON Schema of the schema format.
     JsonSchema,
+    /// Put values into Secrets Manager.
+    Import(crate::import::ImportRequest),
     /// Draft a schema.
     Init {
         /// The .env file, or `None` for the environment's names.
@@ -336,6 +378,34 @@ impl Action {
             output: output.unwrap_or_else(|| PathBuf::from(crate::DEFAULT_SCHEMA)),
             force,
         }
+    }
+}
+
+/// The action of the flag forms: `--check`, `--docs [--output F]`, `-- CMD…`.
+fn flag_action(
+    check: bool,
+    docs: bool,
+    output: Option<PathBuf>,
+    command: Vec<OsString>,
+) -> Result<Action, Error> {
+    match (check, docs, command.is_empty()) {
+        (true, _, false) => Err(Error::Usage(
+            "--check validates only; drop it to launch a command".to_owned(),
+        )),
+        (true, _, true) => Ok(Action::Check),
+        (false, true, false) => Err(Error::Usage(
+            "--docs renders documentation; drop it to launch a command".to_owned(),
+        )),
+        (false, true, true) => Ok(Action::Docs {
+            format: DocsFormat::Markdown,
+            output,
+            check: None,
+        }),
+        (false, false, false) => Ok(Action::Launch(command)),
+        (false, false, true) => Err(Error::Usage(
+            "nothing to do: give `-- CMD ARGS…` to launch, --check to validate, or --docs"
+                .to_owned(),
+        )),
     }
 }
 
@@ -407,6 +477,13 @@ impl Cli {
             }
             Some(Sub::Schema { json_schema: true }) => (report, Action::JsonSchema),
             Some(Sub::Completions { shell }) => (report, Action::Completions(shell)),
+            Some(Sub::Import(args)) => {
+                let mut report = report;
+                report.timeout = args.timeout;
+                let (after, request) = args.into_request();
+                values = values.merged(after);
+                (report, Action::Import(request))
+            }
             Some(Sub::Init {
                 from,
                 output,
@@ -422,32 +499,7 @@ impl Cli {
                     "`envgate schema` needs --json-schema".to_owned(),
                 ));
             }
-            None if check && !command.is_empty() => {
-                return Err(Error::Usage(
-                    "--check validates only; drop it to launch a command".to_owned(),
-                ));
-            }
-            None if check => (report, Action::Check),
-            None if docs && !command.is_empty() => {
-                return Err(Error::Usage(
-                    "--docs renders documentation; drop it to launch a command".to_owned(),
-                ));
-            }
-            None if docs => (
-                report,
-                Action::Docs {
-                    format: DocsFormat::Markdown,
-                    output,
-                    check: None,
-                },
-            ),
-            None if !command.is_empty() => (report, Action::Launch(command)),
-            None => {
-                return Err(Error::Usage(
-                    "nothing to do: give `-- CMD ARGS…` to launch, --check to validate, or --docs"
-                        .to_owned(),
-                ));
-            }
+            None => (report, flag_action(check, docs, output, command)?),
         };
         let options = Options {
             schema: common.schema,

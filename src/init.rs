@@ -14,7 +14,9 @@
 //!   forbidden in production, `ALLOWED_HOSTS` is a list required in staging and
 //!   production;
 //! - a `description` to fill in, and an `example` only for booleans and numbers
-//!   (other values may be secrets that the name does not betray).
+//!   (other values may be secrets that the name does not betray);
+//! - a `secret` for `envgate import`: `secrets#NAME` when sensitive, else
+//!   `config#NAME`.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -148,6 +150,14 @@ pub fn infer_type(name: &str, value: &str) -> VarType {
     VarType::String
 }
 
+/// Where `envgate import` puts the variable: sensitive values in the
+/// environment's `secrets` secret, the others in its `config` secret (one JSON key
+/// each). Remove the line of a variable that should stay in the environment.
+fn secret_line(name: &str, sensitive: bool) -> String {
+    let path = if sensitive { "secrets" } else { "config" };
+    format!("secret = \"{path}#{name}\"\n")
+}
+
 /// A TOML basic string.
 fn quoted(text: &str) -> String {
     let mut out = String::from("\"");
@@ -198,6 +208,7 @@ fn var_table(entry: &Found) -> String {
     );
     match name.as_str() {
         "SECRET_KEY" => {
+            out.push_str(&secret_line(name, true));
             out.push_str(
                 "sensitive = true\nmin_length = 50\nmin_unique_chars = 5\n\
                  forbid = [\"django-insecure\", \"change-this\", \"example\"]\n\
@@ -206,6 +217,7 @@ fn var_table(entry: &Found) -> String {
             return out;
         }
         "DEBUG" => {
+            out.push_str(&secret_line(name, false));
             out.push_str(
                 "type = \"bool\"\ndefault = \"false\"\n\
                  [vars.DEBUG.environments.production]\none_of = [\"false\"]\n\
@@ -214,6 +226,7 @@ fn var_table(entry: &Found) -> String {
             return out;
         }
         "ALLOWED_HOSTS" => {
+            out.push_str(&secret_line(name, false));
             out.push_str("type = \"list\"\nrequired_in = [\"staging\", \"production\"]\n");
             return out;
         }
@@ -225,6 +238,7 @@ fn var_table(entry: &Found) -> String {
     if sensitive {
         out.push_str("sensitive = true\n");
     }
+    out.push_str(&secret_line(name, sensitive));
     if value.is_some_and(|value| value.trim().is_empty()) {
         out.push_str("required = false\n");
     }

@@ -148,3 +148,171 @@ fn a_draft_from_the_environment_takes_names_not_the_system() {
     assert!(!draft.contains("[vars.HOME]"), "{draft}");
     assert!(!draft.contains("env-canary-Qq19"), "{draft}");
 }
+
+/// A draft whose secrets live under a prefix of the test's own, so that moto
+/// runs of different tests never meet.
+fn drafted(gate: &Envgate, prefix: &str) -> String {
+    let draft = std::fs::read_to_string(gate.dir().join("env.schema.toml")).unwrap();
+    draft.replacen(
+        "[envgate]\n",
+        &format!("[envgate]\nsecret_name = \"{prefix}/{{environment}}/{{name}}\"\n"),
+        1,
+    )
+}
+
+/// `envgate import --from FILE` (Secrets Manager not read) against `endpoint`.
+fn import(schema: &str, endpoint: &str, file: &std::path::Path, extra: &[&str]) -> Envgate {
+    crate::moto::gate(schema, endpoint)
+        .env("USE_SECRETS_MANAGER", "false")
+        .args(["import"])
+        .args(extra)
+        .args(["--from".as_ref(), file.as_os_str()])
+}
+
+#[test]
+fn init_import_launch_round_trip() {
+    let upstream = crate::moto::endpoint();
+    let prefix = crate::moto::unique("import");
+    let gate = project().args(["init", "--from", ".env"]);
+    assert_eq!(gate.run().code, 0);
+    let schema = drafted(&gate, &prefix);
+    let env_file = gate.dir().join(".env");
+
+    // A dry run writes nothing and names keys, never values.
+    let proxy = crate::proxy::Proxy::start(&upstream, crate::proxy::Behaviour::Forward);
+    let dry = import(&schema, &proxy.url, &env_file, &["--dry-run"]).run();
+    assert_eq!(dry.code, 0, "{}", dry.transcript());
+    assert!(
+        dry.stdout
+            .contains(&format!("would create {prefix}/development/secrets")),
+        "{}",
+        dry.stdout
+    );
+    assert!(dry.stdout.contains("SECRET_KEY"), "{}", dry.stdout);
+    assert_eq!(
+        proxy.count("CreateSecret") + proxy.count("PutSecretValue"),
+        0
+    );
+    for canary in [
+        "pw-canary-Zq81",
+        "mail-canary-Xw42",
+        "sk_test_canary_Vb77",
+        GOOD_SECRET_KEY,
+    ] {
+        assert!(
+            !dry.all_output().contains(canary),
+            "{canary}: {}",
+            dry.transcript()
+        );
+    }
+
+    // The import.
+    let first = import(&schema, &upstream, &env_file, &[]);
+    let run = first.run();
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert!(
+        run.stdout
+            .contains(&format!("create {prefix}/development/secrets")),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains(&format!("create {prefix}/development/config")),
+        "{}",
+        run.stdout
+    );
+    let written: Vec<_> = first
+        .audit_events()
+        .into_iter()
+        .filter(|event| event["event"] == "secret.written")
+        .collect();
+    assert_eq!(written.len(), 2, "{written:#?}");
+
+    // A launch with Secrets Manager on and no local value gets every value back.
+    let launch = crate::moto::gate(&schema, &upstream)
+        .args(["--", "sh", "-c", "printf '%s|%s|%s|%s|%s' \"$SECRET_KEY\" \"$DATABASE_URL\" \"$STRIPE_API_KEY\" \"$WORKERS\" \"$ALLOWED_HOSTS\""])
+        .run();
+    assert_eq!(launch.code, 0, "{}", launch.transcript());
+    assert_eq!(
+        launch.stdout,
+        format!(
+            "{GOOD_SECRET_KEY}|postgres://app:pw-canary-Zq81@db.internal:5432/app|sk_test_canary_Vb77|4|localhost,127.0.0.1"
+        )
+    );
+
+    // Again, with a changed value: kept without --overwrite, replaced with it.
+    let changed = gate.file(
+        "changed.env",
+        DOT_ENV
+            .replace("__KEY__", GOOD_SECRET_KEY)
+            .replace("WORKERS=4", "WORKERS=8"),
+    );
+    let again = import(&schema, &upstream, &changed, &[]).run();
+    assert_eq!(again.code, 0, "{}", again.transcript());
+    assert!(
+        again
+            .stdout
+            .contains("kept keys (already there, different; --overwrite replaces them): WORKERS"),
+        "{}",
+        again.stdout
+    );
+    let config = crate::moto::stage_json(
+        &upstream,
+        &format!("{prefix}/development/config"),
+        "AWSCURRENT",
+    );
+    assert_eq!(config["WORKERS"], "4");
+    let forced = import(&schema, &upstream, &changed, &["--overwrite"]).run();
+    assert_eq!(forced.code, 0, "{}", forced.transcript());
+    let config = crate::moto::stage_json(
+        &upstream,
+        &format!("{prefix}/development/config"),
+        "AWSCURRENT",
+    );
+    assert_eq!(config["WORKERS"], "8");
+}
+
+#[test]
+fn a_weak_value_is_refused_before_any_write() {
+    let upstream = crate::moto::endpoint();
+    let prefix = crate::moto::unique("weak");
+    let gate = project().args(["init", "--from", ".env"]);
+    assert_eq!(gate.run().code, 0);
+    let schema = drafted(&gate, &prefix);
+    let weak = gate.file(
+        "weak.env",
+        "SECRET_KEY=django-insecure-0123456789\nWORKERS=4\n",
+    );
+    let proxy = crate::proxy::Proxy::start(&upstream, crate::proxy::Behaviour::Forward);
+    let run = import(&schema, &proxy.url, &weak, &[]).run();
+    assert_eq!(run.code, 78, "{}", run.transcript());
+    assert!(
+        run.stderr.contains("nothing was written"),
+        "{}",
+        run.transcript()
+    );
+    assert!(
+        !run.all_output().contains("django-insecure-0123456789"),
+        "{}",
+        run.transcript()
+    );
+    assert_eq!(proxy.total(), 0, "no request before validation passed");
+}
+
+#[test]
+fn import_applies_the_cross_environment_guard() {
+    let upstream = crate::moto::endpoint();
+    let proxy = crate::proxy::Proxy::start(&upstream, crate::proxy::Behaviour::Forward);
+    let gate = Envgate::with_schema("");
+    let file = gate.file("prod.env", "TOKEN=a-production-token-value\n");
+    let schema = "[vars.TOKEN]\nsecret = \"arn:aws:secretsmanager:us-east-1:123456789012:secret:production/api-AbCdEf#token\"\n";
+    let run = import(schema, &proxy.url, &file, &[]).run();
+    assert_eq!(run.code, 77, "{}", run.transcript());
+    assert!(
+        run.stderr.contains("outside the development environment"),
+        "{}",
+        run.transcript()
+    );
+    assert_eq!(proxy.total(), 0);
+}
