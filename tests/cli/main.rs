@@ -15,6 +15,7 @@ mod gate;
 mod generated;
 mod init;
 mod pg;
+mod precommit;
 mod rotation;
 mod rotation_guard;
 mod rotation_pg;
