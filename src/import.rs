@@ -139,7 +139,12 @@ pub fn run(
     let outcome = crate::secrets::block_on_within(secrets.timeout, async {
         let client = Client::new(&crate::secrets::sdk_config(secrets, env).await?);
         let mut lines = String::new();
-        for (id, values) in &planned {
+        // On a terminal, a line per secret as it is written.
+        let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        for (index, (id, values)) in planned.iter().enumerate() {
+            if progress {
+                crate::fsio::eprint(&format!("[{}/{}] {id}…\n", index + 1, planned.len()));
+            }
             lines.push_str(&import_one(&client, id, values, request, audit).await?);
         }
         Ok(lines)

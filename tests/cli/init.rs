@@ -222,6 +222,18 @@ fn init_import_launch_round_trip() {
         "{}",
         run.stdout
     );
+    let tags = crate::moto::aws_cli(
+        &upstream,
+        &[
+            "secretsmanager",
+            "describe-secret",
+            "--secret-id",
+            &format!("{prefix}/development/secrets"),
+            "--query",
+            "Tags",
+        ],
+    );
+    assert!(tags.contains("envgate:managed-by"), "{tags}");
     let written: Vec<_> = first
         .audit_events()
         .into_iter()
@@ -240,7 +252,17 @@ fn init_import_launch_round_trip() {
             "{GOOD_SECRET_KEY}|postgres://app:pw-canary-Zq81@db.internal:5432/app|sk_test_canary_Vb77|4|localhost,127.0.0.1"
         )
     );
+}
 
+#[test]
+fn import_keeps_existing_keys_unless_overwrite() {
+    let upstream = crate::moto::endpoint();
+    let prefix = crate::moto::unique("overwrite");
+    let gate = project().args(["init", "--from", ".env"]);
+    assert_eq!(gate.run().code, 0);
+    let schema = drafted(&gate, &prefix);
+    let first = import(&schema, &upstream, &gate.dir().join(".env"), &[]).run();
+    assert_eq!(first.code, 0, "{}", first.transcript());
     // Again, with a changed value: kept without --overwrite, replaced with it.
     let changed = gate.file(
         "changed.env",
@@ -315,4 +337,38 @@ fn import_applies_the_cross_environment_guard() {
         run.transcript()
     );
     assert_eq!(proxy.total(), 0);
+}
+
+#[test]
+fn import_shows_progress_on_a_terminal_only() {
+    let upstream = crate::moto::endpoint();
+    let prefix = crate::moto::unique("progress");
+    let gate = project().args(["init", "--from", ".env"]);
+    assert_eq!(gate.run().code, 0);
+    let schema = drafted(&gate, &prefix);
+    let plain = import(&schema, &upstream, &gate.dir().join(".env"), &["--dry-run"]);
+    let run = plain.run();
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert!(!run.all_output().contains("[1/2]"), "{}", run.transcript());
+    let line = plain
+        .argv()
+        .iter()
+        .map(|arg| format!("'{}'", arg.to_string_lossy()))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let output = plain
+        .wrapper("script")
+        .args(["-qec", &line, "/dev/null"])
+        .output()
+        .expect("script (util-linux) is needed for this test");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{text}");
+    assert!(
+        text.contains(&format!("[1/2] {prefix}/development/config")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("[2/2] {prefix}/development/secrets")),
+        "{text}"
+    );
 }
