@@ -65,6 +65,31 @@ impl Stream {
     }
 }
 
+/// Where and how a report is written.
+struct Says {
+    stream: Stream,
+    format: Format,
+    color: bool,
+    /// What happens on failure, for the summary line.
+    consequence: Option<&'static str>,
+}
+
+impl Says {
+    /// Writes the report of `problems` (nothing else to show).
+    fn problems(&self, schema: &Schema, environment: Option<&str>, problems: &[Problem]) {
+        let report = Report {
+            source: &schema.source,
+            environment,
+            var_count: schema.vars.len(),
+            problems,
+            consequence: self.consequence,
+            explain: None,
+        };
+        self.stream
+            .write(&report::render(&report, self.format, self.color));
+    }
+}
+
 /// What every stage of one run reads: the options, envgate's settings, the
 /// environment validated, the process environment and the env files.
 struct Context<'a> {
@@ -189,17 +214,14 @@ fn import(
 ) -> Result<u8, Error> {
     let environment = context.environment.as_str();
     let format = context.options.format.unwrap_or_default();
+    let says = Says {
+        stream: Stream::Stderr,
+        format,
+        color: false,
+        consequence: Some("nothing was written"),
+    };
     if !schema.has_environment(environment) {
-        let problems = [unknown_environment(schema, environment)];
-        let report = Report {
-            source: &schema.source,
-            environment: None,
-            var_count: schema.vars.len(),
-            problems: &problems,
-            consequence: Some("nothing was written"),
-            explain: None,
-        };
-        Stream::Stderr.write(&report::render(&report, format, false));
+        says.problems(schema, None, &[unknown_environment(schema, environment)]);
         return Ok(exit::CONFIG_INVALID);
     }
     // The values come from the file and the environment, never from the store.
@@ -207,15 +229,7 @@ fn import(
     let problems = collect_problems(context, schema, &resolution, Vec::new());
     let blocking = crate::import::blocking(&problems, schema, environment);
     if !blocking.is_empty() {
-        let report = Report {
-            source: &schema.source,
-            environment: Some(environment),
-            var_count: schema.vars.len(),
-            problems: &blocking,
-            consequence: Some("nothing was written"),
-            explain: None,
-        };
-        Stream::Stderr.write(&report::render(&report, format, false));
+        says.problems(schema, Some(environment), &blocking);
         return Ok(exit::CONFIG_INVALID);
     }
     let (code, text) = crate::import::run(
@@ -356,16 +370,13 @@ fn validate_and_report(
         format == Format::Human && stream.is_terminal() && context.env.get("NO_COLOR").is_none();
     let consequence = (stream == Stream::Stderr).then_some("nothing was launched");
     if !schema.has_environment(environment) {
-        let problems = [unknown_environment(schema, environment)];
-        let report = Report {
-            source: &schema.source,
-            environment: None,
-            var_count: schema.vars.len(),
-            problems: &problems,
+        let says = Says {
+            stream,
+            format,
+            color,
             consequence,
-            explain: None,
         };
-        stream.write(&report::render(&report, format, color));
+        says.problems(schema, None, &[unknown_environment(schema, environment)]);
         return (exit::CONFIG_INVALID, None);
     }
     let mut resolution = resolve::resolve(schema, environment, &context.env, &context.env_files);
