@@ -161,6 +161,40 @@ impl Envgate {
             .collect()
     }
 
+    /// Runs to completion on a pseudo-terminal (script(1)); returns what the
+    /// terminal showed, stdout and stderr together, and whether it exited 0.
+    pub(crate) fn run_on_terminal(&self) -> (bool, String) {
+        let line = self
+            .argv()
+            .iter()
+            .map(|arg| format!("'{}'", arg.to_string_lossy()))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let output = self
+            .wrapper("script")
+            .args(["-qec", &line, "/dev/null"])
+            .output()
+            .expect("script (util-linux) is needed for this test");
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+        )
+    }
+
+    /// Runs to completion with `input` on standard input.
+    pub(crate) fn run_with_stdin(&self, input: &[u8]) -> Run {
+        use std::io::Write as _;
+        let mut child = self
+            .command()
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        from_output(child.wait_with_output().unwrap())
+    }
+
     /// Runs to completion.
     pub(crate) fn run(&self) -> Run {
         from_output(self.command().output().unwrap())

@@ -350,19 +350,8 @@ fn import_shows_progress_on_a_terminal_only() {
     let run = plain.run();
     assert_eq!(run.code, 0, "{}", run.transcript());
     assert!(!run.all_output().contains("[1/2]"), "{}", run.transcript());
-    let line = plain
-        .argv()
-        .iter()
-        .map(|arg| format!("'{}'", arg.to_string_lossy()))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let output = plain
-        .wrapper("script")
-        .args(["-qec", &line, "/dev/null"])
-        .output()
-        .expect("script (util-linux) is needed for this test");
-    let text = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{text}");
+    let (ok, text) = plain.run_on_terminal();
+    assert!(ok, "{text}");
     assert!(
         text.contains(&format!("[1/2] {prefix}/development/config")),
         "{text}"

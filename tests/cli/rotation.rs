@@ -304,7 +304,6 @@ fn dry_run_lists_and_changes_nothing() {
 
 #[test]
 fn value_from_stdin_and_unknown_names() {
-    use std::io::Write as _;
     let fixture = fixture();
     let gate = fixture.envgate().args([
         "rotate",
@@ -314,20 +313,7 @@ fn value_from_stdin_and_unknown_names() {
         "resend",
         "--value-from-stdin",
     ]);
-    let mut child = gate
-        .command()
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"re_issued_by_resend_0123456789\n")
-        .unwrap();
-    let run = crate::harness::from_output(child.wait_with_output().unwrap());
+    let run = gate.run_with_stdin(b"re_issued_by_resend_0123456789\n");
     assert_eq!(run.code, 0, "{}", run.transcript());
     assert_eq!(
         fixture.stage_value(&fixture.resend, "AWSCURRENT")["api_key"],

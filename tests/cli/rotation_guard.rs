@@ -159,7 +159,6 @@ rotate = {{ kind = "postgres" }}
 
 #[test]
 fn a_pending_version_is_not_silently_finished_instead_of_the_input() {
-    use std::io::Write as _;
     let upstream = endpoint();
     let sm = client(&upstream);
     let env = unique("pendingin");
@@ -183,20 +182,7 @@ fn a_pending_version_is_not_silently_finished_instead_of_the_input() {
         "resend",
         "--value-from-stdin",
     ]);
-    let mut child = gate
-        .command()
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"re_issued_by_resend_0123456789\n")
-        .unwrap();
-    let run = crate::harness::from_output(child.wait_with_output().unwrap());
+    let run = gate.run_with_stdin(b"re_issued_by_resend_0123456789\n");
     assert_eq!(run.code, 70, "{}", run.transcript());
     assert!(
         run.all_output().contains("AWSPENDING"),
@@ -520,19 +506,8 @@ fn progress_is_shown_per_secret_on_a_terminal_only() {
         plain.transcript()
     );
     // A terminal (script(1) gives the run a pseudo-terminal).
-    let line = gate
-        .argv()
-        .iter()
-        .map(|arg| format!("'{}'", arg.to_string_lossy()))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let output = gate
-        .wrapper("script")
-        .args(["-qec", &line, "/dev/null"])
-        .output()
-        .expect("script (util-linux) is needed for this test");
-    let text = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{text}");
+    let (ok, text) = gate.run_on_terminal();
+    assert!(ok, "{text}");
     assert!(
         text.contains(&format!("rotating {env}/api-keys/k (api-key)")),
         "{text}"
