@@ -119,7 +119,11 @@ impl Pattern {
                 .dfa_size_limit(MAX_PATTERN_BYTES)
                 .build()
         };
-        build(source)?;
+        // Parsing is enough to know the pattern stands alone; compile it alone only
+        // to report why it does not (the regex crate's own message).
+        if regex_syntax::parse(source).is_err() {
+            build(source)?;
+        }
         let regex = build(&format!(r"\A(?:{source})\z"))?;
         Ok(Self {
             source: source.to_owned(),
