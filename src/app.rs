@@ -20,6 +20,7 @@ use crate::schema::{self, Schema};
 use crate::secrets::{self, SecretsOptions};
 use crate::settings::Settings;
 use crate::signals;
+use crate::supervise;
 use crate::validate;
 
 /// The schema read when neither `--schema` nor `ENVGATE_SCHEMA` is given.
@@ -175,7 +176,7 @@ fn execute(options: &Options, action: Action, mut env: EnvSnapshot) -> Result<u8
         } => crate::docs::run(&schema, format, output.as_deref(), check.as_deref()),
         Action::Check => {
             let audit = open_audit(&context)?;
-            let (code, _) = validate_and_report(&context, &schema, Stream::Stdout, &audit);
+            let (code, _) = validate_and_report(&context, &schema, Stream::Stdout, &audit, None);
             signals::stop_if_pending();
             audit.healthy()?;
             Ok(code)
@@ -289,44 +290,38 @@ fn open_audit(context: &Context<'_>) -> Result<Audit, Error> {
     Ok(audit)
 }
 
+/// What a failed launch report says happens next.
+const NOT_LAUNCHED: &str = "nothing was launched";
+/// What a failed refresh report says happens next (`--watch`).
+const KEEPS_RUNNING: &str = "the running program keeps its current values";
+
 fn launch(
     context: &Context<'_>,
     schema: &Schema,
     command: &[OsString],
     audit: &Audit,
 ) -> Result<u8, Error> {
-    let (code, resolution) = validate_and_report(context, schema, Stream::Stderr, audit);
+    let (code, resolution) =
+        validate_and_report(context, schema, Stream::Stderr, audit, Some(NOT_LAUNCHED));
     let Some(resolution) = resolution.filter(|_| code == exit::OK) else {
         audit.healthy()?;
         return Ok(code);
     };
-    // Delivered files live as long as `files`: removed unless exec succeeds.
-    let mut files = None;
-    let child_env = launch::child_environment(
-        &context.env,
-        schema,
-        &context.environment,
-        &resolution,
-        &mut files,
-    )?;
-    drop(resolution);
-    let search_path = child_env
-        .iter()
-        .find(|(name, _)| name == "PATH")
-        .map(|(_, value)| value.clone());
-    let program = command
-        .first()
-        .map(|program| program.to_string_lossy().into_owned());
-    let prepared = match launch::prepare(command, child_env, search_path.as_deref()) {
-        Ok(prepared) => prepared,
+    let generation = match generation(context, schema, command, &resolution, audit) {
+        Ok(generation) => generation,
         Err(error) => {
-            record_exec_failure(audit, program, &error);
             audit.healthy()?;
             return Err(error);
         }
     };
+    drop(resolution);
     // A stop signal that arrived on the way (held, not lost) stops the launch.
     signals::stop_if_pending();
+    if context.options.supervise.enabled() {
+        audit.healthy()?;
+        return supervise(context, schema, command, audit, generation);
+    }
+    let program = Some(generation.prepared.program().to_owned());
     audit.emit(&AuditEvent {
         event: "process.exec",
         severity: "info",
@@ -336,11 +331,93 @@ fn launch(
     });
     // No launch without the audit line.
     audit.healthy()?;
+    // Delivered files live as long as `files`: removed unless exec succeeds.
+    let supervise::Generation {
+        prepared, files, ..
+    } = generation;
     let error = launch::exec(prepared);
     // exec(2) itself failed after the checks (a bad interpreter, a race): say so.
     record_exec_failure(audit, program, &error);
     drop(files);
     Err(error)
+}
+
+/// The program ready to start with `resolution`'s environment: delivered files
+/// written, found in `PATH`, arguments and environment within the kernel's limit.
+fn generation(
+    context: &Context<'_>,
+    schema: &Schema,
+    command: &[OsString],
+    resolution: &Resolution,
+    audit: &Audit,
+) -> Result<supervise::Generation, Error> {
+    let mut files = None;
+    let child_env = launch::child_environment(
+        &context.env,
+        schema,
+        &context.environment,
+        resolution,
+        &mut files,
+    )?;
+    let values = schema
+        .vars
+        .iter()
+        .zip(&resolution.vars)
+        .map(|(spec, var)| supervise::watch::Value {
+            name: spec.name.clone(),
+            value: var.value.clone(),
+            sensitive: spec.sensitive,
+            file: spec.deliver == schema::Delivery::File,
+        })
+        .collect();
+    let search_path = child_env
+        .iter()
+        .find(|(name, _)| name == "PATH")
+        .map(|(_, value)| value.clone());
+    match launch::prepare(command, child_env, search_path.as_deref()) {
+        Ok(prepared) => Ok(supervise::Generation {
+            prepared,
+            values,
+            files,
+        }),
+        Err(error) => {
+            let program = command
+                .first()
+                .map(|program| program.to_string_lossy().into_owned());
+            record_exec_failure(audit, program, &error);
+            Err(error)
+        }
+    }
+}
+
+/// Supervisor mode: the program runs as envgate's child; with `--watch`, each
+/// refresh resolves and validates again and reports as a launch would.
+fn supervise(
+    context: &Context<'_>,
+    schema: &Schema,
+    command: &[OsString],
+    audit: &Audit,
+    first: supervise::Generation,
+) -> Result<u8, Error> {
+    let mut refresh = || {
+        let (code, resolution) =
+            validate_and_report(context, schema, Stream::Stderr, audit, Some(KEEPS_RUNNING));
+        let resolution = resolution.filter(|_| code == exit::OK)?;
+        match generation(context, schema, command, &resolution, audit) {
+            Ok(generation) => Some(generation),
+            Err(error) => {
+                fail(&error, context.options.format, Stream::Stderr);
+                None
+            }
+        }
+    };
+    let supervision = supervise::Supervision {
+        options: &context.options.supervise,
+        ttl: std::time::Duration::from_secs(context.settings.secrets_cache_ttl),
+        audit,
+        refresh: &mut refresh,
+    };
+    supervise::run(supervision, first)
 }
 
 fn record_exec_failure(audit: &Audit, program: Option<String>, error: &Error) {
@@ -362,13 +439,13 @@ fn validate_and_report(
     schema: &Schema,
     stream: Stream,
     audit: &Audit,
+    consequence: Option<&'static str>,
 ) -> (u8, Option<Resolution>) {
     let options = context.options;
     let environment = context.environment.as_str();
     let format = options.format.unwrap_or_default();
     let color =
         format == Format::Human && stream.is_terminal() && context.env.get("NO_COLOR").is_none();
-    let consequence = (stream == Stream::Stderr).then_some("nothing was launched");
     if !schema.has_environment(environment) {
         let says = Says {
             stream,

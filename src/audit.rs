@@ -83,6 +83,18 @@ pub struct AuditEvent {
     /// The signal that stopped the run (`process.interrupted`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signal: Option<&'static str>,
+    /// The supervised program's process id (`process.start`, `process.exit`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub child_pid: Option<i32>,
+    /// How the supervised program ended (`process.exit`): `exited 0`, `killed by SIGTERM`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// The exit code envgate passes on (`process.exit`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<u8>,
+    /// Why a supervised program was restarted or a refresh did nothing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
 }
 
 /// The fields every line carries besides the event's own.

@@ -14,6 +14,8 @@ use crate::report::Format;
 use crate::rotate::RotateRequest;
 use crate::rotate::targets::RotateType;
 use crate::secrets::fetch::FetchMode;
+use crate::supervise::{SuperviseOptions, parse_signal};
+use nix::sys::signal::Signal;
 
 /// envgate: validate every environment variable a program needs, then exec it.
 #[derive(Debug, Parser)]
@@ -44,6 +46,9 @@ pub struct Cli {
     /// With --docs: write to FILE (atomically) instead of stdout.
     #[arg(long, value_name = "FILE", requires = "docs")]
     output: Option<PathBuf>,
+
+    #[command(flatten)]
+    supervise: SuperviseArgs,
 
     /// The program to launch and its arguments, after `--`.
     #[arg(last = true, value_name = "CMD")]
@@ -98,6 +103,58 @@ impl ValueArgs {
     }
 }
 
+/// Supervisor mode: stay as the program's parent instead of exec'ing it.
+#[derive(Debug, Clone, Copy, Default, Args)]
+#[allow(clippy::struct_excessive_bools)] // independent command-line switches
+struct SuperviseArgs {
+    /// Stay as the program's parent (PID 1 duty): forward signals, reap zombies, exit with its status.
+    #[arg(long, help_heading = "Supervisor mode")]
+    init: bool,
+    /// Re-read secrets every SECRETS_CACHE_TTL seconds; restart the program when a value changed (implies --init).
+    #[arg(long, help_heading = "Supervisor mode")]
+    watch: bool,
+    /// Replace sensitive values in the program's output with [redacted:NAME] (implies --init).
+    #[arg(long, help_heading = "Supervisor mode")]
+    mask: bool,
+    /// With --watch: the signal that stops the program for a restart [default: TERM].
+    #[arg(long, value_name = "SIGNAL", value_parser = parse_signal, requires = "watch", help_heading = "Supervisor mode")]
+    restart_signal: Option<Signal>,
+    /// With --watch: rewrite `deliver = "file"` files and send SIGNAL instead of restarting.
+    #[arg(long, value_name = "SIGNAL", value_parser = parse_signal, requires = "watch", help_heading = "Supervisor mode")]
+    reload_signal: Option<Signal>,
+    /// With --watch: seconds to wait after the restart signal before SIGKILL [default: 30].
+    #[arg(long, value_name = "SECONDS", value_parser = parse_timeout, requires = "watch", help_heading = "Supervisor mode")]
+    stop_timeout: Option<f64>,
+}
+
+impl SuperviseArgs {
+    /// These options given before `run`, with those after it added.
+    fn merged(self, after: SuperviseArgs) -> SuperviseArgs {
+        SuperviseArgs {
+            init: self.init || after.init,
+            watch: self.watch || after.watch,
+            mask: self.mask || after.mask,
+            restart_signal: after.restart_signal.or(self.restart_signal),
+            reload_signal: after.reload_signal.or(self.reload_signal),
+            stop_timeout: after.stop_timeout.or(self.stop_timeout),
+        }
+    }
+
+    fn into_options(self) -> SuperviseOptions {
+        let defaults = SuperviseOptions::default();
+        SuperviseOptions {
+            init: self.init,
+            watch: self.watch,
+            mask: self.mask,
+            restart_signal: self.restart_signal.unwrap_or(defaults.restart_signal),
+            reload_signal: self.reload_signal,
+            stop_timeout: self
+                .stop_timeout
+                .map_or(defaults.stop_timeout, Duration::from_secs_f64),
+        }
+    }
+}
+
 /// Options of the commands that validate.
 #[derive(Debug, Clone, Args)]
 struct ReportArgs {
@@ -144,6 +201,8 @@ enum Sub {
         values: ValueArgs,
         #[command(flatten)]
         report: ReportArgs,
+        #[command(flatten)]
+        supervise: SuperviseArgs,
         /// The program to launch and its arguments.
         #[arg(last = true, required = true, value_name = "CMD")]
         command: Vec<OsString>,
@@ -320,6 +379,8 @@ pub struct Options {
     pub timeout: Duration,
     /// The audit options.
     pub audit: AuditOptions,
+    /// `--init`, `--watch`, `--mask` and their settings.
+    pub supervise: SuperviseOptions,
 }
 
 /// `--audit-log`, `--force`, `--audit-principal`.
@@ -441,6 +502,7 @@ impl Cli {
             check,
             docs,
             output,
+            mut supervise,
             command,
             subcommand,
         } = self;
@@ -455,9 +517,11 @@ impl Cli {
             Some(Sub::Run {
                 values: after,
                 report,
+                supervise: supervise_after,
                 command,
             }) => {
                 values = values.merged(after);
+                supervise = supervise.merged(supervise_after);
                 (report, Action::Launch(command))
             }
             Some(Sub::Docs(args)) => (
@@ -501,6 +565,13 @@ impl Cli {
             }
             None => (report, flag_action(check, docs, output, command)?),
         };
+        let supervise = supervise.into_options();
+        if supervise.enabled() && !matches!(action, Action::Launch(_)) {
+            return Err(Error::Usage(
+                "--init, --watch and --mask supervise a launched program: give `-- CMD ARGS…`"
+                    .to_owned(),
+            ));
+        }
         let options = Options {
             schema: common.schema,
             env_files: values.env_files,
@@ -515,6 +586,7 @@ impl Cli {
                 force: values.force,
                 principal: values.audit_principal,
             },
+            supervise,
         };
         Ok((options, action))
     }

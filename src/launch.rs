@@ -18,7 +18,9 @@ use std::path::PathBuf;
 use nix::errno::Errno;
 use nix::libc;
 use nix::sys::signal::{SigSet, SigmaskHow, sigprocmask};
+use nix::unistd::{ForkResult, Pid};
 use secrecy::{ExposeSecret, SecretString};
+use std::os::fd::RawFd;
 
 use crate::error::Error;
 use crate::resolve::{EnvSnapshot, Resolution};
@@ -119,21 +121,39 @@ impl SecretsDir {
     /// Writes one value to a new file readable by its owner only (0400).
     fn write(&self, name: &str, value: &SecretString) -> Result<PathBuf, Error> {
         let path = self.path.join(name);
-        let output_error = |source| Error::Output {
-            path: path.clone(),
-            source,
-        };
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o400)
-            .open(&path)
-            .map_err(output_error)?;
-        file.write_all(value.expose_secret().as_bytes())
-            .map_err(output_error)?;
-        file.sync_all().map_err(output_error)?;
+        write_new(&path, value)?;
         Ok(path)
     }
+
+    /// Replaces one delivered value in place, atomically: a reader sees the old
+    /// file or the new one, never a partial write (`--watch --reload-signal`).
+    ///
+    /// # Errors
+    /// [`Error::Output`] when the new file cannot be written.
+    pub fn replace(&self, name: &str, value: &SecretString) -> Result<(), Error> {
+        let path = self.path.join(name);
+        let fresh = self.path.join(format!(".{name}.new"));
+        let _ = std::fs::remove_file(&fresh);
+        write_new(&fresh, value)?;
+        std::fs::rename(&fresh, &path).map_err(|source| Error::Output { path, source })
+    }
+}
+
+/// Writes `value` to a new file at `path`, mode 0400, synced.
+fn write_new(path: &std::path::Path, value: &SecretString) -> Result<(), Error> {
+    let output_error = |source| Error::Output {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o400)
+        .open(path)
+        .map_err(output_error)?;
+    file.write_all(value.expose_secret().as_bytes())
+        .map_err(output_error)?;
+    file.sync_all().map_err(output_error)
 }
 
 impl Drop for SecretsDir {
@@ -285,6 +305,54 @@ pub fn exec(prepared: Prepared) -> Error {
     reset_signals();
     let Err(errno) = nix::unistd::execve(&path, &args, &envp);
     exec_error(shown, errno)
+}
+
+/// Starts the prepared program as a child of envgate (supervisor mode), with
+/// the same clean signal state as [`exec`]; with `output`, its stdout and stderr
+/// are those two descriptors (the masking pipes).
+///
+/// # Errors
+/// [`Error::NotExecutable`] when no process can be created (fork(2) failed).
+pub fn spawn(prepared: &Prepared, output: Option<(RawFd, RawFd)>) -> Result<Pid, Error> {
+    // Everything the child touches is built before fork: after it, only
+    // async-signal-safe calls (dup2, signal, sigprocmask, execve, _exit).
+    let argv = null_terminated(&prepared.args);
+    let envp = null_terminated(&prepared.envp);
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    // SAFETY: the child calls only async-signal-safe functions on memory that
+    // was allocated before fork, then execs or _exits.
+    match unsafe { nix::unistd::fork() } {
+        Ok(ForkResult::Parent { child }) => Ok(child),
+        Ok(ForkResult::Child) => unsafe {
+            if let Some((stdout, stderr)) = output {
+                libc::dup2(stdout, libc::STDOUT_FILENO);
+                libc::dup2(stderr, libc::STDERR_FILENO);
+            }
+            reset_signals();
+            libc::execve(prepared.path.as_ptr(), argv.as_ptr(), envp.as_ptr());
+            // As a shell reports it: 127 not found, 126 found but not executable.
+            let code = if Errno::last() == Errno::ENOENT {
+                127
+            } else {
+                126
+            };
+            libc::_exit(code)
+        },
+        Err(errno) => Err(Error::NotExecutable {
+            program: prepared.shown.clone(),
+            reason: format!("cannot create a process: {}", errno.desc().to_lowercase()),
+        }),
+    }
+}
+
+/// The pointer array execve(2) takes, ending with a null pointer.
+fn null_terminated(texts: &[CString]) -> Vec<*const libc::c_char> {
+    texts
+        .iter()
+        .map(|text| text.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect()
 }
 
 fn c_string(text: &OsStr) -> Result<CString, std::ffi::NulError> {

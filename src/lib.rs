@@ -26,6 +26,7 @@ pub mod schema;
 pub mod secrets;
 pub mod settings;
 pub mod signals;
+pub mod supervise;
 pub mod validate;
 
 pub use app::{DEFAULT_SCHEMA, run};

@@ -10,7 +10,14 @@
 //! stop signal writes `process.interrupted` to the audit trail, says so on stderr,
 //! and exits 128+N: nothing is launched. The launch resets the mask and every
 //! disposition right before exec, so the program starts with a clean signal state.
+//!
+//! In supervisor mode (`--init`) envgate stays the program's parent, so it also
+//! blocks the signals it forwards (SIGUSR1, SIGUSR2, SIGWINCH) and SIGCHLD from the
+//! start: no thread, the SDK's included, ever runs a default action for them. Once
+//! the program is started, [`handover`] turns the watcher thread into a pipe: every
+//! signal it takes goes to the supervisor instead of stopping envgate.
 
+use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Mutex, OnceLock};
 
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, pthread_sigmask};
@@ -23,9 +30,26 @@ pub const STOP_SIGNALS: [Signal; 4] = [
     Signal::SIGQUIT,
 ];
 
+/// The signals a supervisor forwards to its program besides the stop signals.
+pub const FORWARDED_SIGNALS: [Signal; 3] = [Signal::SIGUSR1, Signal::SIGUSR2, Signal::SIGWINCH];
+
+/// A signal taken by the watcher thread, and whether the kernel sent it (a
+/// terminal's Ctrl-C or Ctrl-\, which reached the whole process group already)
+/// rather than a process (`kill`, the container runtime).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Taken {
+    /// The signal.
+    pub signal: Signal,
+    /// Sent by the kernel (`SI_KERNEL`): a terminal's keys or a child's exit.
+    pub from_kernel: bool,
+}
+
 type Hook = Box<dyn Fn(Signal) + Send>;
 
 static HOOK: OnceLock<Mutex<Option<Hook>>> = OnceLock::new();
+
+/// Where taken signals go once a supervisor has taken over.
+static HANDOVER: OnceLock<Mutex<Option<Sender<Taken>>>> = OnceLock::new();
 
 fn stop_set() -> SigSet {
     let mut set = SigSet::empty();
@@ -35,10 +59,63 @@ fn stop_set() -> SigSet {
     set
 }
 
-/// Blocks the stop signals. Call first, before any other thread exists, so that
-/// every thread inherits the mask.
+/// Every signal envgate holds blocked: the stop signals, the forwarded ones and SIGCHLD.
+fn held_set() -> SigSet {
+    let mut set = stop_set();
+    for signal in FORWARDED_SIGNALS {
+        set.add(signal);
+    }
+    set.add(Signal::SIGCHLD);
+    set
+}
+
+/// Blocks the stop signals, the forwarded ones and SIGCHLD. Call first, before any
+/// other thread exists, so that every thread inherits the mask.
 pub fn guard_until_exec() {
-    let _ = pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&stop_set()), None);
+    let _ = pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&held_set()), None);
+}
+
+/// From now on every signal the watcher takes is sent to the returned receiver
+/// instead of stopping envgate; starts the watcher if it is not running.
+pub fn handover() -> Receiver<Taken> {
+    let (sender, receiver) = channel();
+    let slot = HANDOVER.get_or_init(|| Mutex::new(None));
+    if let Ok(mut slot) = slot.lock() {
+        *slot = Some(sender);
+    }
+    watch();
+    receiver
+}
+
+/// Takes the next held signal (waits), with where it came from.
+fn take(set: &SigSet) -> Option<Taken> {
+    let mut info = std::mem::MaybeUninit::<nix::libc::siginfo_t>::uninit();
+    // SAFETY: sigwaitinfo(2) reads the set and fills `info`; both outlive the call.
+    let number = unsafe { nix::libc::sigwaitinfo(set.as_ref(), info.as_mut_ptr()) };
+    if number < 0 {
+        return None;
+    }
+    // SAFETY: sigwaitinfo returned a signal, so `info` is filled.
+    let info = unsafe { info.assume_init() };
+    let signal = Signal::try_from(number).ok()?;
+    Some(Taken {
+        signal,
+        from_kernel: info.si_code == nix::libc::SI_KERNEL,
+    })
+}
+
+/// What the watcher does with a signal: hand it over, or stop envgate (a stop
+/// signal before a supervisor took over). Others before then are dropped.
+fn dispatch(taken: Taken) {
+    if let Some(Ok(slot)) = HANDOVER.get().map(Mutex::lock)
+        && let Some(sender) = slot.as_ref()
+    {
+        let _ = sender.send(taken);
+        return;
+    }
+    if STOP_SIGNALS.contains(&taken.signal) {
+        stop(taken.signal);
+    }
 }
 
 static WATCHER: OnceLock<()> = OnceLock::new();
@@ -47,13 +124,13 @@ static WATCHER: OnceLock<()> = OnceLock::new();
 /// anything that can wait.
 pub fn watch() {
     WATCHER.get_or_init(|| {
-        let set = stop_set();
+        let set = held_set();
         let spawned = std::thread::Builder::new()
             .name("envgate-signals".to_owned())
             .spawn(move || {
                 loop {
-                    if let Ok(signal) = set.wait() {
-                        stop(signal);
+                    if let Some(taken) = take(&set) {
+                        dispatch(taken);
                     }
                 }
             });
@@ -87,6 +164,11 @@ pub fn on_stop(hook: impl Fn(Signal) + Send + 'static) {
     if let Ok(mut slot) = slot.lock() {
         *slot = Some(Box::new(hook));
     }
+}
+
+/// Stops envgate now for `signal`, as a stop signal before the launch does.
+pub fn stop_now(signal: Signal) -> ! {
+    stop(signal)
 }
 
 fn stop(signal: Signal) -> ! {

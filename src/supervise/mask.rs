@@ -1,0 +1,303 @@
+//! Output masking (`--mask`): every sensitive value in the program's output
+//! becomes `[redacted:NAME]`.
+//!
+//! Pure logic. [`Masker`] holds one Aho-Corasick automaton over every form of
+//! every sensitive value (as is, base64, URL-safe base64, percent-encoded with
+//! upper- and lower-case hex, form-encoded), so a chunk of output is searched in
+//! one pass whatever the number of values. [`MaskStream`] carries what a stream
+//! needs across writes: when a chunk ends with bytes that could begin a value,
+//! they are held back until the next chunk shows whether they do (or the stream
+//! ends), so a value split across two writes is still found. Nothing else is held:
+//! a line that cannot begin a value passes at once, and the memory used is
+//! bounded by the chunk size plus the longest value.
+
+use std::sync::Arc;
+
+use aho_corasick::{AhoCorasick, MatchKind};
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use secrecy::{ExposeSecret, SecretString};
+use zeroize::Zeroize;
+
+/// Values shorter than this are not masked: a three-letter value would redact
+/// every word that contains it, and is not a secret worth the name.
+pub const MIN_MASKED_BYTES: usize = 4;
+
+/// What RFC 3986 leaves unencoded: letters, digits, `-._~`.
+const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// The searcher over every form of every sensitive value.
+pub struct Masker {
+    automaton: Option<AhoCorasick>,
+    /// The replacement for each pattern, by pattern index.
+    replacements: Vec<Arc<[u8]>>,
+    /// Every pattern, sorted, to tell whether a tail could begin one.
+    sorted: Vec<Vec<u8>>,
+    /// The longest pattern, in bytes.
+    longest: usize,
+}
+
+impl std::fmt::Debug for Masker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Masker")
+            .field("patterns", &self.sorted.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Masker {
+    fn drop(&mut self) {
+        for pattern in &mut self.sorted {
+            pattern.zeroize();
+        }
+    }
+}
+
+/// The forms in which a value can appear in output: as is, base64 (standard and
+/// URL-safe, without padding so that a padded form matches too), percent-encoded
+/// (upper- and lower-case hex, as in a URL's userinfo) and form-encoded.
+fn forms(value: &str) -> Vec<Vec<u8>> {
+    let percent = utf8_percent_encode(value, UNRESERVED).to_string();
+    let form: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
+    let mut forms = vec![
+        value.as_bytes().to_vec(),
+        STANDARD_NO_PAD.encode(value).into_bytes(),
+        URL_SAFE_NO_PAD.encode(value).into_bytes(),
+        lowercase_hex(&percent),
+        percent.into_bytes(),
+        form.into_bytes(),
+    ];
+    forms.sort();
+    forms.dedup();
+    forms
+}
+
+/// `percent` with the hex digits of its `%XX` escapes in lower case.
+fn lowercase_hex(percent: &str) -> Vec<u8> {
+    let mut bytes = percent.as_bytes().to_vec();
+    let mut index = 0;
+    while index < bytes.len() {
+        if bytes[index] == b'%' {
+            for digit in bytes.iter_mut().skip(index + 1).take(2) {
+                digit.make_ascii_lowercase();
+            }
+            index += 3;
+        } else {
+            index += 1;
+        }
+    }
+    bytes
+}
+
+impl Masker {
+    /// A masker for `(name, value)` pairs; values shorter than
+    /// [`MIN_MASKED_BYTES`] are left out.
+    ///
+    /// # Panics
+    /// Never in practice: the automaton of a few KiB of patterns always builds.
+    #[must_use]
+    pub fn new(values: &[(String, SecretString)]) -> Self {
+        let mut patterns: Vec<(Vec<u8>, Arc<[u8]>)> = Vec::new();
+        for (name, value) in values {
+            let value = value.expose_secret();
+            if value.len() < MIN_MASKED_BYTES {
+                continue;
+            }
+            let replacement: Arc<[u8]> = format!("[redacted:{name}]").into_bytes().into();
+            for form in forms(value) {
+                patterns.push((form, Arc::clone(&replacement)));
+            }
+        }
+        // One replacement per distinct pattern (the first variable named wins).
+        patterns.sort_by(|a, b| a.0.cmp(&b.0));
+        patterns.dedup_by(|a, b| a.0 == b.0);
+        let longest = patterns.iter().map(|(p, _)| p.len()).max().unwrap_or(0);
+        let automaton = (!patterns.is_empty()).then(|| {
+            AhoCorasick::builder()
+                .match_kind(MatchKind::LeftmostLongest)
+                .build(patterns.iter().map(|(p, _)| p))
+                .expect("patterns of a few KiB always build")
+        });
+        let replacements = patterns.iter().map(|(_, r)| Arc::clone(r)).collect();
+        let sorted = patterns.into_iter().map(|(p, _)| p).collect();
+        Self {
+            automaton,
+            replacements,
+            sorted,
+            longest,
+        }
+    }
+
+    /// The number of patterns searched for (every form of every value).
+    #[must_use]
+    pub fn pattern_count(&self) -> usize {
+        self.sorted.len()
+    }
+
+    /// Whether some pattern starts with `tail` and is longer than it.
+    fn could_begin(&self, tail: &[u8]) -> bool {
+        let at = self.sorted.partition_point(|p| p.as_slice() < tail);
+        self.sorted[at..]
+            .iter()
+            .take_while(|p| p.starts_with(tail))
+            .any(|p| p.len() > tail.len())
+    }
+}
+
+/// One output stream being masked.
+#[derive(Debug, Default)]
+pub struct MaskStream {
+    held: Vec<u8>,
+}
+
+impl Drop for MaskStream {
+    fn drop(&mut self) {
+        self.held.zeroize();
+    }
+}
+
+impl MaskStream {
+    /// Masks `chunk` (after whatever was held back) into `out`, holding back a
+    /// tail that could begin a value.
+    pub fn push(&mut self, masker: &Masker, chunk: &[u8], out: &mut Vec<u8>) {
+        let Some(automaton) = &masker.automaton else {
+            out.append(&mut self.held);
+            out.extend_from_slice(chunk);
+            return;
+        };
+        let mut buffer = std::mem::take(&mut self.held);
+        buffer.extend_from_slice(chunk);
+        let mut written = 0;
+        for found in automaton.find_iter(&buffer) {
+            if found.end() == buffer.len() && masker.could_begin(&buffer[found.range()]) {
+                // A longer value may continue in the next chunk.
+                break;
+            }
+            out.extend_from_slice(&buffer[written..found.start()]);
+            out.extend_from_slice(&masker.replacements[found.pattern().as_usize()]);
+            written = found.end();
+        }
+        let hold_from = Self::hold_from(masker, &buffer, written);
+        out.extend_from_slice(&buffer[written..hold_from]);
+        self.held.extend_from_slice(&buffer[hold_from..]);
+        buffer.zeroize();
+    }
+
+    /// Flushes what was held back (the stream ended).
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        out.append(&mut self.held);
+    }
+
+    /// The start of the longest tail of `buffer[from..]` that could begin a value.
+    fn hold_from(masker: &Masker, buffer: &[u8], from: usize) -> usize {
+        let earliest = buffer
+            .len()
+            .saturating_sub(masker.longest.saturating_sub(1))
+            .max(from);
+        (earliest..buffer.len())
+            .find(|&start| masker.could_begin(&buffer[start..]))
+            .unwrap_or(buffer.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn masker(values: &[(&str, &str)]) -> Masker {
+        let values: Vec<(String, SecretString)> = values
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), SecretString::from((*v).to_owned())))
+            .collect();
+        Masker::new(&values)
+    }
+
+    fn mask_chunks(masker: &Masker, chunks: &[&[u8]]) -> Vec<u8> {
+        let mut stream = MaskStream::default();
+        let mut out = Vec::new();
+        for chunk in chunks {
+            stream.push(masker, chunk, &mut out);
+        }
+        stream.finish(&mut out);
+        out
+    }
+
+    #[test]
+    fn every_form_is_redacted() {
+        let secret = "p@ss w/rd:42";
+        let m = masker(&[("DB_PASSWORD", secret)]);
+        let text = format!(
+            "raw {secret} b64 {} url {} pct {} form {}\n",
+            base64::engine::general_purpose::STANDARD.encode(secret),
+            URL_SAFE_NO_PAD.encode(secret),
+            utf8_percent_encode(secret, UNRESERVED),
+            url::form_urlencoded::byte_serialize(secret.as_bytes()).collect::<String>(),
+        );
+        let out = String::from_utf8(mask_chunks(&m, &[text.as_bytes()])).unwrap();
+        assert_eq!(out.matches("[redacted:DB_PASSWORD]").count(), 5, "{out}");
+        assert!(!out.contains("ss w"), "{out}");
+    }
+
+    #[test]
+    fn plain_output_passes_at_once() {
+        let m = masker(&[("KEY", "zebra-crossing")]);
+        let mut stream = MaskStream::default();
+        let mut out = Vec::new();
+        stream.push(&m, b"ready\n", &mut out);
+        assert_eq!(out, b"ready\n");
+        // A tail that could begin the value is held, and released when it does not.
+        stream.push(&m, b"a zeb", &mut out);
+        assert_eq!(out, b"ready\na ");
+        stream.push(&m, b"ra!\n", &mut out);
+        assert_eq!(out, b"ready\na zebra!\n");
+    }
+
+    #[test]
+    fn short_values_are_not_masked() {
+        let m = masker(&[("FLAG", "on")]);
+        assert_eq!(m.pattern_count(), 0);
+        assert_eq!(mask_chunks(&m, &[b"on and on"]), b"on and on");
+    }
+
+    proptest! {
+        /// Wherever the output is cut into writes, no form of a value survives,
+        /// and output without values passes byte for byte.
+        #[test]
+        fn no_value_survives_any_split(
+            secret in "[!-~]{4,40}",
+            before in "[a-z \n]{0,30}",
+            after in "[a-z \n]{0,30}",
+            cuts in proptest::collection::vec(0usize..200, 0..6),
+            encoded in 0usize..3,
+        ) {
+            let m = masker(&[("TOKEN", &secret)]);
+            let shown = match encoded {
+                0 => secret.clone(),
+                1 => STANDARD_NO_PAD.encode(&secret),
+                _ => utf8_percent_encode(&secret, UNRESERVED).to_string(),
+            };
+            let text = format!("{before}{shown}{after}");
+            let bytes = text.as_bytes();
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c % (bytes.len() + 1)).collect();
+            cuts.sort_unstable();
+            let mut chunks = Vec::new();
+            let mut last = 0;
+            for cut in cuts {
+                chunks.push(&bytes[last..cut]);
+                last = cut;
+            }
+            chunks.push(&bytes[last..]);
+            let out = String::from_utf8_lossy(&mask_chunks(&m, &chunks)).into_owned();
+            prop_assert!(!out.contains(&shown), "{out}");
+            prop_assert!(out.contains("[redacted:TOKEN]"));
+            let plain = format!("{before}{after}");
+            prop_assert_eq!(mask_chunks(&m, &[plain.as_bytes()]).len(), plain.len());
+        }
+    }
+}
