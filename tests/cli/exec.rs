@@ -136,10 +136,22 @@ fn status_field(status: &str, field: &str) -> String {
 
 #[test]
 fn the_program_starts_with_default_signals_and_an_empty_mask() {
+    starts_with_default_signals_and_an_empty_mask(&[]);
+}
+
+#[test]
+fn under_init_the_program_starts_with_default_signals_and_an_empty_mask() {
+    starts_with_default_signals_and_an_empty_mask(&["--init"]);
+    starts_with_default_signals_and_an_empty_mask(&["--mask"]);
+}
+
+fn starts_with_default_signals_and_an_empty_mask(mode: &[&str]) {
     use nix::sys::signal::{SigHandler, SigSet, SigmaskHow, Signal, signal, sigprocmask};
-    let gate = Envgate::muejam()
-        .envs(DEV_VALUES)
-        .args(["--", "cat", "/proc/self/status"]);
+    let gate =
+        Envgate::muejam()
+            .envs(DEV_VALUES)
+            .args(mode)
+            .args(["--", "cat", "/proc/self/status"]);
     let mut command = gate.command();
     // Start envgate the way a careless parent might: SIGUSR1 ignored, SIGUSR2 blocked.
     // SAFETY: only async-signal-safe calls between fork and exec.

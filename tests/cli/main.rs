@@ -21,3 +21,4 @@ mod rotation_guard;
 mod rotation_pg;
 mod schema_errors;
 mod secrets;
+mod supervise;

@@ -1,0 +1,587 @@
+//! Supervisor mode (`--init`, `--watch`, `--mask`) with real processes: shells
+//! that spawn orphans and trap signals, a PID namespace, files that change under
+//! a running program, and gunicorn serving a Django view with its secret in moto.
+
+use std::io::{Read, Write};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+use crate::harness::{Envgate, Run, from_output};
+use crate::moto::{client, create_secret, endpoint, gate, put_value, unique, venv_bin};
+
+/// A schema with one sensitive token of at least 16 characters.
+const TOKEN_SCHEMA: &str = "[vars.API_TOKEN]\nsensitive = true\nmin_length = 16\n";
+
+/// A valid token (a canary: it must never show in envgate's own output).
+const TOKEN_ONE: &str = "canary-token-one-7Qx9";
+const TOKEN_TWO: &str = "canary-token-two-Lm3v";
+
+fn spawn(gate: &Envgate) -> Child {
+    gate.command()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits until `ready` holds, for at most `limit`; fails with `what` otherwise.
+fn wait_until(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !ready() {
+        assert!(Instant::now() < deadline, "timed out waiting: {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn pid_of(child: &Child) -> Pid {
+    Pid::from_raw(i32::try_from(child.id()).unwrap())
+}
+
+fn finish(child: Child) -> Run {
+    from_output(child.wait_with_output().unwrap())
+}
+
+/// The lines of a file the program writes (empty when it does not exist yet).
+fn lines(path: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn events(gate: &Envgate, name: &str) -> Vec<serde_json::Value> {
+    gate.audit_events()
+        .into_iter()
+        .filter(|event| event["event"] == name)
+        .collect()
+}
+
+/// A shell program that starts orphans which exit while it runs, keeps one
+/// orphan alive, and reports what it sees of its parent (envgate): how many
+/// zombies are left under it, and whether the live orphan was adopted by it.
+const ORPHANS: &str = r#"
+(sleep 0.1 &) ; (sleep 0.1 &) ; (sleep 0.2 &)
+(exec sleep 3) &
+long=$!
+(sh -c 'sleep 2.5' &)
+sleep 1
+zombies=0
+adopted=0
+for status in /proc/[0-9]*/status; do
+  ppid=$(sed -n 's/^PPid:[[:space:]]*//p' "$status" 2>/dev/null)
+  [ "$ppid" = "$PPID" ] || continue
+  state=$(sed -n 's/^State:[[:space:]]*\(.\).*/\1/p' "$status" 2>/dev/null)
+  [ "$state" = Z ] && zombies=$((zombies+1))
+  cmd=$(tr '\0' ' ' < "${status%status}cmdline" 2>/dev/null)
+  case "$cmd" in "sh -c sleep 2.5"*) adopted=$((adopted+1)) ;; esac
+done
+kill $long
+echo "zombies=$zombies adopted=$adopted"
+"#;
+
+#[test]
+fn init_reaps_orphans_as_a_subreaper() {
+    let run = Envgate::with_schema(TOKEN_SCHEMA)
+        .env("API_TOKEN", TOKEN_ONE)
+        .args(["--init", "--", "sh", "-c", ORPHANS])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    // The adopted orphan proves envgate is the subreaper; none of the ended ones is left.
+    assert_eq!(
+        run.stdout.trim(),
+        "zombies=0 adopted=1",
+        "{}",
+        run.transcript()
+    );
+}
+
+#[test]
+fn init_reaps_orphans_as_pid_1_of_a_namespace() {
+    let gate = Envgate::with_schema(TOKEN_SCHEMA)
+        .env("API_TOKEN", TOKEN_ONE)
+        .args([
+            "--init",
+            "--",
+            "sh",
+            "-c",
+            &format!("echo pid1=$PPID; {ORPHANS}"),
+        ]);
+    let output = gate
+        .wrapper("unshare")
+        .args(["--pid", "--fork", "--mount-proc"])
+        .args(gate.argv())
+        .output()
+        .expect("unshare (util-linux) and root are needed for this test");
+    let run = from_output(output);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert_eq!(
+        run.stdout,
+        "pid1=1\nzombies=0 adopted=1\n",
+        "{}",
+        run.transcript()
+    );
+}
+
+#[test]
+fn without_init_the_program_is_execd_as_before() {
+    let gate = Envgate::with_schema(TOKEN_SCHEMA)
+        .env("API_TOKEN", TOKEN_ONE)
+        .args(["--", "sh", "-c", "echo $$"]);
+    let child = spawn(&gate);
+    let envgate_pid = child.id();
+    let run = finish(child);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert_eq!(
+        run.stdout.trim(),
+        envgate_pid.to_string(),
+        "exec keeps the PID"
+    );
+    assert!(events(&gate, "process.start").is_empty());
+    assert_eq!(events(&gate, "process.exec").len(), 1);
+}
+
+#[test]
+fn init_forwards_each_signal_and_passes_the_status_on() {
+    let gate = Envgate::with_schema(TOKEN_SCHEMA).env("API_TOKEN", TOKEN_ONE);
+    let log = gate.dir().join("signals.log");
+    let script = format!(
+        "for s in HUP INT QUIT USR1 USR2 WINCH; do trap \"echo $s >> {log}\" $s; done
+         trap 'echo TERM >> {log}; exit 7' TERM
+         echo ready >> {log}
+         while :; do sleep 0.05; done",
+        log = log.display()
+    );
+    let gate = gate.args(["--init", "--", "sh", "-c", &script]);
+    let child = spawn(&gate);
+    let envgate = pid_of(&child);
+    wait_until("the program to start", Duration::from_secs(10), || {
+        lines(&log).contains(&"ready".to_owned())
+    });
+    let sent = [
+        Signal::SIGHUP,
+        Signal::SIGINT,
+        Signal::SIGQUIT,
+        Signal::SIGUSR1,
+        Signal::SIGUSR2,
+        Signal::SIGWINCH,
+    ];
+    for (index, signal) in sent.iter().enumerate() {
+        kill(envgate, *signal).unwrap();
+        wait_until(signal.as_str(), Duration::from_secs(10), || {
+            lines(&log).len() == index + 2
+        });
+    }
+    kill(envgate, Signal::SIGTERM).unwrap();
+    let run = finish(child);
+    assert_eq!(
+        run.code,
+        7,
+        "the program's own exit code: {}",
+        run.transcript()
+    );
+    assert_eq!(
+        lines(&log),
+        [
+            "ready", "HUP", "INT", "QUIT", "USR1", "USR2", "WINCH", "TERM"
+        ]
+    );
+    let exit = events(&gate, "process.exit");
+    assert_eq!(exit.len(), 1);
+    assert_eq!(exit[0]["status"], "exited 7");
+    assert_eq!(exit[0]["exit_code"], 7);
+    let start = events(&gate, "process.start");
+    assert_eq!(start[0]["child_pid"], exit[0]["child_pid"]);
+}
+
+#[test]
+fn init_exits_128_plus_the_signal_that_killed_the_program() {
+    for (signal, code) in [("KILL", 137), ("TERM", 143), ("SEGV", 139)] {
+        let run = Envgate::with_schema(TOKEN_SCHEMA)
+            .env("API_TOKEN", TOKEN_ONE)
+            .args(["--init", "--", "sh", "-c", &format!("kill -{signal} $$")])
+            .run();
+        assert_eq!(run.code, code, "{signal}: {}", run.transcript());
+    }
+}
+
+#[test]
+fn supervisor_flags_need_a_program() {
+    let run = Envgate::with_schema(TOKEN_SCHEMA)
+        .env("API_TOKEN", TOKEN_ONE)
+        .args(["--init", "--check"])
+        .run();
+    assert_eq!(run.code, 2, "{}", run.transcript());
+    assert!(run.stderr.contains("give `-- CMD ARGS…`"), "{}", run.stderr);
+    let run = Envgate::with_schema(TOKEN_SCHEMA)
+        .args(["--init", "--restart-signal", "KILL", "--", "true"])
+        .run();
+    assert_eq!(run.code, 2, "{}", run.transcript());
+}
+
+#[test]
+fn init_does_not_launch_an_invalid_configuration() {
+    let gate = Envgate::with_schema(TOKEN_SCHEMA)
+        .env("API_TOKEN", "short")
+        .args(["--init", "--", "sh", "-c", "echo launched"]);
+    let run = gate.run();
+    assert_eq!(run.code, 78, "{}", run.transcript());
+    assert!(run.stdout.is_empty());
+    assert!(events(&gate, "process.start").is_empty());
+}
+
+/// `API_TOKEN` read from a file the test changes, refreshed every second; the
+/// program is `sh -c SCRIPT`, where `script` gets the run's directory.
+fn watched(
+    extra: &[&str],
+    script: impl FnOnce(&std::path::Path) -> String,
+) -> (Envgate, std::path::PathBuf) {
+    let gate = Envgate::with_schema(TOKEN_SCHEMA);
+    let token = gate.file("token", format!("{TOKEN_ONE}\n"));
+    let script = script(gate.dir());
+    let gate = gate
+        .env("API_TOKEN_FILE", &token)
+        .env("SECRETS_CACHE_TTL", "1")
+        .args(["--watch"])
+        .args(extra)
+        .args(["--", "sh", "-c", &script]);
+    (gate, token)
+}
+
+#[test]
+fn watch_restarts_on_a_change_and_kills_a_program_that_ignores_the_signal() {
+    let (gate, token) = watched(&["--stop-timeout", "1"], |dir| {
+        format!(
+            "trap '' TERM; echo \"$$ $(printf %s \"$API_TOKEN\" | sha256sum | cut -c1-16)\" >> {}; while :; do sleep 0.05; done",
+            dir.join("runs.log").display()
+        )
+    });
+    let log = gate.dir().join("runs.log");
+    let child = spawn(&gate);
+    let envgate = pid_of(&child);
+    wait_until("the first start", Duration::from_secs(10), || {
+        lines(&log).len() == 1
+    });
+    std::fs::write(&token, format!("{TOKEN_TWO}\n")).unwrap();
+    let changed_at = Instant::now();
+    wait_until(
+        "the restart (TTL 1 s + splay + 1 s stop timeout)",
+        Duration::from_secs(10),
+        || lines(&log).len() == 2,
+    );
+    let took = changed_at.elapsed();
+    assert!(
+        took >= Duration::from_millis(900),
+        "the SIGTERM-ignoring program was killed only after the stop timeout ({took:?})"
+    );
+    let runs = lines(&log);
+    assert_ne!(
+        runs[0].split(' ').next(),
+        runs[1].split(' ').next(),
+        "a new process"
+    );
+    assert_ne!(
+        runs[0].split(' ').nth(1),
+        runs[1].split(' ').nth(1),
+        "with the new value"
+    );
+    let restart = events(&gate, "process.restart");
+    assert_eq!(restart.len(), 1);
+    assert_eq!(restart[0]["vars"], serde_json::json!(["API_TOKEN"]));
+    assert_eq!(restart[0]["reason"], "secrets changed");
+    // The program ignores SIGTERM: kill it; envgate passes the status on.
+    let current = runs[1].split(' ').next().unwrap().parse().unwrap();
+    kill(Pid::from_raw(current), Signal::SIGKILL).unwrap();
+    let run = finish(child);
+    assert_eq!(run.code, 137, "{}", run.transcript());
+    let _ = envgate;
+    assert!(!run.all_output().contains(TOKEN_TWO) && !run.all_output().contains(TOKEN_ONE));
+    let trail = std::fs::read_to_string(gate.dir().join("audit.log")).unwrap();
+    assert!(!trail.contains(TOKEN_TWO) && !trail.contains(TOKEN_ONE));
+}
+
+#[test]
+fn watch_keeps_the_program_running_when_the_new_value_is_weak() {
+    let (gate, token) = watched(&[], |dir| {
+        format!(
+            "echo $$ >> {}; trap 'exit 0' TERM; while :; do sleep 0.05; done",
+            dir.join("runs.log").display()
+        )
+    });
+    let log = gate.dir().join("runs.log");
+    let child = spawn(&gate);
+    let envgate = pid_of(&child);
+    wait_until("the first start", Duration::from_secs(10), || {
+        lines(&log).len() == 1
+    });
+    let weak = "canary-weak";
+    std::fs::write(&token, format!("{weak}\n")).unwrap();
+    wait_until("a failed refresh", Duration::from_secs(10), || {
+        events(&gate, "secret.refresh")
+            .iter()
+            .any(|event| event["outcome"] == "failure")
+    });
+    let failed = events(&gate, "secret.refresh");
+    let failed = failed.iter().find(|e| e["outcome"] == "failure").unwrap();
+    assert_eq!(failed["alert"], "critical");
+    assert_eq!(lines(&log).len(), 1, "still the first program");
+    // A good value again: the program is restarted with it.
+    std::fs::write(&token, format!("{TOKEN_TWO}\n")).unwrap();
+    wait_until("the restart", Duration::from_secs(10), || {
+        lines(&log).len() == 2
+    });
+    kill(envgate, Signal::SIGTERM).unwrap();
+    let run = finish(child);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert!(
+        run.stderr.contains("API_TOKEN") && run.stderr.contains("keeps its current values"),
+        "{}",
+        run.stderr
+    );
+    for canary in [weak, TOKEN_ONE, TOKEN_TWO] {
+        assert!(!run.all_output().contains(canary), "{}", run.transcript());
+    }
+}
+
+#[test]
+fn watch_reload_rewrites_delivered_files_and_signals() {
+    let schema = "[vars.API_TOKEN]\nsensitive = true\nmin_length = 16\ndeliver = \"file\"\n";
+    let gate = Envgate::with_schema(schema);
+    let token = gate.file("token", TOKEN_ONE);
+    let log = gate.dir().join("reads.log");
+    let shm = gate.dir().join("shm");
+    std::fs::create_dir(&shm).unwrap();
+    let script = format!(
+        "read_it() {{ echo \"$$ $(sha256sum < \"$API_TOKEN_FILE\" | cut -c1-16)\" >> {log}; }}
+         trap read_it HUP; trap 'exit 0' TERM; read_it; while :; do sleep 0.05; done",
+        log = log.display()
+    );
+    let gate = gate
+        .env("API_TOKEN_FILE", &token)
+        .env("SECRETS_CACHE_TTL", "1")
+        .env("ENVGATE_SECRETS_DIR", &shm)
+        .args([
+            "--watch",
+            "--reload-signal",
+            "HUP",
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ]);
+    let child = spawn(&gate);
+    wait_until("the first read", Duration::from_secs(10), || {
+        lines(&log).len() == 1
+    });
+    std::fs::write(&token, TOKEN_TWO).unwrap();
+    wait_until("the reload", Duration::from_secs(10), || {
+        lines(&log).len() == 2
+    });
+    let reads = lines(&log);
+    assert_eq!(
+        reads[0].split(' ').next(),
+        reads[1].split(' ').next(),
+        "same process"
+    );
+    assert_ne!(
+        reads[0].split(' ').nth(1),
+        reads[1].split(' ').nth(1),
+        "new contents"
+    );
+    let refresh = events(&gate, "secret.refresh");
+    assert!(
+        refresh.iter().any(|e| e["outcome"] == "reloaded"),
+        "{refresh:?}"
+    );
+    assert!(events(&gate, "process.restart").is_empty());
+    kill(pid_of(&child), Signal::SIGTERM).unwrap();
+    let run = finish(child);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+}
+
+/// Prints each form of `API_TOKEN` and of `DB_PASSWORD` (inside a URL), on both
+/// streams, whole and split across writes with a pause; and plain lines around them.
+const LEAKY: &str = r#"
+echo "plain line one"
+echo "token=$API_TOKEN"
+printf '%s' "$API_TOKEN" | base64
+echo "url=postgres://app:$(printf '%s' "$DB_PASSWORD" | python3 -c 'import sys,urllib.parse;print(urllib.parse.quote(sys.stdin.read(),safe=""),end="")')@db/app"
+half=$(printf '%s' "$API_TOKEN" | cut -c1-8)
+rest=$(printf '%s' "$API_TOKEN" | cut -c9-)
+printf 'split %s' "$half"; sleep 0.3; printf '%s end\n' "$rest"
+echo "err $API_TOKEN" >&2
+printf 'err split %s' "$half" >&2; sleep 0.3; printf '%s end\n' "$rest" >&2
+echo "plain line two"
+echo "plain err" >&2
+"#;
+
+#[test]
+fn mask_redacts_every_form_on_both_streams() {
+    let schema = "[vars.API_TOKEN]\nsensitive = true\n[vars.DB_PASSWORD]\nsensitive = true\n";
+    let password = "canary p@ss/w:rd";
+    let run = Envgate::with_schema(schema)
+        .env("API_TOKEN", TOKEN_ONE)
+        .env("DB_PASSWORD", password)
+        .args(["--mask", "--", "sh", "-c", LEAKY])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert_eq!(
+        run.stdout,
+        "plain line one\n\
+         token=[redacted:API_TOKEN]\n\
+         [redacted:API_TOKEN]\n\
+         url=postgres://app:[redacted:DB_PASSWORD]@db/app\n\
+         split [redacted:API_TOKEN] end\n\
+         plain line two\n"
+    );
+    assert_eq!(
+        run.stderr,
+        "err [redacted:API_TOKEN]\nerr split [redacted:API_TOKEN] end\nplain err\n"
+    );
+}
+
+#[test]
+fn mask_passes_output_without_values_byte_for_byte() {
+    // Every byte value, in writes of every size, and no final newline.
+    let gate = Envgate::with_schema(TOKEN_SCHEMA).env("API_TOKEN", TOKEN_ONE);
+    let data = gate.file("data.bin", random_bytes(900_000));
+    let script = format!("cat {}; printf end", data.display());
+    let output = gate
+        .command()
+        .args(["--mask", "--", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let mut expected = std::fs::read(&data).unwrap();
+    expected.extend_from_slice(b"end");
+    assert!(output.stdout == expected, "the bytes differ");
+}
+
+/// Deterministic bytes of every value (xorshift).
+fn random_bytes(count: usize) -> Vec<u8> {
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..count)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state.to_le_bytes()[3]
+        })
+        .collect()
+}
+
+/// The first 16 hex digits of SHA-256, as the Django view answers them.
+fn digest16(text: &str) -> String {
+    let output = std::process::Command::new("sh")
+        .args([
+            "-c",
+            "printf %s \"$1\" | sha256sum | cut -c1-16",
+            "sh",
+            text,
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+/// GET / on 127.0.0.1:`port`: the body, or `None` while nothing answers.
+fn get(port: u16) -> Option<String> {
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    stream
+        .write_all(b"GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let (head, body) = response.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.0 200").then(|| body.to_owned())
+}
+
+#[test]
+fn watch_serves_a_rotated_secret_through_gunicorn_and_django() {
+    let endpoint = endpoint();
+    let sm = client(&endpoint);
+    let env = unique("watch");
+    let secret = format!("{env}/app/token");
+    create_secret(&sm, &secret, &format!(r#"{{"token":"{TOKEN_ONE}"}}"#));
+    let schema = format!(
+        "[envgate]\nenvironments = [\"{env}\"]\n[vars.API_TOKEN]\nsensitive = true\nmin_length = 16\nsecret = \"app/token#token\"\n"
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let gunicorn = venv_bin().join("gunicorn");
+    assert!(
+        gunicorn.exists(),
+        "gunicorn is not installed in the test virtualenv. Run `scripts/setup-test-env.sh` (or `scripts/test.sh`)."
+    );
+    let tests_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+    let gate = gate(&schema, &endpoint)
+        .env("ENVIRONMENT", &env)
+        .env("SECRETS_CACHE_TTL", "1")
+        .args(["--watch", "--stop-timeout", "10", "--"])
+        .args([gunicorn.as_os_str()])
+        .args(["--chdir".as_ref(), tests_dir.as_os_str()])
+        .args([
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+            "--workers",
+            "1",
+            "--graceful-timeout",
+            "5",
+            "watch_app:application",
+        ]);
+    let child = spawn(&gate);
+    let envgate = pid_of(&child);
+    let serving = |token: &str| get(port).is_some_and(|body| body.starts_with(&digest16(token)));
+    wait_until(
+        "gunicorn to serve the first value",
+        Duration::from_secs(30),
+        || serving(TOKEN_ONE),
+    );
+    // As `envgate rotate` does: a new AWSCURRENT version.
+    put_value(&sm, &secret, &format!(r#"{{"token":"{TOKEN_TWO}"}}"#));
+    let rotated_at = Instant::now();
+    wait_until(
+        "the new value within the TTL plus slack",
+        Duration::from_secs(20),
+        || serving(TOKEN_TWO),
+    );
+    let took = rotated_at.elapsed();
+    assert!(
+        kill(envgate, None).is_ok(),
+        "envgate, the same process, still runs"
+    );
+    let restarts = events(&gate, "process.restart");
+    assert_eq!(restarts.len(), 1, "{restarts:?}");
+    assert_eq!(
+        restarts[0]["pid"],
+        child.id(),
+        "restarted by the same envgate"
+    );
+    // A weak value: the running worker keeps serving the last good one.
+    put_value(&sm, &secret, r#"{"token":"canary-weak"}"#);
+    wait_until("the failed refresh", Duration::from_secs(10), || {
+        events(&gate, "secret.refresh")
+            .iter()
+            .any(|event| event["outcome"] == "failure" && event["alert"] == "critical")
+    });
+    assert!(serving(TOKEN_TWO), "the old worker keeps serving");
+    kill(envgate, Signal::SIGTERM).unwrap();
+    let run = finish(child);
+    assert_eq!(
+        run.code,
+        0,
+        "gunicorn stops cleanly on SIGTERM: {}",
+        run.transcript()
+    );
+    for canary in ["canary-weak", TOKEN_ONE, TOKEN_TWO] {
+        assert!(!run.all_output().contains(canary), "{}", run.transcript());
+    }
+    eprintln!("new value served {took:?} after the change (TTL 1 s)");
+}
