@@ -17,8 +17,9 @@ use std::path::PathBuf;
 
 use nix::errno::Errno;
 use nix::libc;
+use nix::spawn::{PosixSpawnAttr, PosixSpawnFileActions, PosixSpawnFlags, posix_spawn};
 use nix::sys::signal::{SigSet, SigmaskHow, sigprocmask};
-use nix::unistd::{ForkResult, Pid};
+use nix::unistd::Pid;
 use secrecy::{ExposeSecret, SecretString};
 use std::os::fd::RawFd;
 
@@ -308,51 +309,48 @@ pub fn exec(prepared: Prepared) -> Error {
 }
 
 /// Starts the prepared program as a child of envgate (supervisor mode), with
-/// the same clean signal state as [`exec`]; with `output`, its stdout and stderr
-/// are those two descriptors (the masking pipes).
+/// the same clean signal state as [`exec`]: every signal at its default action
+/// and an empty mask. With `output`, its stdout and stderr are those two
+/// descriptors (the masking pipes).
+///
+/// posix_spawn(3) rather than fork: glibc starts the child with vfork semantics
+/// (no copy of envgate's page tables) and applies the signal state and the
+/// descriptors in it, and exec failures come back as an error here.
 ///
 /// # Errors
-/// [`Error::NotExecutable`] when no process can be created (fork(2) failed).
+/// [`Error::CommandNotFound`] or [`Error::NotExecutable`] when the program
+/// cannot be started.
 pub fn spawn(prepared: &Prepared, output: Option<(RawFd, RawFd)>) -> Result<Pid, Error> {
-    // Everything the child touches is built before fork: after it, only
-    // async-signal-safe calls (dup2, signal, sigprocmask, execve, _exit).
-    let argv = null_terminated(&prepared.args);
-    let envp = null_terminated(&prepared.envp);
+    let spawn_error = |errno: Errno| exec_error(prepared.shown.clone(), errno);
+    let mut actions = PosixSpawnFileActions::init().map_err(spawn_error)?;
+    if let Some((stdout, stderr)) = output {
+        actions
+            .add_dup2(stdout, libc::STDOUT_FILENO)
+            .map_err(spawn_error)?;
+        actions
+            .add_dup2(stderr, libc::STDERR_FILENO)
+            .map_err(spawn_error)?;
+    }
+    let mut attributes = PosixSpawnAttr::init().map_err(spawn_error)?;
+    attributes
+        .set_flags(PosixSpawnFlags::POSIX_SPAWN_SETSIGDEF | PosixSpawnFlags::POSIX_SPAWN_SETSIGMASK)
+        .map_err(spawn_error)?;
+    attributes
+        .set_sigdefault(&SigSet::all())
+        .map_err(spawn_error)?;
+    attributes
+        .set_sigmask(&SigSet::empty())
+        .map_err(spawn_error)?;
     let _ = std::io::stdout().flush();
     let _ = std::io::stderr().flush();
-    // SAFETY: the child calls only async-signal-safe functions on memory that
-    // was allocated before fork, then execs or _exits.
-    match unsafe { nix::unistd::fork() } {
-        Ok(ForkResult::Parent { child }) => Ok(child),
-        Ok(ForkResult::Child) => unsafe {
-            if let Some((stdout, stderr)) = output {
-                libc::dup2(stdout, libc::STDOUT_FILENO);
-                libc::dup2(stderr, libc::STDERR_FILENO);
-            }
-            reset_signals();
-            libc::execve(prepared.path.as_ptr(), argv.as_ptr(), envp.as_ptr());
-            // As a shell reports it: 127 not found, 126 found but not executable.
-            let code = if Errno::last() == Errno::ENOENT {
-                127
-            } else {
-                126
-            };
-            libc::_exit(code)
-        },
-        Err(errno) => Err(Error::NotExecutable {
-            program: prepared.shown.clone(),
-            reason: format!("cannot create a process: {}", errno.desc().to_lowercase()),
-        }),
-    }
-}
-
-/// The pointer array execve(2) takes, ending with a null pointer.
-fn null_terminated(texts: &[CString]) -> Vec<*const libc::c_char> {
-    texts
-        .iter()
-        .map(|text| text.as_ptr())
-        .chain(std::iter::once(std::ptr::null()))
-        .collect()
+    posix_spawn(
+        prepared.path.as_c_str(),
+        &actions,
+        &attributes,
+        &prepared.args,
+        &prepared.envp,
+    )
+    .map_err(spawn_error)
 }
 
 fn c_string(text: &OsStr) -> Result<CString, std::ffi::NulError> {

@@ -13,12 +13,15 @@
 //!
 //! In supervisor mode (`--init`) envgate stays the program's parent, so it also
 //! blocks the signals it forwards (SIGUSR1, SIGUSR2, SIGWINCH) and SIGCHLD from the
-//! start: no thread, the SDK's included, ever runs a default action for them. Once
-//! the program is started, [`handover`] turns the watcher thread into a pipe: every
-//! signal it takes goes to the supervisor instead of stopping envgate.
+//! start: no thread, the SDK's included, ever runs a default action for them.
+//! Before it starts the program, the supervisor calls [`take_over`]: the watcher
+//! thread (if one was started) ends, and the supervisor takes every signal itself
+//! with [`next`], on its own thread, with no hop between threads.
 
-use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
+use std::thread::JoinHandle;
+use std::time::Duration;
 
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, pthread_sigmask};
 
@@ -48,8 +51,14 @@ type Hook = Box<dyn Fn(Signal) + Send>;
 
 static HOOK: OnceLock<Mutex<Option<Hook>>> = OnceLock::new();
 
-/// Where taken signals go once a supervisor has taken over.
-static HANDOVER: OnceLock<Mutex<Option<Sender<Taken>>>> = OnceLock::new();
+/// The watcher thread, while it runs.
+static WATCHER: OnceLock<Mutex<Option<JoinHandle<()>>>> = OnceLock::new();
+
+/// Set by [`take_over`]: the watcher ends and starts no more.
+static RETIRED: AtomicBool = AtomicBool::new(false);
+
+/// How often the watcher looks whether it was retired.
+const WATCHER_POLL: Duration = Duration::from_millis(50);
 
 fn stop_set() -> SigSet {
     let mut set = SigSet::empty();
@@ -75,27 +84,46 @@ pub fn guard_until_exec() {
     let _ = pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&held_set()), None);
 }
 
-/// From now on every signal the watcher takes is sent to the returned receiver
-/// instead of stopping envgate; starts the watcher if it is not running.
-pub fn handover() -> Receiver<Taken> {
-    let (sender, receiver) = channel();
-    let slot = HANDOVER.get_or_init(|| Mutex::new(None));
-    if let Ok(mut slot) = slot.lock() {
-        *slot = Some(sender);
+/// From now on the caller takes every signal with [`next`]: the watcher thread,
+/// if one runs, ends (within [`WATCHER_POLL`]) and none starts again. A signal
+/// the watcher took meanwhile is raised again for the caller.
+pub fn take_over() {
+    RETIRED.store(true, Ordering::SeqCst);
+    let handle = WATCHER
+        .get()
+        .and_then(|slot| slot.lock().ok().and_then(|mut slot| slot.take()));
+    if let Some(handle) = handle {
+        let _ = handle.join();
     }
-    watch();
-    receiver
 }
 
-/// Takes the next held signal (waits), with where it came from.
-fn take(set: &SigSet) -> Option<Taken> {
+/// The next held signal, waiting at most `timeout` (`None`: until one comes).
+/// `None` when the time passed (or the wait was interrupted).
+#[must_use]
+pub fn next(timeout: Option<Duration>) -> Option<Taken> {
+    take(&held_set(), timeout)
+}
+
+/// Takes one held signal, with where it came from; waits at most `timeout`.
+fn take(set: &SigSet, timeout: Option<Duration>) -> Option<Taken> {
     let mut info = std::mem::MaybeUninit::<nix::libc::siginfo_t>::uninit();
-    // SAFETY: sigwaitinfo(2) reads the set and fills `info`; both outlive the call.
-    let number = unsafe { nix::libc::sigwaitinfo(set.as_ref(), info.as_mut_ptr()) };
+    let number = match timeout {
+        // SAFETY: sigwaitinfo(2) reads the set and fills `info`; both outlive the call.
+        None => unsafe { nix::libc::sigwaitinfo(set.as_ref(), info.as_mut_ptr()) },
+        Some(timeout) => {
+            let timespec = nix::libc::timespec {
+                tv_sec: nix::libc::time_t::try_from(timeout.as_secs())
+                    .unwrap_or(nix::libc::time_t::MAX),
+                tv_nsec: nix::libc::c_long::from(timeout.subsec_nanos().cast_signed()),
+            };
+            // SAFETY: as above; sigtimedwait(2) also reads the timespec.
+            unsafe { nix::libc::sigtimedwait(set.as_ref(), info.as_mut_ptr(), &raw const timespec) }
+        }
+    };
     if number < 0 {
         return None;
     }
-    // SAFETY: sigwaitinfo returned a signal, so `info` is filled.
+    // SAFETY: a signal was taken, so `info` is filled.
     let info = unsafe { info.assume_init() };
     let signal = Signal::try_from(number).ok()?;
     Some(Taken {
@@ -104,41 +132,45 @@ fn take(set: &SigSet) -> Option<Taken> {
     })
 }
 
-/// What the watcher does with a signal: hand it over, or stop envgate (a stop
-/// signal before a supervisor took over). Others before then are dropped.
-fn dispatch(taken: Taken) {
-    if let Some(Ok(slot)) = HANDOVER.get().map(Mutex::lock)
-        && let Some(sender) = slot.as_ref()
-    {
-        let _ = sender.send(taken);
+/// Starts the thread that stops envgate on a stop signal (once, and not after
+/// [`take_over`]). Call before anything that can wait. Other signals it takes
+/// before the program starts are dropped.
+pub fn watch() {
+    if RETIRED.load(Ordering::SeqCst) {
         return;
     }
-    if STOP_SIGNALS.contains(&taken.signal) {
-        stop(taken.signal);
+    let slot = WATCHER.get_or_init(|| Mutex::new(None));
+    let Ok(mut slot) = slot.lock() else { return };
+    if slot.is_some() {
+        return;
     }
-}
-
-static WATCHER: OnceLock<()> = OnceLock::new();
-
-/// Starts the thread that stops envgate on a stop signal (once). Call before
-/// anything that can wait.
-pub fn watch() {
-    WATCHER.get_or_init(|| {
-        let set = held_set();
-        let spawned = std::thread::Builder::new()
-            .name("envgate-signals".to_owned())
-            .spawn(move || {
-                loop {
-                    if let Some(taken) = take(&set) {
-                        dispatch(taken);
+    let set = held_set();
+    let spawned = std::thread::Builder::new()
+        .name("envgate-signals".to_owned())
+        .spawn(move || {
+            loop {
+                let taken = take(&set, Some(WATCHER_POLL));
+                if RETIRED.load(Ordering::SeqCst) {
+                    if let Some(taken) = taken {
+                        // Not ours any more: pending again, for the supervisor.
+                        let _ = nix::sys::signal::kill(nix::unistd::getpid(), taken.signal);
                     }
+                    return;
                 }
-            });
-        if spawned.is_err() {
-            // No watcher: let the signals act (or not, as PID 1) as before.
-            let _ = pthread_sigmask(SigmaskHow::SIG_UNBLOCK, Some(&set), None);
+                if let Some(taken) = taken
+                    && STOP_SIGNALS.contains(&taken.signal)
+                {
+                    stop(taken.signal);
+                }
+            }
+        });
+    match spawned {
+        Ok(handle) => *slot = Some(handle),
+        Err(_) => {
+            // No watcher: let the stop signals act (or not, as PID 1) as before.
+            let _ = pthread_sigmask(SigmaskHow::SIG_UNBLOCK, Some(&stop_set()), None);
         }
-    });
+    }
 }
 
 /// Stops envgate if a stop signal arrived (and waits, blocked) since the start.
@@ -164,11 +196,6 @@ pub fn on_stop(hook: impl Fn(Signal) + Send + 'static) {
     if let Ok(mut slot) = slot.lock() {
         *slot = Some(Box::new(hook));
     }
-}
-
-/// Stops envgate now for `signal`, as a stop signal before the launch does.
-pub fn stop_now(signal: Signal) -> ! {
-    stop(signal)
 }
 
 fn stop(signal: Signal) -> ! {

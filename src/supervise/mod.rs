@@ -16,15 +16,14 @@
 //! - `--mask` sends the program's output through [`pump`], which masks every
 //!   sensitive value ([`mask`]).
 //!
-//! The loop runs on the main thread and reads one channel: the signals the
-//! watcher thread takes (SIGCHLD included), with a timeout for the next refresh.
+//! The loop runs on the main thread and takes every signal itself (SIGCHLD
+//! included, [`signals::next`]), with a timeout for the next refresh.
 
 pub mod mask;
 pub mod pump;
 pub mod reap;
 pub mod watch;
 
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
@@ -133,13 +132,9 @@ pub struct Supervision<'a> {
 #[allow(clippy::needless_pass_by_value)] // the refresh closure is borrowed for the run
 pub fn run(supervision: Supervision<'_>, first: Generation) -> Result<u8, Error> {
     reap::become_subreaper();
-    let signals = signals::handover();
-    // A stop signal that came before the handover stops envgate, nothing launched.
-    while let Ok(taken) = signals.try_recv() {
-        if STOP_SIGNALS.contains(&taken.signal) {
-            signals::stop_now(taken.signal);
-        }
-    }
+    signals::take_over();
+    // A stop signal that came before stops envgate, nothing launched.
+    signals::stop_if_pending();
     let mut masked = Vec::new();
     add_sensitive(&mut masked, &first.values);
     let output = if supervision.options.mask {
@@ -154,7 +149,6 @@ pub fn run(supervision: Supervision<'_>, first: Generation) -> Result<u8, Error>
     let mut supervisor = Supervisor {
         options: supervision.options,
         audit: supervision.audit,
-        signals,
         output,
         masked,
     };
@@ -165,7 +159,6 @@ pub fn run(supervision: Supervision<'_>, first: Generation) -> Result<u8, Error>
 struct Supervisor<'a> {
     options: &'a SuperviseOptions,
     audit: &'a Audit,
-    signals: Receiver<Taken>,
     output: Option<MaskedOutput>,
     /// Every sensitive value masked so far (old values stay masked).
     masked: Vec<(String, SecretString)>,
@@ -183,7 +176,7 @@ impl Supervisor<'_> {
         let delay = || watch::next_delay(ttl, random());
         let mut next_refresh = self.options.watch.then(|| Instant::now() + delay());
         loop {
-            match self.next_signal(next_refresh) {
+            match Self::next_signal(next_refresh) {
                 Some(taken) if taken.signal == Signal::SIGCHLD => {
                     if let Some(status) = reap::reap_ended(pid) {
                         return Ok(self.finish(status));
@@ -237,26 +230,21 @@ impl Supervisor<'_> {
     }
 
     /// The next signal, or `None` when `until` passed first.
-    fn next_signal(&self, until: Option<Instant>) -> Option<Taken> {
-        let received = match until {
-            Some(until) => self
-                .signals
-                .recv_timeout(until.saturating_duration_since(Instant::now())),
-            None => self
-                .signals
-                .recv()
-                .map_err(|_| RecvTimeoutError::Disconnected),
-        };
-        match received {
-            Ok(taken) => Some(taken),
-            Err(RecvTimeoutError::Timeout) => None,
-            Err(RecvTimeoutError::Disconnected) => {
-                // No watcher thread (it could not start): poll for the program's end.
-                std::thread::sleep(Duration::from_millis(50));
-                Some(Taken {
-                    signal: Signal::SIGCHLD,
-                    from_kernel: true,
-                })
+    fn next_signal(until: Option<Instant>) -> Option<Taken> {
+        loop {
+            let timeout = match until {
+                Some(until) => {
+                    let left = until.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return None;
+                    }
+                    Some(left)
+                }
+                None => None,
+            };
+            // `None` from a wait that was interrupted: look at the deadline again.
+            if let Some(taken) = signals::next(timeout) {
+                return Some(taken);
             }
         }
     }
@@ -289,7 +277,7 @@ impl Supervisor<'_> {
         let mut deadline = Some(Instant::now() + self.options.stop_timeout);
         let mut stop_asked = false;
         loop {
-            match self.next_signal(deadline) {
+            match Self::next_signal(deadline) {
                 Some(taken) if taken.signal == Signal::SIGCHLD => {
                     if let Some(status) = reap::reap_ended(pid) {
                         return (status, stop_asked);
