@@ -10,6 +10,13 @@
 //! ends), so a value split across two writes is still found. Nothing else is held:
 //! a line that cannot begin a value passes at once, and the memory used is
 //! bounded by the chunk size plus the longest value.
+//!
+//! Speed: the automaton runs only around candidates. Every form is at least
+//! [`MIN_MASKED_BYTES`] long, so with `L` the shortest form, any occurrence
+//! contains a 4-byte window that starts at a multiple of `L - 3`; a bitset of the
+//! hashes of every 4-byte window of every form ([`GramFilter`]) tells which of
+//! those positions could be inside a value, and only the bytes around a hit are
+//! searched. On log text with 32-byte values this looks at one position in 29.
 
 use std::sync::Arc;
 
@@ -40,6 +47,46 @@ pub struct Masker {
     sorted: Vec<Vec<u8>>,
     /// The longest pattern, in bytes.
     longest: usize,
+    /// Which positions could be inside a pattern.
+    filter: GramFilter,
+}
+
+/// Bits in the 4-byte-window filter (128 KiB: stays in cache).
+const FILTER_BITS: u32 = 20;
+
+/// A bitset of the hashes of every 4-byte window of every pattern, probed at a
+/// stride that no pattern can slip between.
+struct GramFilter {
+    bits: Vec<u64>,
+    /// Probe every `stride` bytes: the shortest pattern's length minus 3.
+    stride: usize,
+}
+
+impl GramFilter {
+    fn new(patterns: &[Vec<u8>]) -> Self {
+        let mut bits = vec![0u64; 1 << (FILTER_BITS - 6)];
+        for pattern in patterns {
+            for gram in pattern.windows(4) {
+                let hash = Self::hash(gram);
+                bits[hash >> 6] |= 1 << (hash & 63);
+            }
+        }
+        let shortest = patterns.iter().map(Vec::len).min().unwrap_or(4);
+        Self {
+            bits,
+            stride: shortest.saturating_sub(3).max(1),
+        }
+    }
+
+    fn hash(gram: &[u8]) -> usize {
+        let word = u32::from_le_bytes([gram[0], gram[1], gram[2], gram[3]]);
+        (word.wrapping_mul(0x9E37_79B1) >> (32 - FILTER_BITS)) as usize
+    }
+
+    fn hit(&self, gram: &[u8]) -> bool {
+        let hash = Self::hash(gram);
+        self.bits[hash >> 6] & (1 << (hash & 63)) != 0
+    }
 }
 
 impl std::fmt::Debug for Masker {
@@ -124,12 +171,14 @@ impl Masker {
                 .expect("patterns of a few KiB always build")
         });
         let replacements = patterns.iter().map(|(_, r)| Arc::clone(r)).collect();
-        let sorted = patterns.into_iter().map(|(p, _)| p).collect();
+        let sorted: Vec<Vec<u8>> = patterns.into_iter().map(|(p, _)| p).collect();
+        let filter = GramFilter::new(&sorted);
         Self {
             automaton,
             replacements,
             sorted,
             longest,
+            filter,
         }
     }
 
@@ -137,6 +186,47 @@ impl Masker {
     #[must_use]
     pub fn pattern_count(&self) -> usize {
         self.sorted.len()
+    }
+
+    /// Every match in `haystack`, leftmost-longest, searched only around the
+    /// positions the filter could not rule out.
+    fn matches(&self, automaton: &AhoCorasick, haystack: &[u8]) -> Vec<aho_corasick::Match> {
+        let mut found = Vec::new();
+        if haystack.len() < 4 {
+            return found;
+        }
+        let search = |from: usize, to: usize, found: &mut Vec<aho_corasick::Match>| {
+            let input = aho_corasick::Input::new(haystack).span(from..to);
+            for hit in automaton.find_iter(input) {
+                if found
+                    .last()
+                    .is_none_or(|last: &aho_corasick::Match| hit.start() >= last.end())
+                {
+                    found.push(hit);
+                }
+            }
+        };
+        let mut window: Option<(usize, usize)> = None;
+        for probe in (0..=haystack.len() - 4).step_by(self.filter.stride) {
+            if !self.filter.hit(&haystack[probe..probe + 4]) {
+                continue;
+            }
+            // Any value through `probe` lies within `longest` bytes of it.
+            let from = probe.saturating_sub(self.longest);
+            let to = (probe + self.longest).min(haystack.len());
+            window = match window {
+                Some((start, end)) if from <= end => Some((start, to.max(end))),
+                Some((start, end)) => {
+                    search(start, end, &mut found);
+                    Some((from, to))
+                }
+                None => Some((from, to)),
+            };
+        }
+        if let Some((start, end)) = window {
+            search(start, end, &mut found);
+        }
+        found
     }
 
     /// Whether some pattern starts with `tail` and is longer than it.
@@ -170,10 +260,17 @@ impl MaskStream {
             out.extend_from_slice(chunk);
             return;
         };
-        let mut buffer = std::mem::take(&mut self.held);
-        buffer.extend_from_slice(chunk);
+        // Most chunks follow nothing held: search them where they are.
+        let mut joined = Vec::new();
+        let buffer: &[u8] = if self.held.is_empty() {
+            chunk
+        } else {
+            joined = std::mem::take(&mut self.held);
+            joined.extend_from_slice(chunk);
+            &joined
+        };
         let mut written = 0;
-        for found in automaton.find_iter(&buffer) {
+        for found in masker.matches(automaton, buffer) {
             if found.end() == buffer.len() && masker.could_begin(&buffer[found.range()]) {
                 // A longer value may continue in the next chunk.
                 break;
@@ -182,10 +279,10 @@ impl MaskStream {
             out.extend_from_slice(&masker.replacements[found.pattern().as_usize()]);
             written = found.end();
         }
-        let hold_from = Self::hold_from(masker, &buffer, written);
+        let hold_from = Self::hold_from(masker, buffer, written);
         out.extend_from_slice(&buffer[written..hold_from]);
         self.held.extend_from_slice(&buffer[hold_from..]);
-        buffer.zeroize();
+        joined.zeroize();
     }
 
     /// Flushes what was held back (the stream ended).
@@ -265,7 +362,54 @@ mod tests {
         assert_eq!(mask_chunks(&m, &[b"on and on"]), b"on and on");
     }
 
+    /// The whole text masked in one search, with no filter and no stream.
+    fn reference(masker: &Masker, text: &[u8]) -> Vec<u8> {
+        let Some(automaton) = &masker.automaton else {
+            return text.to_vec();
+        };
+        let mut out = Vec::new();
+        let mut written = 0;
+        for found in automaton.find_iter(text) {
+            out.extend_from_slice(&text[written..found.start()]);
+            out.extend_from_slice(&masker.replacements[found.pattern().as_usize()]);
+            written = found.end();
+        }
+        out.extend_from_slice(&text[written..]);
+        out
+    }
+
     proptest! {
+        /// Values that overlap and begin one another, over a four-letter alphabet:
+        /// the filtered, streamed masking equals one search of the whole text,
+        /// wherever the writes are cut.
+        #[test]
+        fn streaming_equals_one_search_of_the_whole_text(
+            values in proptest::collection::vec("[a-d]{4,12}", 1..4),
+            text in "[a-e]{0,300}",
+            cuts in proptest::collection::vec(0usize..300, 0..8),
+        ) {
+            let named: Vec<(String, SecretString)> = values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (format!("V{i}"), SecretString::from(v.clone())))
+                .collect();
+            let m = Masker::new(&named);
+            let bytes = text.as_bytes();
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c % (bytes.len() + 1)).collect();
+            cuts.sort_unstable();
+            let mut chunks = Vec::new();
+            let mut last = 0;
+            for cut in cuts {
+                chunks.push(&bytes[last..cut]);
+                last = cut;
+            }
+            chunks.push(&bytes[last..]);
+            prop_assert_eq!(
+                String::from_utf8(mask_chunks(&m, &chunks)).unwrap(),
+                String::from_utf8(reference(&m, bytes)).unwrap()
+            );
+        }
+
         /// Wherever the output is cut into writes, no form of a value survives,
         /// and output without values passes byte for byte.
         #[test]

@@ -19,7 +19,11 @@ use zeroize::Zeroize;
 use super::mask::{MaskStream, Masker};
 
 /// How much is read from a pipe at once.
-const CHUNK: usize = 64 * 1024;
+const CHUNK: usize = 256 * 1024;
+
+/// The capacity asked for each pipe (Linux's default is 64 KiB): fewer switches
+/// between the program and envgate when output is heavy.
+const PIPE_CAPACITY: nix::libc::c_int = 1024 * 1024;
 
 /// The masker the pump threads use; replaced when `--watch` brings new values.
 type Shared = Arc<Mutex<Arc<Masker>>>;
@@ -88,6 +92,8 @@ impl MaskedOutput {
 /// One pipe whose read end a new thread masks into `target`; returns the write end.
 fn start_pump(target: RawFd, masker: &Shared, done: Sender<()>) -> std::io::Result<OwnedFd> {
     let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    // Above the system's pipe-max-size this fails; the default capacity still works.
+    let _ = nix::fcntl::fcntl(&read, nix::fcntl::FcntlArg::F_SETPIPE_SZ(PIPE_CAPACITY));
     let masker = Arc::clone(masker);
     std::thread::Builder::new()
         .name("envgate-mask".to_owned())
