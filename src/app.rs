@@ -113,6 +113,36 @@ impl Context<'_> {
         }
     }
 
+    /// Every local source, the `--secrets-dir` mount listed now (again on each
+    /// `--watch` refresh, so a mount that changes in place is seen).
+    fn resolve_local(&self, schema: &Schema) -> Resolution {
+        let mount = self
+            .options
+            .secrets_dir
+            .as_deref()
+            .map(resolve::SecretsMount::scan);
+        let (mount, failure) = match mount {
+            Some(Ok(mount)) => (Some(mount), None),
+            Some(Err(error)) => (None, Some(error)),
+            None => (None, None),
+        };
+        let mut resolution = resolve::resolve_with_mount(
+            schema,
+            &self.environment,
+            &self.env,
+            mount.as_ref(),
+            &self.env_files,
+        );
+        if let Some(error) = failure {
+            // Listed at the start (exit 66); gone since: the refresh reports it.
+            resolution.problems.push(
+                Problem::error(Code::FileUnreadable, error.to_string())
+                    .help("Check that the --secrets-dir mount is still there."),
+            );
+        }
+        resolution
+    }
+
     fn schema_path(&self) -> PathBuf {
         self.options
             .schema
@@ -168,6 +198,10 @@ fn execute(options: &Options, action: Action, mut env: EnvSnapshot) -> Result<u8
         env_file_warnings,
     };
     let schema = schema::from_path(&context.schema_path())?;
+    if let Some(dir) = &options.secrets_dir {
+        // A mount that cannot be listed stops the run before anything is read.
+        resolve::SecretsMount::scan(dir)?;
+    }
     match action {
         Action::Docs {
             format,
@@ -226,7 +260,7 @@ fn import(
         return Ok(exit::CONFIG_INVALID);
     }
     // The values come from the file and the environment, never from the store.
-    let resolution = resolve::resolve(schema, environment, &context.env, &context.env_files);
+    let resolution = context.resolve_local(schema);
     let problems = collect_problems(context, schema, &resolution, Vec::new());
     let blocking = crate::import::blocking(&problems, schema, environment);
     if !blocking.is_empty() {
@@ -456,7 +490,7 @@ fn validate_and_report(
         says.problems(schema, None, &[unknown_environment(schema, environment)]);
         return (exit::CONFIG_INVALID, None);
     }
-    let mut resolution = resolve::resolve(schema, environment, &context.env, &context.env_files);
+    let mut resolution = context.resolve_local(schema);
     let secrets = secrets::resolve_secrets(
         schema,
         environment,

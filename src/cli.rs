@@ -73,6 +73,9 @@ struct ValueArgs {
     /// A .env file to read (repeatable; later files win).
     #[arg(long = "env-file", value_name = "FILE")]
     env_files: Vec<PathBuf>,
+    /// A directory of files named after variables (Docker/Kubernetes secret mounts), between NAME_FILE and --env-file.
+    #[arg(long, value_name = "DIR")]
+    secrets_dir: Option<PathBuf>,
     /// The environment to validate for [default: $ENVIRONMENT, else development].
     #[arg(long, value_name = "NAME")]
     environment: Option<String>,
@@ -95,6 +98,7 @@ impl ValueArgs {
         env_files.extend(after.env_files);
         ValueArgs {
             env_files,
+            secrets_dir: after.secrets_dir.or(self.secrets_dir),
             environment: after.environment.or(self.environment),
             audit_log: after.audit_log.or(self.audit_log),
             force: self.force || after.force,
@@ -365,6 +369,8 @@ pub struct Options {
     pub schema: Option<PathBuf>,
     /// `--env-file`s, in order.
     pub env_files: Vec<PathBuf>,
+    /// `--secrets-dir`, when given.
+    pub secrets_dir: Option<PathBuf>,
     /// `--environment`, when given.
     pub environment: Option<String>,
     /// `--format`, when given.
@@ -575,6 +581,7 @@ impl Cli {
         let options = Options {
             schema: common.schema,
             env_files: values.env_files,
+            secrets_dir: values.secrets_dir,
             environment: values.environment,
             format: report.format,
             explain: report.explain,

@@ -115,6 +115,21 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// The `--secrets-dir` directory cannot be listed.
+    #[error("cannot read the secrets directory {}: {}", path.display(), io_reason(source))]
+    #[diagnostic(
+        code(envgate::secrets_dir::unreadable),
+        help(
+            "Check the path given to --secrets-dir, and that this user may list it (secret mounts are often root-only)."
+        )
+    )]
+    SecretsDirUnreadable {
+        /// The path as given.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+
     /// An `--env-file` is not UTF-8, too large, or does not parse.
     #[error("env file {}{}: {reason}", path.display(), line.map(|line| format!(", line {line}")).unwrap_or_default())]
     #[diagnostic(
@@ -292,6 +307,7 @@ impl Error {
         match self {
             Self::SchemaNotFound { .. }
             | Self::EnvFileNotFound { .. }
+            | Self::SecretsDirUnreadable { .. }
             | Self::DocsUnreadable { .. } => exit::NO_INPUT,
             Self::SchemaTooLarge { .. } | Self::SchemaInvalid(_) => exit::SCHEMA_INVALID,
             Self::EnvFileInvalid { .. } | Self::Setting { .. } => exit::CONFIG_INVALID,

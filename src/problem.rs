@@ -123,6 +123,7 @@ codes! {
     NulByte => "envgate::nul_byte", "A value contains a NUL byte, which no environment variable can hold.";
     TooLongForExec => "envgate::too_long_for_exec", "A value is longer than the kernel accepts for one environment variable.";
     UnresolvedReference => "envgate::unresolved_reference", "A Secrets Manager reference in the environment could not be resolved.";
+    SecretsDirUnknownName => "envgate::secrets_dir_unknown_name", "A `--secrets-dir` file is named after no schema variable.";
 }
 
 impl fmt::Display for Code {

@@ -3,8 +3,9 @@
 //! One pipeline for every source. Local sources are asked in precedence order,
 //! highest first, and the first that has a usable value wins: the process
 //! environment (or `NAME_FILE`, the Docker/Kubernetes convention: that file's
-//! content with one trailing newline trimmed), the variable's aliases, `--env-file`
-//! files (later files win), then the schema `default`. Each is a [`Source`]; a new
+//! content with one trailing newline trimmed), the variable's aliases, the
+//! `--secrets-dir` mount ([`mounts`]), `--env-file` files (later files win), then
+//! the schema `default`. Each is a [`Source`]; a new
 //! source joins the list without touching the others. AWS Secrets Manager comes
 //! last in time but first in precedence: the `secrets` stage reads what the local
 //! values and the schema ask for, and hands each outcome to
@@ -18,6 +19,7 @@
 //! held as [`SecretString`] from the moment they are read.
 
 pub mod env_file;
+pub mod mounts;
 mod snapshot;
 
 use std::collections::HashMap;
@@ -31,6 +33,7 @@ use crate::error::Error;
 use crate::fsio::{io_reason, read_regular};
 use crate::problem::{Code, Problem};
 use crate::schema::{Schema, VarSpec};
+pub use mounts::SecretsMount;
 pub use snapshot::EnvSnapshot;
 
 /// The largest `NAME_FILE` or `--env-file` envgate reads.
@@ -171,6 +174,8 @@ pub enum Origin {
     Alias(String),
     /// The file named by `NAME_FILE`.
     File(PathBuf),
+    /// A file of the `--secrets-dir` mount.
+    SecretsDir(PathBuf),
     /// An `--env-file`.
     EnvFile(PathBuf),
     /// The schema default.
@@ -196,6 +201,7 @@ impl fmt::Display for Origin {
             Self::Env => f.write_str("env"),
             Self::Alias(alias) => write!(f, "env ({alias})"),
             Self::File(path) => write!(f, "file {}", path.display()),
+            Self::SecretsDir(path) => write!(f, "secrets-dir {}", path.display()),
             Self::EnvFile(path) => write!(f, "env-file {}", path.display()),
             Self::Default => f.write_str("default"),
             Self::Unset => f.write_str("unset"),
@@ -388,13 +394,31 @@ pub fn resolve(
     env: &EnvSnapshot,
     env_files: &[EnvFile],
 ) -> Resolution {
-    let sources: [&dyn Source; 4] = [
-        &ProcessEnv(env),
-        &Aliases(env),
-        &EnvFiles(env_files),
-        &Defaults,
-    ];
-    resolve_from(schema, environment, &sources)
+    resolve_with_mount(schema, environment, env, None, env_files)
+}
+
+/// [`resolve`], with a `--secrets-dir` mount between the process environment
+/// and the env files; its unknown names become warnings of the resolution.
+#[must_use]
+pub fn resolve_with_mount(
+    schema: &Schema,
+    environment: &str,
+    env: &EnvSnapshot,
+    mount: Option<&SecretsMount>,
+    env_files: &[EnvFile],
+) -> Resolution {
+    let (process, aliases, files) = (ProcessEnv(env), Aliases(env), EnvFiles(env_files));
+    let mut sources: Vec<&dyn Source> = vec![&process, &aliases];
+    if let Some(mount) = mount {
+        sources.push(mount);
+    }
+    sources.push(&files);
+    sources.push(&Defaults);
+    let mut resolution = resolve_from(schema, environment, &sources);
+    if let Some(mount) = mount {
+        resolution.problems.extend(mount.unknown_names(schema));
+    }
+    resolution
 }
 
 /// Resolves every schema variable from `sources`, highest precedence first.

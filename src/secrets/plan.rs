@@ -106,7 +106,11 @@ fn need_for(
 ) -> Option<Need> {
     let from_environment = matches!(
         resolved.origin,
-        Origin::Env | Origin::Alias(_) | Origin::File(_) | Origin::EnvFile(_)
+        Origin::Env
+            | Origin::Alias(_)
+            | Origin::File(_)
+            | Origin::SecretsDir(_)
+            | Origin::EnvFile(_)
     );
     let env_reference = resolved
         .value

@@ -147,7 +147,9 @@ fn missing(schema: &Schema, var: &VarSpec, environment: &str) -> Problem {
 fn deprecation(var: &VarSpec, origin: &Origin) -> Option<Problem> {
     let (set_as, replacement) = match origin {
         Origin::Alias(alias) => (alias.clone(), format!("Rename {alias} to {}.", var.name)),
-        Origin::Env | Origin::File(_) | Origin::EnvFile(_) if var.deprecated.is_some() => {
+        Origin::Env | Origin::File(_) | Origin::SecretsDir(_) | Origin::EnvFile(_)
+            if var.deprecated.is_some() =>
+        {
             (var.name.clone(), format!("Stop setting {}.", var.name))
         }
         _ => return None,

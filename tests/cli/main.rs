@@ -21,4 +21,5 @@ mod rotation_guard;
 mod rotation_pg;
 mod schema_errors;
 mod secrets;
+mod secrets_dir;
 mod supervise;
