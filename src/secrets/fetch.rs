@@ -4,9 +4,13 @@
 //!
 //! Why a fallback: the guide's IAM policy grants `secretsmanager:GetSecretValue`
 //! but not `secretsmanager:BatchGetSecretValue`, and the batch action has a far
-//! lower rate quota (100 requests per second per region, against 10,000). In
-//! `auto` mode a batch call that is denied or throttled is replaced by concurrent
-//! GetSecretValue calls for its ids.
+//! lower rate quota (100 requests per second per region, not adjustable, against
+//! 10,000). In `auto` mode each batch call is tried once, without the SDK's
+//! retries: when it is throttled (or denied, or fails any other way) its ids go
+//! at once to concurrent GetSecretValue calls, which retry as usual, within the
+//! same deadline. Ids that a batch already returned are not fetched again. In a
+//! restart storm the batch quota runs out first; waiting for it (the SDK's
+//! backoff) leaves the far larger GetSecretValue quota idle.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -165,7 +169,7 @@ pub async fn fetch(client: &Client, requests: &[Request], mode: FetchMode) -> Ou
     let mut results = Vec::new();
     let calls = batched.iter().map(|ids| {
         counters.batch.fetch_add(1, Ordering::Relaxed);
-        batch_get(client, ids)
+        batch_get(client, ids, mode == FetchMode::Auto)
     });
     let outcomes = join_all(calls).await;
     for (ids, outcome) in batched.into_iter().zip(outcomes) {
@@ -194,23 +198,32 @@ fn current(secret_id: String) -> Request {
     }
 }
 
+/// Whether a failed batch call's ids are worth single reads: everything but a
+/// missing credential chain or the spent deadline, which single reads would
+/// meet too.
 fn falls_back(error: &FetchError) -> bool {
-    matches!(
+    !matches!(
         error,
-        FetchError::AccessDenied { .. } | FetchError::Throttled
+        FetchError::NoCredentials { .. } | FetchError::Timeout
     )
 }
 
 type Found = Vec<(Request, Result<FetchedSecret, FetchError>)>;
 
-/// One BatchGetSecretValue call; `Err` when the call itself failed.
-async fn batch_get(client: &Client, ids: &[String]) -> Result<Found, FetchError> {
-    let output = client
+/// One BatchGetSecretValue call; `Err` when the call itself failed. With
+/// `once`, the SDK does not retry it (`auto` falls back instead).
+async fn batch_get(client: &Client, ids: &[String], once: bool) -> Result<Found, FetchError> {
+    let mut call = client
         .batch_get_secret_value()
         .set_secret_id_list(Some(ids.to_vec()))
-        .send()
-        .await
-        .map_err(|error| map_sdk_error(&error))?;
+        .customize();
+    if once {
+        call = call.config_override(
+            aws_sdk_secretsmanager::config::Config::builder()
+                .retry_config(aws_config::retry::RetryConfig::disabled()),
+        );
+    }
+    let output = call.send().await.map_err(|error| map_sdk_error(&error))?;
     let found = ids
         .iter()
         .map(|id| {

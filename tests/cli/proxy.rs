@@ -17,6 +17,9 @@ pub(crate) enum Behaviour {
     Forward,
     /// Answer every `n`-th request with ThrottlingException.
     ThrottleEvery(usize),
+    /// Answer every request of this action with ThrottlingException (a spent quota).
+    #[allow(dead_code)] // used by the fetch tests, not by benches/secrets.rs
+    ThrottleAction(&'static str),
     /// Accept connections and never answer.
     Hang,
     /// Forward everything but this action, which is never answered.
@@ -137,6 +140,7 @@ fn serve(
                 return;
             }
             Behaviour::ThrottleEvery(n) if number.is_multiple_of(n) => throttled(),
+            Behaviour::ThrottleAction(spent) if action == spent => throttled(),
             Behaviour::DelayMs(delay) => {
                 std::thread::sleep(Duration::from_millis(delay));
                 match forward(upstream, &request) {

@@ -594,7 +594,8 @@ fn two_hundred_launches_through_throttling_all_succeed_with_full_configuration()
     }
     let pairs: Vec<(&str, &str)> = vars.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
     let text = schema(&env, &pairs);
-    // Every fourth request is answered with ThrottlingException.
+    // Every fourth request is answered with ThrottlingException: a server short
+    // of capacity for every action, where retrying the batch is the cheap answer.
     let proxy = Proxy::start(&upstream, Behaviour::ThrottleEvery(4));
     let echo = (0..25)
         .map(|index| format!("$S{index:02}"))
@@ -606,7 +607,7 @@ fn two_hundred_launches_through_throttling_all_succeed_with_full_configuration()
         .join(" ");
     let template = gate(&text, &proxy.url)
         .env("ENVIRONMENT", &env)
-        .args(["--", "sh", "-c"])
+        .args(["--fetch", "batch", "--", "sh", "-c"])
         .args([format!("echo \"{echo}\"")]);
     let started = Instant::now();
     let children: Vec<_> = (0..200)
@@ -713,10 +714,117 @@ fn throttling_past_every_retry_exits_69_and_launches_nothing() {
     assert_eq!(run.code, 69, "{}", run.transcript());
     assert!(run.stderr.contains("envgate::throttled"), "{}", run.stderr);
     assert!(!marker.exists());
-    // Retried, then fell back to GetSecretValue, which was retried too.
-    assert!(proxy.count("BatchGetSecretValue") > 1, "batch retried");
+    // Tried once, then fell back to GetSecretValue, which was retried.
+    assert_eq!(proxy.count("BatchGetSecretValue"), 1, "batch not retried");
     assert!(
         proxy.count("GetSecretValue") > 1,
-        "fell back to single reads"
+        "fell back to single reads, retried"
+    );
+}
+
+#[test]
+fn auto_switches_to_single_reads_at_the_first_throttled_batch() {
+    let upstream = endpoint();
+    let sm = client(&upstream);
+    let env = unique("quota");
+    let mut vars = Vec::new();
+    for index in 0..41 {
+        create_secret(
+            &sm,
+            &format!("{env}/app/q{index:02}"),
+            &format!(r#"{{"v":"value-{index}"}}"#),
+        );
+        vars.push((format!("Q{index:02}"), format!("app/q{index:02}#v")));
+    }
+    let pairs: Vec<(&str, &str)> = vars.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    // The batch quota is spent: every BatchGetSecretValue is throttled.
+    let proxy = Proxy::start(&upstream, Behaviour::ThrottleAction("BatchGetSecretValue"));
+    let started = Instant::now();
+    let run = gate(&schema(&env, &pairs), &proxy.url)
+        .env("ENVIRONMENT", &env)
+        .args(["--", "sh", "-c", "echo \"$Q00 $Q40\""])
+        .run();
+    let took = started.elapsed();
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert_eq!(run.stdout, "value-0 value-40\n");
+    assert_eq!(
+        proxy.count("BatchGetSecretValue"),
+        3,
+        "each of the 3 batches tried once, no backoff on a spent quota"
+    );
+    assert_eq!(proxy.count("GetSecretValue"), 41, "each secret read once");
+    assert!(
+        took < Duration::from_secs(10),
+        "no waiting on the batch quota: {took:?}"
+    );
+}
+
+#[test]
+fn forty_launches_with_the_batch_quota_spent_all_succeed_through_single_reads() {
+    let upstream = endpoint();
+    let sm = client(&upstream);
+    let env = unique("storm");
+    let mut vars = Vec::new();
+    for index in 0..25 {
+        create_secret(
+            &sm,
+            &format!("{env}/svc/s{index:02}"),
+            &format!(r#"{{"v":"value-{index}"}}"#),
+        );
+        vars.push((format!("S{index:02}"), format!("svc/s{index:02}#v")));
+    }
+    let pairs: Vec<(&str, &str)> = vars.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let proxy = Proxy::start(&upstream, Behaviour::ThrottleAction("BatchGetSecretValue"));
+    let template = gate(&schema(&env, &pairs), &proxy.url)
+        .env("ENVIRONMENT", &env)
+        .args(["--", "sh", "-c", "echo \"$S00 $S24\""]);
+    let children: Vec<_> = (0..40)
+        .map(|_| {
+            template
+                .command()
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let run = crate::harness::from_output(child.wait_with_output().unwrap());
+        assert_eq!(run.code, 0, "{}", run.transcript());
+        assert_eq!(run.stdout, "value-0 value-24\n");
+    }
+    assert_eq!(
+        proxy.count("BatchGetSecretValue"),
+        80,
+        "2 batches per launch, tried once"
+    );
+    assert_eq!(
+        proxy.count("GetSecretValue"),
+        1000,
+        "then each secret read once"
+    );
+}
+
+#[test]
+fn batch_mode_still_retries_a_throttled_batch() {
+    let upstream = endpoint();
+    let sm = client(&upstream);
+    let env = unique("batchonly");
+    create_secret(&sm, &format!("{env}/db"), r#"{"password":"p"}"#);
+    let proxy = Proxy::start(&upstream, Behaviour::ThrottleEvery(1));
+    let text = schema(&env, &[("DATABASE_PASSWORD", "db#password")]);
+    let run = gate(&text, &proxy.url)
+        .env("ENVIRONMENT", &env)
+        .args(["--fetch", "batch", "--", "printenv", "DATABASE_PASSWORD"])
+        .run();
+    assert_eq!(run.code, 69, "{}", run.transcript());
+    assert!(
+        proxy.count("BatchGetSecretValue") > 1,
+        "retried with backoff"
+    );
+    assert_eq!(
+        proxy.count("GetSecretValue"),
+        0,
+        "no fallback in batch mode"
     );
 }
