@@ -37,6 +37,8 @@ pub enum FetchMode {
     Batch,
     /// One GetSecretValue call per secret.
     Single,
+    /// Through the Secrets Manager Agent on this host (`ENVGATE_SECRETS_AGENT`).
+    Agent,
 }
 
 /// A secret as Secrets Manager returned it; its value is held as a secret from
@@ -111,6 +113,11 @@ pub enum FetchError {
     },
     /// The deadline passed.
     Timeout,
+    /// The Secrets Manager Agent has no token from envgate, or refused it.
+    AgentToken {
+        /// What is wrong.
+        reason: String,
+    },
     /// The credential chain found no credentials.
     NoCredentials {
         /// The SDK's explanation.
@@ -138,6 +145,7 @@ impl FetchError {
             Self::Unavailable { .. } => "Unreachable",
             Self::Timeout => "Timeout",
             Self::NoCredentials { .. } => "NoCredentials",
+            Self::AgentToken { .. } => "AgentToken",
         }
     }
 }
@@ -163,7 +171,7 @@ struct Counters {
 pub async fn fetch(client: &Client, requests: &[Request], mode: FetchMode) -> Outcome {
     let counters = Counters::default();
     let (batched, mut singles) = match mode {
-        FetchMode::Single => (Vec::new(), requests.to_vec()),
+        FetchMode::Single | FetchMode::Agent => (Vec::new(), requests.to_vec()),
         FetchMode::Auto | FetchMode::Batch => batches(requests),
     };
     let mut results = Vec::new();

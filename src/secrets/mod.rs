@@ -7,6 +7,7 @@
 //! each variable's value out of its secret, and this module turns every outcome
 //! into values in the [`Resolution`] or per-variable problems.
 
+pub mod agent;
 pub mod extract;
 pub mod fetch;
 pub mod plan;
@@ -131,10 +132,16 @@ pub fn resolve_secrets(
         };
     }
     let requests = plan.requests();
+    let agent = uses_agent(options, env);
     let context = Context {
         schema,
         environment,
-        endpoint: endpoint(env, options.region.as_deref()),
+        endpoint: if agent {
+            agent_endpoint(env)
+        } else {
+            endpoint(env, options.region.as_deref())
+        },
+        agent,
         region: options.region.clone(),
         timeout: options.timeout,
     };
@@ -159,6 +166,8 @@ struct Context<'a> {
     schema: &'a Schema,
     environment: &'a str,
     endpoint: String,
+    /// Read through the Secrets Manager Agent.
+    agent: bool,
     region: Option<String>,
     timeout: Duration,
 }
@@ -196,10 +205,34 @@ fn run_fetch(
     env: &EnvSnapshot,
     requests: &[Request],
 ) -> Result<Outcome, FetchError> {
+    if uses_agent(options, env) {
+        let agent = agent::Agent::from_env(env)?;
+        return block_on_within(options.timeout, async {
+            Ok(agent::fetch(&agent, requests).await)
+        });
+    }
     block_on_within(options.timeout, async {
         let client = Client::new(&sdk_config(options, env).await?);
         Ok(fetch::fetch(&client, requests, options.mode).await)
     })
+}
+
+/// `--fetch agent`, or `ENVGATE_SECRETS_AGENT` set and `--fetch` left at `auto`.
+fn uses_agent(options: &SecretsOptions, env: &EnvSnapshot) -> bool {
+    options.mode == FetchMode::Agent
+        || (options.mode == FetchMode::Auto
+            && env
+                .get_str("ENVGATE_SECRETS_AGENT")
+                .is_some_and(|url| !url.is_empty()))
+}
+
+/// The agent's address, for messages.
+fn agent_endpoint(env: &EnvSnapshot) -> String {
+    let base = env
+        .get_str("ENVGATE_SECRETS_AGENT")
+        .filter(|url| !url.is_empty())
+        .unwrap_or(agent::DEFAULT_AGENT);
+    format!("{} (the Secrets Manager Agent)", without_credentials(base))
 }
 
 /// The ARN of the caller (STS GetCallerIdentity), for `--audit-principal`.
@@ -593,6 +626,16 @@ fn fetch_problem(context: &Context<'_>, need: &Need, error: &FetchError) -> Prob
             format!("{var}: Secrets Manager throttled the requests for `{id}` past {MAX_ATTEMPTS} attempts"),
         )
         .help("Containers starting at once share the account's request quota. Stagger the start, or use --fetch single (GetSecretValue has a far higher quota than BatchGetSecretValue)."),
+        FetchError::Unavailable { reason } if context.agent => Problem::error(
+            Code::StoreUnavailable,
+            format!("{var}: cannot read secret `{id}` through {endpoint}: {reason}"),
+        )
+        .help("Check that the agent runs on this host (curl its /ping), that ENVGATE_SECRETS_AGENT names its port, and the agent's own log for its access to Secrets Manager."),
+        FetchError::AgentToken { reason } => Problem::error(
+            Code::StoreUnavailable,
+            format!("{var}: cannot read secret `{id}` through {endpoint}: {reason}"),
+        )
+        .help("The agent accepts requests that carry its SSRF token. Set AWS_TOKEN to the token the agent was started with (or file://PATH), as for the agent itself."),
         FetchError::Unavailable { reason } => Problem::error(
             Code::StoreUnavailable,
             format!("{var}: cannot read secret `{id}` from Secrets Manager at {endpoint}: {reason}"),

@@ -4,6 +4,7 @@ mod harness;
 mod moto;
 mod proxy;
 
+mod agent;
 mod audit;
 mod canary;
 mod check;

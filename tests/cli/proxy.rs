@@ -28,7 +28,50 @@ pub(crate) enum Behaviour {
     /// Forward every request after this many milliseconds (a distant region).
     #[allow(dead_code)] // used by benches/secrets.rs, which includes this file
     DelayMs(u64),
+    /// AWS's two rate quotas as token buckets (requests per second, a second of
+    /// burst): a request that finds its action's bucket empty is throttled.
+    #[allow(dead_code)] // used by benches/storm.rs, which includes this file
+    Quota {
+        /// BatchGetSecretValue requests per second.
+        batch_per_sec: u32,
+        /// GetSecretValue requests per second.
+        single_per_sec: u32,
+    },
 }
+
+/// One token bucket.
+struct Bucket {
+    tokens: f64,
+    rate: f64,
+    last: std::time::Instant,
+}
+
+impl Bucket {
+    fn new(rate: u32) -> Self {
+        Self {
+            tokens: f64::from(rate),
+            rate: f64::from(rate),
+            last: std::time::Instant::now(),
+        }
+    }
+
+    /// Takes a token if there is one.
+    fn take(&mut self) -> bool {
+        let now = std::time::Instant::now();
+        let refill = now.duration_since(self.last).as_secs_f64() * self.rate;
+        self.tokens = (self.tokens + refill).min(self.rate);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// The quota buckets of a [`Behaviour::Quota`] proxy, shared by its connections.
+type Buckets = Arc<Mutex<HashMap<&'static str, Bucket>>>;
 
 /// A running proxy; it lives as long as the test process.
 pub(crate) struct Proxy {
@@ -46,12 +89,25 @@ impl Proxy {
         let counts = Arc::new(Mutex::new(HashMap::new()));
         let seen = Arc::new(AtomicUsize::new(0));
         let shared = Arc::clone(&counts);
+        let buckets: Buckets = Arc::new(Mutex::new(HashMap::new()));
+        if let Behaviour::Quota {
+            batch_per_sec,
+            single_per_sec,
+        } = behaviour
+        {
+            let mut quota = buckets.lock().unwrap();
+            quota.insert("BatchGetSecretValue", Bucket::new(batch_per_sec));
+            quota.insert("GetSecretValue", Bucket::new(single_per_sec));
+        }
         std::thread::spawn(move || {
             for connection in listener.incoming().flatten() {
                 let upstream = upstream.clone();
                 let counts = Arc::clone(&shared);
                 let seen = Arc::clone(&seen);
-                std::thread::spawn(move || serve(connection, &upstream, behaviour, &counts, &seen));
+                let buckets = Arc::clone(&buckets);
+                std::thread::spawn(move || {
+                    serve(connection, &upstream, behaviour, &counts, &seen, &buckets);
+                });
             }
         });
         Self { url, counts }
@@ -67,9 +123,15 @@ impl Proxy {
             .unwrap_or(0)
     }
 
-    /// All requests seen.
+    /// All requests seen (a throttled one counts once, under its action).
     pub(crate) fn total(&self) -> usize {
-        self.counts.lock().unwrap().values().sum()
+        self.counts
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(action, _)| !action.ends_with(" throttled"))
+            .map(|(_, count)| count)
+            .sum()
     }
 }
 
@@ -119,6 +181,7 @@ fn serve(
     behaviour: Behaviour,
     counts: &Mutex<HashMap<String, usize>>,
     seen: &AtomicUsize,
+    buckets: &Buckets,
 ) {
     let mut writer = client.try_clone().unwrap();
     let mut reader = BufReader::new(client);
@@ -141,6 +204,20 @@ fn serve(
             }
             Behaviour::ThrottleEvery(n) if number.is_multiple_of(n) => throttled(),
             Behaviour::ThrottleAction(spent) if action == spent => throttled(),
+            Behaviour::Quota { .. }
+                if buckets
+                    .lock()
+                    .unwrap()
+                    .get_mut(action.as_str())
+                    .is_some_and(|bucket| !bucket.take()) =>
+            {
+                *counts
+                    .lock()
+                    .unwrap()
+                    .entry(format!("{action} throttled"))
+                    .or_default() += 1;
+                throttled()
+            }
             Behaviour::DelayMs(delay) => {
                 std::thread::sleep(Duration::from_millis(delay));
                 match forward(upstream, &request) {

@@ -1,0 +1,180 @@
+//! Restart storm: N launches at once, 40 secrets each, through a proxy that
+//! enforces Secrets Manager's two rate quotas as token buckets, for each fetch
+//! mode (`auto`, `batch`, `single`, and `agent`: one AWS Secrets Manager Agent for
+//! all of them). Needs moto's server (`eval "$(scripts/moto-server.sh start)"`) and
+//! the agent (`scripts/setup-test-env.sh`).
+//!
+//! Run with `cargo bench --bench storm` (optionally `-- 50 100` for other sizes).
+//! Prints a Markdown table for docs/BENCHMARKS.md: completion time of the whole
+//! storm, failures, and the calls that reached the proxy by kind.
+//!
+//! Scale: AWS allows BatchGetSecretValue 100/s and GetSecretValue 10,000/s per
+//! account and region. moto's server here answers about 150-200 requests/s, so
+//! both quotas are scaled by 1/20: 5/s and 500/s (the single quota then sits above
+//! what moto serves, as AWS's does above what a fleet asks).
+
+#[allow(dead_code)]
+#[path = "../tests/cli/harness.rs"]
+mod harness;
+#[allow(dead_code)]
+#[path = "../tests/cli/moto.rs"]
+mod moto;
+#[allow(dead_code)]
+#[path = "../tests/cli/proxy.rs"]
+mod proxy;
+
+use std::fmt::Write as _;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SECRETS: usize = 40;
+const BATCH_PER_SEC: u32 = 5;
+const SINGLE_PER_SEC: u32 = 500;
+const TOKEN: &str = "storm-agent-token";
+
+struct Agent {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_agent(upstream: &str, dir: &std::path::Path) -> Agent {
+    let bin = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(".tools/bin/aws_secretsmanager_agent");
+    assert!(
+        bin.exists(),
+        "build the agent first: scripts/setup-test-env.sh"
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = dir.join("agent.toml");
+    std::fs::write(
+        &config,
+        format!("log_level = \"WARN\"\nlog_to_file = false\nhttp_port = \"{port}\"\nttl_seconds = \"300\"\nvalidate_credentials = false\nregion = \"us-east-1\"\nmax_conn = \"1000\"\n"),
+    )
+    .unwrap();
+    let child = Command::new(bin)
+        .arg("--config")
+        .arg(&config)
+        .env_clear()
+        .env("AWS_TOKEN", TOKEN)
+        .env("AWS_ENDPOINT_URL", upstream)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Agent {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    }
+}
+
+/// One storm: returns (seconds, failures, batch calls, single calls, throttled).
+fn storm(upstream: &str, launches: usize, mode: &str) -> (f64, usize, usize, usize, usize) {
+    let client = moto::client(upstream);
+    let env = moto::unique("storm");
+    let mut schema = format!("[envgate]\nenvironments = [\"{env}\"]\n");
+    for index in 0..SECRETS {
+        moto::create_secret(
+            &client,
+            &format!("{env}/s{index:02}"),
+            &format!(r#"{{"v":"value-{index}"}}"#),
+        );
+        let _ = writeln!(schema, "[vars.S{index:02}]\nsecret = \"s{index:02}#v\"");
+    }
+    let proxy = proxy::Proxy::start(
+        upstream,
+        proxy::Behaviour::Quota {
+            batch_per_sec: BATCH_PER_SEC,
+            single_per_sec: SINGLE_PER_SEC,
+        },
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let agent = (mode == "agent").then(|| start_agent(&proxy.url, dir.path()));
+    let mut gate = moto::gate(&schema, &proxy.url)
+        .env("ENVIRONMENT", &env)
+        .env("ENVGATE_AUDIT_LOG", "off")
+        .args([
+            "--audit-log",
+            "off",
+            "--timeout",
+            "120",
+            "--fetch",
+            mode,
+            "--",
+            "true",
+        ]);
+    if let Some(agent) = &agent {
+        gate = gate
+            .env("ENVGATE_SECRETS_AGENT", &agent.url)
+            .env("AWS_TOKEN", TOKEN);
+    }
+    let started = Instant::now();
+    let children: Vec<Child> = (0..launches)
+        .map(|_| {
+            gate.command()
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let failures = children
+        .into_iter()
+        .map(|mut child| child.wait().unwrap())
+        .filter(|status| !status.success())
+        .count();
+    let seconds = started.elapsed().as_secs_f64();
+    (
+        seconds,
+        failures,
+        proxy.count("BatchGetSecretValue"),
+        proxy.count("GetSecretValue"),
+        proxy.count("BatchGetSecretValue throttled") + proxy.count("GetSecretValue throttled"),
+    )
+}
+
+fn main() {
+    let upstream = moto::endpoint();
+    let sizes: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|arg| arg.parse().ok())
+        .collect();
+    let sizes = if sizes.is_empty() {
+        vec![50, 100, 200]
+    } else {
+        sizes
+    };
+    let mut table = String::from(
+        "| launches | mode | storm done in | failures | BatchGetSecretValue | GetSecretValue | throttled |\n|---:|:---|---:|---:|---:|---:|---:|\n",
+    );
+    for &launches in &sizes {
+        for mode in ["auto", "batch", "single", "agent"] {
+            let (seconds, failures, batch, single, throttled) = storm(&upstream, launches, mode);
+            let _ = writeln!(
+                table,
+                "| {launches} | {mode} | {seconds:.1} s | {failures} | {batch} | {single} | {throttled} |"
+            );
+            eprintln!("{launches} {mode}: {seconds:.1} s, {failures} failures");
+        }
+    }
+    println!(
+        "Quotas scaled 1/20: BatchGetSecretValue {BATCH_PER_SEC}/s, GetSecretValue {SINGLE_PER_SEC}/s; {SECRETS} secrets per launch.\n"
+    );
+    print!("{table}");
+}

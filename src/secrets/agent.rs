@@ -1,0 +1,314 @@
+//! `--fetch agent`: reading through the AWS Secrets Manager Agent, or the Lambda
+//! Parameters and Secrets extension, on the same host.
+//!
+//! Both answer `GET /secretsmanager/get?secretId=…` (with `versionStage` or
+//! `versionId` for pinned references) with GetSecretValue's JSON, from a cache
+//! that they refresh every TTL, so a host running many processes costs one fetch
+//! per secret per TTL. Requests carry the agent's SSRF token in
+//! `X-Aws-Parameters-Secrets-Token`, taken from `AWS_TOKEN` (a value, or
+//! `file://PATH`), else `AWS_SESSION_TOKEN`, as the agent itself reads it. No AWS
+//! SDK is set up on this path: the agent holds the credentials. Errors come back
+//! as `{"__type": code, "message": …}` with the HTTP status of the AWS answer,
+//! and are mapped like the SDK's ([`super::fetch::map_code`]).
+
+use base64::Engine;
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use secrecy::{ExposeSecret, SecretBox, SecretString};
+use serde::Deserialize;
+use tokio::sync::Semaphore;
+
+use super::fetch::{FetchError, FetchedSecret, Outcome, map_code};
+use super::plan::Request;
+use super::reference::Selector;
+use crate::resolve::EnvSnapshot;
+
+/// The agent's default address (its `http_port` default, 2773).
+pub const DEFAULT_AGENT: &str = "http://127.0.0.1:2773";
+
+/// How many requests may be in flight to the agent at once.
+const CONCURRENCY: usize = 10;
+
+/// Where the agent listens and the token it wants.
+pub struct Agent {
+    /// `http://host:port`, without a trailing slash.
+    pub base: String,
+    token: SecretString,
+}
+
+impl std::fmt::Debug for Agent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Agent")
+            .field("base", &self.base)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Agent {
+    /// The agent of `ENVGATE_SECRETS_AGENT` (default [`DEFAULT_AGENT`]) and its token.
+    ///
+    /// # Errors
+    /// [`FetchError::AgentToken`] when no token is set or its file cannot be read.
+    pub fn from_env(env: &EnvSnapshot) -> Result<Self, FetchError> {
+        let base = env
+            .get_str("ENVGATE_SECRETS_AGENT")
+            .filter(|url| !url.is_empty())
+            .unwrap_or(DEFAULT_AGENT)
+            .trim_end_matches('/')
+            .to_owned();
+        if !base.starts_with("http://") {
+            return Err(FetchError::AgentToken {
+                reason: format!(
+                    "ENVGATE_SECRETS_AGENT must be an http:// URL on this host (got {base})"
+                ),
+            });
+        }
+        let token = token(env)?;
+        Ok(Self { base, token })
+    }
+}
+
+/// The SSRF token: `AWS_TOKEN` (or the file it names), else `AWS_SESSION_TOKEN`.
+fn token(env: &EnvSnapshot) -> Result<SecretString, FetchError> {
+    let Some(value) = ["AWS_TOKEN", "AWS_SESSION_TOKEN"]
+        .into_iter()
+        .find_map(|name| env.get_str(name).filter(|value| !value.is_empty()))
+    else {
+        return Err(FetchError::AgentToken {
+            reason: "no token for the agent: set AWS_TOKEN to the agent's SSRF token (or file://PATH of the file holding it)".to_owned(),
+        });
+    };
+    let Some(path) = value.strip_prefix("file://") else {
+        return Ok(SecretString::from(value.to_owned()));
+    };
+    let bytes = crate::fsio::read_regular(std::path::Path::new(path), 4096).map_err(|error| {
+        FetchError::AgentToken {
+            reason: format!(
+                "cannot read the agent's token from {path}: {}",
+                crate::fsio::io_reason(&error)
+            ),
+        }
+    })?;
+    let text = String::from_utf8(bytes).map_err(|_| FetchError::AgentToken {
+        reason: format!("the agent's token in {path} is not UTF-8"),
+    })?;
+    Ok(SecretString::from(text.trim().to_owned()))
+}
+
+/// Fetches every request through the agent, [`CONCURRENCY`] at once.
+pub async fn fetch(agent: &Agent, requests: &[Request]) -> Outcome {
+    let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let permits = Semaphore::new(CONCURRENCY);
+    let calls = requests.iter().map(|request| {
+        let (client, permits) = (&client, &permits);
+        async move {
+            let _permit = permits.acquire().await;
+            (request.clone(), get_one(client, agent, request).await)
+        }
+    });
+    let results = futures_util::future::join_all(calls).await;
+    Outcome {
+        single_calls: results.len(),
+        results,
+        batch_calls: 0,
+    }
+}
+
+type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Empty<Bytes>>;
+
+async fn get_one(
+    client: &HttpClient,
+    agent: &Agent,
+    request: &Request,
+) -> Result<FetchedSecret, FetchError> {
+    let uri = format!("{}/secretsmanager/get?{}", agent.base, query(request));
+    let call = hyper::Request::get(uri)
+        .header(
+            "X-Aws-Parameters-Secrets-Token",
+            agent.token.expose_secret(),
+        )
+        .body(Empty::new())
+        .map_err(|error| FetchError::Unavailable {
+            reason: format!("cannot build the request to the agent: {error}"),
+        })?;
+    let response = client
+        .request(call)
+        .await
+        .map_err(|error| FetchError::Unavailable {
+            reason: format!(
+                "the Secrets Manager Agent did not answer ({})",
+                reason(&error)
+            ),
+        })?;
+    let status = response.status().as_u16();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|error| FetchError::Unavailable {
+            reason: format!("the agent's answer broke off: {error}"),
+        })?
+        .to_bytes();
+    if status == 200 {
+        return parse(&body);
+    }
+    Err(agent_error(status, &body))
+}
+
+/// The innermost cause of a client error (hyper-util's own says only "client error").
+fn reason(error: &dyn std::error::Error) -> String {
+    let mut inner = error;
+    while let Some(source) = inner.source() {
+        inner = source;
+    }
+    inner.to_string()
+}
+
+/// `secretId=…` and the pin, percent-encoded.
+fn query(request: &Request) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    query.append_pair("secretId", &request.secret_id);
+    match &request.selector {
+        Selector::Current => {}
+        Selector::Stage(stage) => {
+            query.append_pair("versionStage", stage);
+        }
+        Selector::Version(id) => {
+            query.append_pair("versionId", id);
+        }
+    }
+    query.finish()
+}
+
+/// GetSecretValue's answer as the agent writes it (`CreatedDate` in seconds, as text).
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct AgentSecret {
+    #[serde(rename = "ARN")]
+    arn: Option<String>,
+    name: Option<String>,
+    version_id: Option<String>,
+    secret_string: Option<String>,
+    secret_binary: Option<String>,
+    #[serde(default)]
+    version_stages: Vec<String>,
+    created_date: Option<serde_json::Value>,
+}
+
+fn parse(body: &[u8]) -> Result<FetchedSecret, FetchError> {
+    let secret: AgentSecret =
+        serde_json::from_slice(body).map_err(|error| FetchError::Unavailable {
+            reason: format!("the agent's answer is not GetSecretValue's JSON ({error})"),
+        })?;
+    let binary = match secret.secret_binary {
+        Some(text) => Some(
+            base64::engine::general_purpose::STANDARD
+                .decode(text)
+                .map_err(|_| FetchError::Unavailable {
+                    reason: "the agent's SecretBinary is not base64".to_owned(),
+                })?,
+        ),
+        None => None,
+    };
+    let created = secret.created_date.and_then(|date| match date {
+        serde_json::Value::String(text) => text.parse::<f64>().ok(),
+        serde_json::Value::Number(number) => number.as_f64(),
+        _ => None,
+    });
+    Ok(FetchedSecret {
+        arn: secret.arn,
+        name: secret.name,
+        version_id: secret.version_id,
+        stages: secret.version_stages,
+        #[allow(clippy::cast_possible_truncation)] // seconds since 1970 fit
+        created: created.map(|seconds| seconds as i64),
+        string: secret.secret_string.map(SecretString::from),
+        binary: binary.map(|bytes| SecretBox::new(Box::new(bytes))),
+    })
+}
+
+/// An error answer: AWS's code and message when the agent passed them on, else
+/// what the agent itself refused.
+fn agent_error(status: u16, body: &[u8]) -> FetchError {
+    #[derive(Deserialize)]
+    struct AwsError {
+        #[serde(rename = "__type")]
+        kind: Option<String>,
+        message: Option<String>,
+    }
+    let text = String::from_utf8_lossy(body);
+    if let Ok(error) = serde_json::from_slice::<AwsError>(body)
+        && let Some(kind) = error.kind.as_deref()
+    {
+        return match kind {
+            "TimeoutError" | "ConnectionError" | "InternalFailure" => FetchError::Unavailable {
+                reason: format!(
+                    "the agent could not reach Secrets Manager ({kind}, HTTP {status})"
+                ),
+            },
+            _ => map_code(
+                Some(kind),
+                error.message.as_deref().unwrap_or_default(),
+                Some(status),
+            ),
+        };
+    }
+    match status {
+        403 => FetchError::AgentToken {
+            reason: format!(
+                "the agent refused the token ({}): AWS_TOKEN must hold the token the agent was started with",
+                text.trim()
+            ),
+        },
+        429 => FetchError::Throttled,
+        _ => FetchError::Unavailable {
+            reason: format!("the agent answered HTTP {status}: {}", text.trim()),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_agent_json_becomes_a_fetched_secret() {
+        let body = br#"{"ARN":"arn:aws:secretsmanager:us-east-1:1:secret:prod/db-AbCdEf","Name":"prod/db","VersionId":"v1","SecretString":"{\"password\":\"p\"}","VersionStages":["AWSCURRENT"],"CreatedDate":"1732958400.125"}"#;
+        let secret = parse(body).unwrap();
+        assert_eq!(secret.name.as_deref(), Some("prod/db"));
+        assert_eq!(secret.created, Some(1_732_958_400));
+        assert_eq!(secret.stages, ["AWSCURRENT"]);
+    }
+
+    #[test]
+    fn agent_errors_map_like_the_sdks() {
+        let not_found = br#"{"__type":"ResourceNotFoundException","message":"Secrets Manager can't find the specified secret."}"#;
+        assert_eq!(agent_error(400, not_found), FetchError::NotFound);
+        assert!(matches!(
+            agent_error(403, b"Bad Token"),
+            FetchError::AgentToken { .. }
+        ));
+        assert!(matches!(
+            agent_error(504, br#"{"__type":"TimeoutError","message":"Timeout"}"#),
+            FetchError::Unavailable { .. }
+        ));
+        assert_eq!(
+            agent_error(429, b"Connection limit exceeded"),
+            FetchError::Throttled
+        );
+    }
+
+    #[test]
+    fn pins_go_in_the_query() {
+        let request = Request {
+            secret_id: "prod/db key".to_owned(),
+            selector: Selector::Stage("AWSPREVIOUS".to_owned()),
+        };
+        assert_eq!(
+            query(&request),
+            "secretId=prod%2Fdb+key&versionStage=AWSPREVIOUS"
+        );
+    }
+}
