@@ -149,8 +149,61 @@ fn storm(upstream: &str, launches: usize, mode: &str) -> (f64, usize, usize, usi
     )
 }
 
+/// One launch through the agent against one direct launch, 40 secrets, warm
+/// agent cache, interleaved: (direct median, agent median, requests moto answered
+/// for 100 agent launches).
+fn latency(upstream: &str) -> (Duration, Duration, usize) {
+    let client = moto::client(upstream);
+    let env = moto::unique("latency");
+    let mut schema = format!("[envgate]\nenvironments = [\"{env}\"]\n");
+    for index in 0..SECRETS {
+        moto::create_secret(
+            &client,
+            &format!("{env}/s{index:02}"),
+            &format!(r#"{{"v":"value-{index}"}}"#),
+        );
+        let _ = writeln!(schema, "[vars.S{index:02}]\nsecret = \"s{index:02}#v\"");
+    }
+    let proxy = proxy::Proxy::start(upstream, proxy::Behaviour::Forward);
+    let dir = tempfile::tempdir().unwrap();
+    let agent = start_agent(&proxy.url, dir.path());
+    let direct = moto::gate(&schema, &proxy.url)
+        .env("ENVIRONMENT", &env)
+        .args(["--audit-log", "off", "--", "true"]);
+    let through = moto::gate(&schema, &proxy.url)
+        .env("ENVIRONMENT", &env)
+        .env("ENVGATE_SECRETS_AGENT", &agent.url)
+        .env("AWS_TOKEN", TOKEN)
+        .args(["--audit-log", "off", "--", "true"]);
+    let time = |gate: &harness::Envgate| {
+        let started = Instant::now();
+        assert_eq!(gate.run().code, 0);
+        started.elapsed()
+    };
+    let before = proxy.count("GetSecretValue");
+    for _ in 0..100 {
+        time(&through);
+    }
+    let agent_fetches = proxy.count("GetSecretValue") - before;
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for _ in 0..30 {
+        a.push(time(&direct));
+        b.push(time(&through));
+    }
+    a.sort();
+    b.sort();
+    (a[15], b[15], agent_fetches)
+}
+
 fn main() {
     let upstream = moto::endpoint();
+    let (direct, agent, fetches) = latency(&upstream);
+    println!(
+        "One launch, 40 secrets (medians of 30, interleaved): direct {:.1} ms, through the agent {:.1} ms, ratio {:.2}. 100 launches through the agent: {fetches} GetSecretValue calls reached Secrets Manager.\n",
+        direct.as_secs_f64() * 1000.0,
+        agent.as_secs_f64() * 1000.0,
+        agent.as_secs_f64() / direct.as_secs_f64()
+    );
     let sizes: Vec<usize> = std::env::args()
         .skip(1)
         .filter_map(|arg| arg.parse().ok())

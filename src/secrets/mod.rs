@@ -42,8 +42,23 @@ pub fn runtimes_started() -> usize {
     RUNTIMES_STARTED.with(std::cell::Cell::get)
 }
 
-/// Attempts per call, throttling included (adaptive retry with jitter).
-const MAX_ATTEMPTS: u32 = 8;
+/// The fewest attempts per call, throttling included (adaptive retry with jitter).
+const MIN_ATTEMPTS: u32 = 8;
+
+/// The longest wait between two attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
+/// Attempts per call: enough to keep retrying until the deadline. In a restart
+/// storm the quota, not the attempt count, must decide when the values arrive;
+/// `--timeout` bounds the whole fetch anyway. 8 for a 10 s deadline, 17 for the
+/// default 30 s, 62 for 120 s.
+#[must_use]
+pub fn attempts_within(timeout: Duration) -> u32 {
+    let backoffs = timeout.as_secs_f64() / MAX_BACKOFF.as_secs_f64();
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // clamped below
+    let attempts = backoffs as u32 + 2;
+    attempts.clamp(MIN_ATTEMPTS, 200)
+}
 
 /// How secrets are read.
 #[derive(Debug, Clone)]
@@ -211,10 +226,62 @@ fn run_fetch(
             Ok(agent::fetch(&agent, requests).await)
         });
     }
-    block_on_within(options.timeout, async {
-        let client = Client::new(&sdk_config(options, env).await?);
-        Ok(fetch::fetch(&client, requests, options.mode).await)
-    })
+    let throttle = ThrottleSeen::default();
+    let fetched = block_on_within(options.timeout, async {
+        let config =
+            aws_sdk_secretsmanager::config::Builder::from(&sdk_config(options, env).await?)
+                .interceptor(throttle.clone())
+                .build();
+        Ok(fetch::fetch(&Client::from_conf(config), requests, options.mode).await)
+    });
+    // The deadline passed while the calls were being throttled: say so.
+    match fetched {
+        Err(FetchError::Timeout) if throttle.seen() => Err(FetchError::Throttled),
+        Ok(mut outcome) if throttle.seen() => {
+            for (_, result) in &mut outcome.results {
+                if matches!(result, Err(FetchError::Timeout)) {
+                    *result = Err(FetchError::Throttled);
+                }
+            }
+            Ok(outcome)
+        }
+        other => other,
+    }
+}
+
+/// Notes whether any attempt was answered with throttling, so that a deadline
+/// spent retrying throttled calls is reported as throttling, not as silence.
+#[derive(Debug, Clone, Default)]
+struct ThrottleSeen(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl ThrottleSeen {
+    fn seen(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl aws_sdk_secretsmanager::config::Intercept for ThrottleSeen {
+    fn name(&self) -> &'static str {
+        "envgate::ThrottleSeen"
+    }
+
+    fn read_before_deserialization(
+        &self,
+        context: &aws_sdk_secretsmanager::config::interceptors::BeforeDeserializationInterceptorContextRef<'_>,
+        _components: &aws_sdk_secretsmanager::config::RuntimeComponents,
+        _config: &mut aws_sdk_secretsmanager::config::ConfigBag,
+    ) -> Result<(), aws_sdk_secretsmanager::error::BoxError> {
+        let response = context.response();
+        let throttled = response.status().as_u16() == 429
+            || response
+                .headers()
+                .get("x-amzn-errortype")
+                .is_some_and(|kind| kind.contains("Throttl"));
+        if throttled {
+            self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(())
+    }
 }
 
 /// `--fetch agent`, or `ENVGATE_SECRETS_AGENT` set and `--fetch` left at `auto`.
@@ -268,9 +335,9 @@ pub(crate) async fn sdk_config(
         }
     }
     let retry = RetryConfig::adaptive()
-        .with_max_attempts(MAX_ATTEMPTS)
+        .with_max_attempts(attempts_within(options.timeout))
         .with_initial_backoff(Duration::from_millis(50))
-        .with_max_backoff(Duration::from_secs(2));
+        .with_max_backoff(MAX_BACKOFF);
     // The SDK has no read timeout by default: a server that accepts the connection
     // and never answers would hang the launch forever.
     let attempt = options.timeout.min(Duration::from_secs(10));
@@ -623,7 +690,11 @@ fn fetch_problem(context: &Context<'_>, need: &Need, error: &FetchError) -> Prob
         )),
         FetchError::Throttled => Problem::error(
             Code::Throttled,
-            format!("{var}: Secrets Manager throttled the requests for `{id}` past {MAX_ATTEMPTS} attempts"),
+            format!(
+                "{var}: Secrets Manager throttled the requests for `{id}` until the {}s deadline (up to {} attempts per call)",
+                context.timeout.as_secs_f32(),
+                attempts_within(context.timeout)
+            ),
         )
         .help("Containers starting at once share the account's request quota. Stagger the start, or use --fetch single (GetSecretValue has a far higher quota than BatchGetSecretValue)."),
         FetchError::Unavailable { reason } if context.agent => Problem::error(
@@ -714,6 +785,16 @@ fn extract_problem(need: &Need, error: &ExtractError) -> Problem {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn attempts_grow_with_the_deadline() {
+        use std::time::Duration;
+        assert_eq!(super::attempts_within(Duration::from_secs(1)), 8);
+        assert_eq!(super::attempts_within(Duration::from_secs(10)), 8);
+        assert_eq!(super::attempts_within(Duration::from_secs(30)), 17);
+        assert_eq!(super::attempts_within(Duration::from_secs(120)), 62);
+        assert_eq!(super::attempts_within(Duration::from_secs(3600)), 200);
+    }
+
     use super::*;
     use crate::resolve::resolve;
 

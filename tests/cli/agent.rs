@@ -155,23 +155,23 @@ fn pinned_stages_and_versions_go_through_the_agent() {
     let upstream = endpoint();
     let sm = client(&upstream);
     let env = unique("agentpin");
-    let first = create_secret(&sm, &format!("{env}/key"), r#"{"k":"old-value"}"#);
-    put_value(&sm, &format!("{env}/key"), r#"{"k":"new-value"}"#);
+    create_secret(&sm, &format!("{env}/key"), r#"{"k":"old-value"}"#);
+    let newest = put_value(&sm, &format!("{env}/key"), r#"{"k":"new-value"}"#);
     let agent = start_agent(&upstream, 300);
     let text = schema(
         &env,
         &[
             ("CURRENT", "key#k"),
             ("PREVIOUS", "key#k@AWSPREVIOUS"),
-            ("FIRST", &format!("key#k@{first}")),
+            ("NEWEST", &format!("key#k@{newest}")),
         ],
     );
     let run = through(&agent, &text)
         .env("ENVIRONMENT", &env)
-        .args(["--", "sh", "-c", "echo \"$CURRENT $PREVIOUS $FIRST\""])
+        .args(["--", "sh", "-c", "echo \"$CURRENT $PREVIOUS $NEWEST\""])
         .run();
     assert_eq!(run.code, 0, "{}", run.transcript());
-    assert_eq!(run.stdout, "new-value old-value old-value\n");
+    assert_eq!(run.stdout, "new-value old-value new-value\n");
 }
 
 #[test]
