@@ -28,6 +28,9 @@ use crate::resolve::EnvSnapshot;
 /// The agent's default address (its `http_port` default, 2773).
 pub const DEFAULT_AGENT: &str = "http://127.0.0.1:2773";
 
+/// How an error reads when the agent's own call to Secrets Manager failed.
+const AGENT_UPSTREAM_FAILED: &str = "the agent could not reach Secrets Manager";
+
 /// How many requests may be in flight to the agent at once.
 const CONCURRENCY: usize = 10;
 
@@ -105,7 +108,7 @@ pub async fn fetch(agent: &Agent, requests: &[Request]) -> Outcome {
         let (client, permits) = (&client, &permits);
         async move {
             let _permit = permits.acquire().await;
-            (request.clone(), get_one(client, agent, request).await)
+            (request.clone(), get_retrying(client, agent, request).await)
         }
     });
     let results = futures_util::future::join_all(calls).await;
@@ -117,6 +120,44 @@ pub async fn fetch(agent: &Agent, requests: &[Request]) -> Outcome {
 }
 
 type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Empty<Bytes>>;
+
+/// [`get_one`], again after a pause while the answer is one that passes (the agent
+/// busy or throttled, or its own call to AWS failing), until the run's deadline
+/// stops it. Backoff as on the direct path: 50 ms doubling, at most 2 s, jittered.
+async fn get_retrying(
+    client: &HttpClient,
+    agent: &Agent,
+    request: &Request,
+) -> Result<FetchedSecret, FetchError> {
+    let mut backoff = std::time::Duration::from_millis(50);
+    loop {
+        match get_one(client, agent, request).await {
+            Err(error) if passes(&error) => {
+                tokio::time::sleep(jittered(backoff)).await;
+                backoff = (backoff * 2).min(std::time::Duration::from_secs(2));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Whether an answer may pass: the agent throttled or at its connection limit, or
+/// its own call to AWS timed out or failed. A refused connection (no agent) does
+/// not pass: that is said at once.
+fn passes(error: &FetchError) -> bool {
+    match error {
+        FetchError::Throttled => true,
+        FetchError::Unavailable { reason } => reason.starts_with(AGENT_UPSTREAM_FAILED),
+        _ => false,
+    }
+}
+
+/// Somewhere between half of `backoff` and all of it.
+fn jittered(backoff: std::time::Duration) -> std::time::Duration {
+    let mut byte = [0u8; 1];
+    let _ = getrandom::fill(&mut byte);
+    backoff / 2 + backoff * u32::from(byte[0]) / 512
+}
 
 async fn get_one(
     client: &HttpClient,
@@ -244,9 +285,7 @@ fn agent_error(status: u16, body: &[u8]) -> FetchError {
     {
         return match kind {
             "TimeoutError" | "ConnectionError" | "InternalFailure" => FetchError::Unavailable {
-                reason: format!(
-                    "the agent could not reach Secrets Manager ({kind}, HTTP {status})"
-                ),
+                reason: format!("{AGENT_UPSTREAM_FAILED} ({kind}, HTTP {status})"),
             },
             _ => map_code(
                 Some(kind),

@@ -362,6 +362,20 @@ mod tests {
         assert_eq!(mask_chunks(&m, &[b"on and on"]), b"on and on");
     }
 
+    /// `bytes` cut into writes at `cuts` (positions taken modulo its length).
+    fn cut(bytes: &[u8], cuts: Vec<usize>) -> Vec<&[u8]> {
+        let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c % (bytes.len() + 1)).collect();
+        cuts.sort_unstable();
+        let mut chunks = Vec::new();
+        let mut last = 0;
+        for cut in cuts {
+            chunks.push(&bytes[last..cut]);
+            last = cut;
+        }
+        chunks.push(&bytes[last..]);
+        chunks
+    }
+
     /// The whole text masked in one search, with no filter and no stream.
     fn reference(masker: &Masker, text: &[u8]) -> Vec<u8> {
         let Some(automaton) = &masker.automaton else {
@@ -395,15 +409,7 @@ mod tests {
                 .collect();
             let m = Masker::new(&named);
             let bytes = text.as_bytes();
-            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c % (bytes.len() + 1)).collect();
-            cuts.sort_unstable();
-            let mut chunks = Vec::new();
-            let mut last = 0;
-            for cut in cuts {
-                chunks.push(&bytes[last..cut]);
-                last = cut;
-            }
-            chunks.push(&bytes[last..]);
+            let chunks = cut(bytes, cuts);
             prop_assert_eq!(
                 String::from_utf8(mask_chunks(&m, &chunks)).unwrap(),
                 String::from_utf8(reference(&m, bytes)).unwrap()
@@ -428,15 +434,7 @@ mod tests {
             };
             let text = format!("{before}{shown}{after}");
             let bytes = text.as_bytes();
-            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c % (bytes.len() + 1)).collect();
-            cuts.sort_unstable();
-            let mut chunks = Vec::new();
-            let mut last = 0;
-            for cut in cuts {
-                chunks.push(&bytes[last..cut]);
-                last = cut;
-            }
-            chunks.push(&bytes[last..]);
+            let chunks = cut(bytes, cuts);
             let out = String::from_utf8_lossy(&mask_chunks(&m, &chunks)).into_owned();
             prop_assert!(!out.contains(&shown), "{out}");
             prop_assert!(out.contains("[redacted:TOKEN]"));

@@ -2,90 +2,13 @@
 //! `scripts/setup-test-env.sh`) in front of moto's server, with a counting proxy
 //! between them, so the tests see what reaches Secrets Manager.
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
+use crate::agentd::{RunningAgent, start_agent};
 use crate::harness::Envgate;
 use crate::moto::{client, create_secret, endpoint, put_value, unique};
 use crate::proxy::{Behaviour, Proxy};
+use crate::secrets::schema;
 
-const TOKEN: &str = "agent-ssrf-token-for-tests";
-
-/// The agent binary; fails (never skips) with how to build it.
-fn agent_bin() -> PathBuf {
-    let path = std::env::var_os("ENVGATE_TEST_AGENT").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".tools/bin/aws_secretsmanager_agent"),
-        PathBuf::from,
-    );
-    assert!(
-        path.exists(),
-        "the AWS Secrets Manager Agent is not built at {}. Run `scripts/setup-test-env.sh` (or `scripts/test.sh`), which builds it with cargo install.",
-        path.display()
-    );
-    path
-}
-
-/// A running agent, stopped when dropped.
-struct RunningAgent {
-    child: Child,
-    url: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for RunningAgent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts the agent on a free port, reading Secrets Manager at `upstream`.
-fn start_agent(upstream: &str, ttl_seconds: u32) -> RunningAgent {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("agent.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "log_level = \"INFO\"\nlog_to_file = false\nhttp_port = \"{port}\"\nttl_seconds = \"{ttl_seconds}\"\nvalidate_credentials = false\nregion = \"us-east-1\"\n"
-        ),
-    )
-    .unwrap();
-    let child = Command::new(agent_bin())
-        .arg("--config")
-        .arg(&config)
-        .current_dir(dir.path())
-        .env_clear()
-        .env("AWS_TOKEN", TOKEN)
-        .env("AWS_ENDPOINT_URL", upstream)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let url = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "the agent did not start on port {port}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    RunningAgent {
-        child,
-        url,
-        _dir: dir,
-    }
-}
+use crate::agentd::TOKEN;
 
 /// envgate reading through `agent`, with no AWS credentials of its own.
 fn through(agent: &RunningAgent, schema: &str) -> Envgate {
@@ -93,18 +16,6 @@ fn through(agent: &RunningAgent, schema: &str) -> Envgate {
         .env("USE_SECRETS_MANAGER", "true")
         .env("ENVGATE_SECRETS_AGENT", &agent.url)
         .env("AWS_TOKEN", TOKEN)
-}
-
-fn schema(env: &str, vars: &[(&str, &str)]) -> String {
-    use std::fmt::Write as _;
-    let mut text = format!("[envgate]\nenvironments = [\"{env}\"]\n");
-    for (name, secret) in vars {
-        let _ = writeln!(
-            text,
-            "[vars.{name}]\nsecret = \"{secret}\"\nsensitive = true"
-        );
-    }
-    text
 }
 
 #[test]

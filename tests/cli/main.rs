@@ -5,6 +5,7 @@ mod moto;
 mod proxy;
 
 mod agent;
+mod agentd;
 mod audit;
 mod canary;
 mod check;

@@ -12,7 +12,7 @@ use crate::moto::{
 use crate::proxy::{Behaviour, Proxy};
 
 /// A schema for environment `env` whose variables read `secrets` (name → reference).
-fn schema(env: &str, vars: &[(&str, &str)]) -> String {
+pub(crate) fn schema(env: &str, vars: &[(&str, &str)]) -> String {
     let mut text =
         format!("[envgate]\nenvironments = [\"{env}\"]\nshared_prefixes = [\"shared-{env}/\"]\n");
     for (name, secret) in vars {
@@ -22,6 +22,22 @@ fn schema(env: &str, vars: &[(&str, &str)]) -> String {
         );
     }
     text
+}
+
+/// `count` secrets `{env}/svc/sNN` holding `{"v":"value-N"}`, and the schema whose
+/// variables `SNN` read them.
+fn numbered_secrets(sm: &aws_sdk_secretsmanager::Client, env: &str, count: usize) -> String {
+    let mut vars = Vec::new();
+    for index in 0..count {
+        create_secret(
+            sm,
+            &format!("{env}/svc/s{index:02}"),
+            &format!(r#"{{"v":"value-{index}"}}"#),
+        );
+        vars.push((format!("S{index:02}"), format!("svc/s{index:02}#v")));
+    }
+    let pairs: Vec<(&str, &str)> = vars.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    schema(env, &pairs)
 }
 
 #[test]
@@ -583,17 +599,7 @@ fn two_hundred_launches_through_throttling_all_succeed_with_full_configuration()
     let upstream = endpoint();
     let sm = client(&upstream);
     let env = unique("fleet");
-    let mut vars = Vec::new();
-    for index in 0..25 {
-        create_secret(
-            &sm,
-            &format!("{env}/svc/s{index:02}"),
-            &format!(r#"{{"v":"value-{index}"}}"#),
-        );
-        vars.push((format!("S{index:02}"), format!("svc/s{index:02}#v")));
-    }
-    let pairs: Vec<(&str, &str)> = vars.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
-    let text = schema(&env, &pairs);
+    let text = numbered_secrets(&sm, &env, 25);
     // Every fourth request is answered with ThrottlingException: a server short
     // of capacity for every action, where retrying the batch is the cheap answer.
     let proxy = Proxy::start(&upstream, Behaviour::ThrottleEvery(4));
@@ -732,22 +738,13 @@ fn auto_switches_to_single_reads_at_the_first_throttled_batch() {
     let upstream = endpoint();
     let sm = client(&upstream);
     let env = unique("quota");
-    let mut vars = Vec::new();
-    for index in 0..41 {
-        create_secret(
-            &sm,
-            &format!("{env}/app/q{index:02}"),
-            &format!(r#"{{"v":"value-{index}"}}"#),
-        );
-        vars.push((format!("Q{index:02}"), format!("app/q{index:02}#v")));
-    }
-    let pairs: Vec<(&str, &str)> = vars.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let text = numbered_secrets(&sm, &env, 41);
     // The batch quota is spent: every BatchGetSecretValue is throttled.
     let proxy = Proxy::start(&upstream, Behaviour::ThrottleAction("BatchGetSecretValue"));
     let started = Instant::now();
-    let run = gate(&schema(&env, &pairs), &proxy.url)
+    let run = gate(&text, &proxy.url)
         .env("ENVIRONMENT", &env)
-        .args(["--", "sh", "-c", "echo \"$Q00 $Q40\""])
+        .args(["--", "sh", "-c", "echo \"$S00 $S40\""])
         .run();
     let took = started.elapsed();
     assert_eq!(run.code, 0, "{}", run.transcript());
@@ -769,20 +766,14 @@ fn forty_launches_with_the_batch_quota_spent_all_succeed_through_single_reads() 
     let upstream = endpoint();
     let sm = client(&upstream);
     let env = unique("storm");
-    let mut vars = Vec::new();
-    for index in 0..25 {
-        create_secret(
-            &sm,
-            &format!("{env}/svc/s{index:02}"),
-            &format!(r#"{{"v":"value-{index}"}}"#),
-        );
-        vars.push((format!("S{index:02}"), format!("svc/s{index:02}#v")));
-    }
-    let pairs: Vec<(&str, &str)> = vars.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let text = numbered_secrets(&sm, &env, 25);
     let proxy = Proxy::start(&upstream, Behaviour::ThrottleAction("BatchGetSecretValue"));
-    let template = gate(&schema(&env, &pairs), &proxy.url)
-        .env("ENVIRONMENT", &env)
-        .args(["--", "sh", "-c", "echo \"$S00 $S24\""]);
+    let template = gate(&text, &proxy.url).env("ENVIRONMENT", &env).args([
+        "--",
+        "sh",
+        "-c",
+        "echo \"$S00 $S24\"",
+    ]);
     let children: Vec<_> = (0..40)
         .map(|_| {
             template

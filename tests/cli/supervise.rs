@@ -53,6 +53,11 @@ fn lines(path: &std::path::Path) -> Vec<String> {
         .collect()
 }
 
+/// A line `PID DIGEST` the test programs write.
+fn pid_and_digest(line: &str) -> (&str, &str) {
+    line.split_once(' ').unwrap_or((line, ""))
+}
+
 fn events(gate: &Envgate, name: &str) -> Vec<serde_json::Value> {
     gate.audit_events()
         .into_iter()
@@ -278,23 +283,15 @@ fn watch_restarts_on_a_change_and_kills_a_program_that_ignores_the_signal() {
         "the SIGTERM-ignoring program was killed only after the stop timeout ({took:?})"
     );
     let runs = lines(&log);
-    assert_ne!(
-        runs[0].split(' ').next(),
-        runs[1].split(' ').next(),
-        "a new process"
-    );
-    assert_ne!(
-        runs[0].split(' ').nth(1),
-        runs[1].split(' ').nth(1),
-        "with the new value"
-    );
+    let (first, second) = (pid_and_digest(&runs[0]), pid_and_digest(&runs[1]));
+    assert_ne!(first.0, second.0, "a new process");
+    assert_ne!(first.1, second.1, "with the new value");
     let restart = events(&gate, "process.restart");
     assert_eq!(restart.len(), 1);
     assert_eq!(restart[0]["vars"], serde_json::json!(["API_TOKEN"]));
     assert_eq!(restart[0]["reason"], "secrets changed");
     // The program ignores SIGTERM: kill it; envgate passes the status on.
-    let current = runs[1].split(' ').next().unwrap().parse().unwrap();
-    kill(Pid::from_raw(current), Signal::SIGKILL).unwrap();
+    kill(Pid::from_raw(second.0.parse().unwrap()), Signal::SIGKILL).unwrap();
     let run = finish(child);
     assert_eq!(run.code, 137, "{}", run.transcript());
     let _ = envgate;
@@ -381,16 +378,9 @@ fn watch_reload_rewrites_delivered_files_and_signals() {
         lines(&log).len() == 2
     });
     let reads = lines(&log);
-    assert_eq!(
-        reads[0].split(' ').next(),
-        reads[1].split(' ').next(),
-        "same process"
-    );
-    assert_ne!(
-        reads[0].split(' ').nth(1),
-        reads[1].split(' ').nth(1),
-        "new contents"
-    );
+    let (first, second) = (pid_and_digest(&reads[0]), pid_and_digest(&reads[1]));
+    assert_eq!(first.0, second.0, "same process");
+    assert_ne!(first.1, second.1, "new contents");
     let refresh = events(&gate, "secret.refresh");
     assert!(
         refresh.iter().any(|e| e["outcome"] == "reloaded"),
