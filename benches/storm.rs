@@ -72,7 +72,7 @@ fn storm(upstream: &str, launches: usize, mode: &str) -> (f64, usize, usize, usi
             "--audit-log",
             "off",
             "--timeout",
-            "120",
+            "600",
             "--fetch",
             mode,
             "--",
@@ -97,7 +97,13 @@ fn storm(upstream: &str, launches: usize, mode: &str) -> (f64, usize, usize, usi
         .into_iter()
         .map(|child| child.wait_with_output().unwrap())
         .filter(|output| !output.status.success())
-        .map(|output| String::from_utf8_lossy(&output.stderr).into_owned())
+        .map(|output| {
+            format!(
+                "{}\n{}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr)
+            )
+        })
         .collect();
     let failures = failed.len();
     if let Some(first) = failed.first() {

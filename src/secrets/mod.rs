@@ -231,6 +231,7 @@ fn run_fetch(
         let config =
             aws_sdk_secretsmanager::config::Builder::from(&sdk_config(options, env).await?)
                 .interceptor(throttle.clone())
+                .retry_partition(unlimited_retries())
                 .build();
         Ok(fetch::fetch(&Client::from_conf(config), requests, options.mode).await)
     });
@@ -247,6 +248,25 @@ fn run_fetch(
         }
         other => other,
     }
+}
+
+/// A retry partition whose retry quota never runs out. The SDK's default spends 5
+/// tokens of 500 per throttled retry, so a process with 40 reads in flight stopped
+/// retrying after about 100 retries, long before its deadline, in a storm; the
+/// attempts ([`attempts_within`]), the adaptive client-side rate limiter (which
+/// still slows the calls after throttling) and `--timeout` bound the retries instead.
+fn unlimited_retries() -> aws_sdk_secretsmanager::config::retry::RetryPartition {
+    use aws_sdk_secretsmanager::config::retry::{ClientRateLimiter, RetryPartition, TokenBucket};
+    // A custom partition brings its own rate limiter; `default()` would start it
+    // at the epoch, so it is made as the SDK makes its own: from now.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64();
+    RetryPartition::custom("envgate-secrets")
+        .token_bucket(TokenBucket::unlimited())
+        .client_rate_limiter(ClientRateLimiter::new(now))
+        .build()
 }
 
 /// Notes whether any attempt was answered with throttling, so that a deadline
