@@ -50,14 +50,14 @@ const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
 /// Attempts per call: enough to keep retrying until the deadline. In a restart
 /// storm the quota, not the attempt count, must decide when the values arrive;
-/// `--timeout` bounds the whole fetch anyway. 8 for a 10 s deadline, 17 for the
-/// default 30 s, 62 for 120 s.
+/// `--timeout` bounds the whole fetch anyway. One per second of deadline (a
+/// jittered backoff of at most 2 s averages about 1 s), plus 2: 12 for a 10 s
+/// deadline, 32 for the default 30 s, 602 for 600 s.
 #[must_use]
 pub fn attempts_within(timeout: Duration) -> u32 {
-    let backoffs = timeout.as_secs_f64() / MAX_BACKOFF.as_secs_f64();
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // clamped below
-    let attempts = backoffs as u32 + 2;
-    attempts.clamp(MIN_ATTEMPTS, 200)
+    let attempts = timeout.as_secs_f64() as u32 + 2;
+    attempts.clamp(MIN_ATTEMPTS, 3602)
 }
 
 /// How secrets are read.
@@ -809,10 +809,10 @@ mod tests {
     fn attempts_grow_with_the_deadline() {
         use std::time::Duration;
         assert_eq!(super::attempts_within(Duration::from_secs(1)), 8);
-        assert_eq!(super::attempts_within(Duration::from_secs(10)), 8);
-        assert_eq!(super::attempts_within(Duration::from_secs(30)), 17);
-        assert_eq!(super::attempts_within(Duration::from_secs(120)), 62);
-        assert_eq!(super::attempts_within(Duration::from_secs(3600)), 200);
+        assert_eq!(super::attempts_within(Duration::from_secs(10)), 12);
+        assert_eq!(super::attempts_within(Duration::from_secs(30)), 32);
+        assert_eq!(super::attempts_within(Duration::from_secs(600)), 602);
+        assert_eq!(super::attempts_within(Duration::from_secs(3600)), 3602);
     }
 
     use super::*;

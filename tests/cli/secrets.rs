@@ -716,14 +716,14 @@ fn throttling_past_every_retry_exits_69_and_launches_nothing() {
     let text = schema(&env, &[("DATABASE_PASSWORD", "db#password")]);
     let gate = gate(&text, &proxy.url).env("ENVIRONMENT", &env);
     let marker = gate.dir().join("launched");
-    // A 10 s deadline: 8 attempts (the attempts grow with --timeout).
+    // A 10 s deadline: 12 attempts (the attempts grow with --timeout).
     let run = gate
         .args(["--timeout", "10", "--", "touch"])
         .args([&marker])
         .run();
     assert_eq!(run.code, 69, "{}", run.transcript());
     assert!(run.stderr.contains("envgate::throttled"), "{}", run.stderr);
-    assert!(run.stderr.contains("up to 8 attempts"), "{}", run.stderr);
+    assert!(run.stderr.contains("up to 12 attempts"), "{}", run.stderr);
     assert!(!marker.exists());
     // Tried once, then fell back to GetSecretValue, which was retried.
     assert_eq!(proxy.count("BatchGetSecretValue"), 1, "batch not retried");
