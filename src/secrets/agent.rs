@@ -31,6 +31,9 @@ pub const DEFAULT_AGENT: &str = "http://127.0.0.1:2773";
 /// How an error reads when the agent's own call to Secrets Manager failed.
 const AGENT_UPSTREAM_FAILED: &str = "the agent could not reach Secrets Manager";
 
+/// How an error reads when the agent closed a connection before answering.
+const AGENT_DROPPED: &str = "the Secrets Manager Agent closed the connection without an answer";
+
 /// How many requests may be in flight to the agent at once.
 const CONCURRENCY: usize = 10;
 
@@ -141,13 +144,15 @@ async fn get_retrying(
     }
 }
 
-/// Whether an answer may pass: the agent throttled or at its connection limit, or
-/// its own call to AWS timed out or failed. A refused connection (no agent) does
-/// not pass: that is said at once.
+/// Whether an answer may pass: the agent throttled or at its connection limit, its
+/// own call to AWS timed out or failed, or it dropped the connection. A refused
+/// connection (no agent) does not pass: that is said at once.
 fn passes(error: &FetchError) -> bool {
     match error {
         FetchError::Throttled => true,
-        FetchError::Unavailable { reason } => reason.starts_with(AGENT_UPSTREAM_FAILED),
+        FetchError::Unavailable { reason } => {
+            reason.starts_with(AGENT_UPSTREAM_FAILED) || reason.starts_with(AGENT_DROPPED)
+        }
         _ => false,
     }
 }
@@ -174,15 +179,18 @@ async fn get_one(
         .map_err(|error| FetchError::Unavailable {
             reason: format!("cannot build the request to the agent: {error}"),
         })?;
-    let response = client
-        .request(call)
-        .await
-        .map_err(|error| FetchError::Unavailable {
-            reason: format!(
-                "the Secrets Manager Agent did not answer ({})",
-                reason(&error)
-            ),
-        })?;
+    let response = client.request(call).await.map_err(|error| {
+        let why = reason(&error);
+        FetchError::Unavailable {
+            reason: if error.is_connect() {
+                // Nothing listens: said at once, not retried.
+                format!("the Secrets Manager Agent did not answer ({why})")
+            } else {
+                // Dropped before an answer (the agent's own limit while AWS was slow).
+                format!("{AGENT_DROPPED} ({why})")
+            },
+        }
+    })?;
     let status = response.status().as_u16();
     let body = response
         .into_body()
