@@ -192,7 +192,9 @@ fn main() {
                 table,
                 "| {launches} | {mode} | {seconds:.1} s | {failures} | {batch} | {single} | {throttled} |"
             );
-            eprintln!("{launches} {mode}: {seconds:.1} s, {failures} failures");
+            eprintln!(
+                "{launches} {mode}: {seconds:.1} s, {failures} failures, {batch} batch, {single} single, {throttled} throttled"
+            );
         }
     }
     println!(
