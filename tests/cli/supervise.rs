@@ -70,21 +70,12 @@ fn events(gate: &Envgate, name: &str) -> Vec<serde_json::Value> {
 /// zombies are left under it, and whether the live orphan was adopted by it.
 const ORPHANS: &str = r#"
 (sleep 0.1 &) ; (sleep 0.1 &) ; (sleep 0.2 &)
-(exec sleep 3) &
-long=$!
-(sh -c 'sleep 2.5' &)
+(sh -c 'echo $$ > orphan.pid; exec sleep 30' &)
 sleep 1
-zombies=0
 adopted=0
-for status in /proc/[0-9]*/status; do
-  ppid=$(sed -n 's/^PPid:[[:space:]]*//p' "$status" 2>/dev/null)
-  [ "$ppid" = "$PPID" ] || continue
-  state=$(sed -n 's/^State:[[:space:]]*\(.\).*/\1/p' "$status" 2>/dev/null)
-  [ "$state" = Z ] && zombies=$((zombies+1))
-  cmd=$(tr '\0' ' ' < "${status%status}cmdline" 2>/dev/null)
-  case "$cmd" in "sh -c sleep 2.5"*) adopted=$((adopted+1)) ;; esac
-done
-kill $long
+[ "$(sed -n 's/^PPid:[[:space:]]*//p' /proc/$(cat orphan.pid)/status)" = "$PPID" ] && adopted=1
+zombies=$(awk -v parent="$PPID" 'FNR == 1 { state = "" } /^State:/ { state = $2 } /^PPid:/ && $2 == parent && state == "Z" { n++ } END { print n + 0 }' /proc/[0-9]*/status 2>/dev/null)
+kill "$(cat orphan.pid)"
 echo "zombies=$zombies adopted=$adopted"
 "#;
 
