@@ -393,9 +393,12 @@ fn generation(
         resolution,
         &mut files,
     )?;
+    // Only a supervisor compares and masks values; exec needs none of them.
+    let supervised = context.options.supervise.enabled();
     let values = schema
         .vars
         .iter()
+        .filter(|_| supervised)
         .zip(&resolution.vars)
         .map(|(spec, var)| supervise::watch::Value {
             name: spec.name.clone(),
