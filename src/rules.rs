@@ -13,7 +13,7 @@ use crate::duration;
 use crate::problem::Code;
 use std::fmt;
 
-use regex::{Regex, RegexBuilder};
+pub use crate::pattern::{MAX_PATTERN_BYTES, Pattern};
 
 /// The type of a variable's value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,47 +88,6 @@ impl VarType {
 impl fmt::Display for VarType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
-    }
-}
-
-/// The most memory one compiled `pattern` may take.
-pub const MAX_PATTERN_BYTES: usize = 1 << 20;
-
-/// A compiled `pattern`, anchored to the whole value.
-#[derive(Debug, Clone)]
-pub struct Pattern {
-    /// The pattern as written in the schema.
-    pub source: String,
-    /// The compiled, anchored regex.
-    pub regex: Regex,
-}
-
-impl Pattern {
-    /// Compiles `source` so that it must match the whole value.
-    ///
-    /// The pattern must be a regex on its own before it is anchored: otherwise
-    /// `[0-9]+)|(.*` would close the anchoring group early and match anything.
-    /// Compiled size is bounded, so a schema cannot exhaust memory.
-    ///
-    /// # Errors
-    /// The regex error when `source` is not a valid pattern, or is too large.
-    pub fn new(source: &str) -> Result<Self, regex::Error> {
-        let build = |text: &str| {
-            RegexBuilder::new(text)
-                .size_limit(MAX_PATTERN_BYTES)
-                .dfa_size_limit(MAX_PATTERN_BYTES)
-                .build()
-        };
-        // Parsing is enough to know the pattern stands alone; compile it alone only
-        // to report why it does not (the regex crate's own message).
-        if regex_syntax::parse(source).is_err() {
-            build(source)?;
-        }
-        let regex = build(&format!(r"\A(?:{source})\z"))?;
-        Ok(Self {
-            source: source.to_owned(),
-            regex,
-        })
     }
 }
 
@@ -409,7 +368,7 @@ fn check_items(
         ),
     };
     if let Some(pattern) = &rules.pattern
-        && let Some(item) = items.iter().find(|item| !pattern.regex.is_match(item))
+        && let Some(item) = items.iter().find(|item| !pattern.is_match(item))
     {
         let (prefix, suffix) = subject(item);
         violations.push(Violation::new(

@@ -174,6 +174,8 @@ struct Loader {
     /// Spans of `default` values, kept only for sensitive variables: masked in
     /// the text diagnostics quote.
     default_spans: Vec<Range<usize>>,
+    /// Each distinct `pattern` text, compiled once.
+    patterns: crate::pattern::Patterns,
 }
 
 impl Loader {
@@ -668,7 +670,7 @@ impl Loader {
 
     fn pattern(&mut self, table: &DeTable<'_>) -> Option<Pattern> {
         let text = self.string(table, "pattern")?;
-        match Pattern::new(text.get_ref()) {
+        match self.patterns.compile(text.get_ref()) {
             Ok(pattern) => Some(pattern),
             Err(error) => {
                 let last = if let regex::Error::CompiledTooBig(limit) = &error {
