@@ -12,18 +12,20 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 
 use regex_syntax::ast::{self, Ast, ClassSetItem, Visitor};
 
 /// The most memory one compiled `pattern` may take.
 pub const MAX_PATTERN_BYTES: usize = 1 << 20;
 
-/// A compiled `pattern`, anchored to the whole value.
+/// A compiled `pattern`, anchored to the whole value. Clones share the compiled
+/// regex and its match caches.
 #[derive(Clone)]
 pub struct Pattern {
     /// The pattern as written in the schema.
     pub source: String,
-    engine: Engine,
+    engine: Arc<Engine>,
 }
 
 /// The compiled regex, on the engine chosen for it.
@@ -54,12 +56,10 @@ impl Pattern {
     /// # Errors
     /// The regex error when `source` is not a valid pattern, or is too large.
     pub fn new(source: &str) -> Result<Self, regex::Error> {
+        // A pattern that parses alone cannot escape the anchoring group.
         let parsed = ast::parse::Parser::new().parse(source);
         let anchored = format!(r"\A(?:{source})\z");
         if let Ok(tree) = &parsed
-            && regex_syntax::hir::translate::Translator::new()
-                .translate(source, tree)
-                .is_ok()
             && same_on_both_engines(source, tree)
             && let Ok(lite) = regex_lite::RegexBuilder::new(&anchored)
                 .size_limit(MAX_PATTERN_BYTES)
@@ -67,7 +67,7 @@ impl Pattern {
         {
             return Ok(Self {
                 source: source.to_owned(),
-                engine: Engine::Lite(lite),
+                engine: Arc::new(Engine::Lite(lite)),
             });
         }
         // Parsing is enough to know the pattern stands alone; compile it alone only
@@ -77,14 +77,14 @@ impl Pattern {
         }
         Ok(Self {
             source: source.to_owned(),
-            engine: Engine::Full(full(&anchored)?),
+            engine: Arc::new(Engine::Full(full(&anchored)?)),
         })
     }
 
     /// Whether `value` matches the pattern as a whole.
     #[must_use]
     pub fn is_match(&self, value: &str) -> bool {
-        match &self.engine {
+        match self.engine.as_ref() {
             Engine::Lite(regex) => regex.is_match(value),
             Engine::Full(regex) => regex.is_match(value),
         }
@@ -93,7 +93,7 @@ impl Pattern {
     /// Which engine the pattern was compiled for: `"regex-lite"` or `"regex"`.
     #[must_use]
     pub fn engine_name(&self) -> &'static str {
-        match self.engine {
+        match self.engine.as_ref() {
             Engine::Lite(_) => "regex-lite",
             Engine::Full(_) => "regex",
         }

@@ -42,7 +42,7 @@ pub fn runtimes_started() -> usize {
     RUNTIMES_STARTED.with(std::cell::Cell::get)
 }
 
-/// The fewest attempts per call, throttling included (adaptive retry with jitter).
+/// The fewest attempts per call, throttling included (exponential backoff, full jitter).
 const MIN_ATTEMPTS: u32 = 8;
 
 /// The longest wait between two attempts.
@@ -253,8 +253,8 @@ fn run_fetch(
 /// A retry partition whose retry quota never runs out. The SDK's default spends 5
 /// tokens of 500 per throttled retry, so a process with 40 reads in flight stopped
 /// retrying after about 100 retries, long before its deadline, in a storm; the
-/// attempts ([`attempts_within`]), the adaptive client-side rate limiter (which
-/// still slows the calls after throttling) and `--timeout` bound the retries instead.
+/// attempts ([`attempts_within`]), the jittered backoff and `--timeout` bound the
+/// retries instead.
 fn unlimited_retries() -> aws_sdk_secretsmanager::config::retry::RetryPartition {
     use aws_sdk_secretsmanager::config::retry::{ClientRateLimiter, RetryPartition, TokenBucket};
     // A custom partition brings its own rate limiter; `default()` would start it
@@ -354,7 +354,14 @@ pub(crate) async fn sdk_config(
             });
         }
     }
-    let retry = RetryConfig::adaptive()
+    // Standard, not adaptive: the adaptive mode's client-side rate limiter answers a
+    // throttled process with a fixed, unjittered wait (its fill rate falls to 0.5/s,
+    // so every retry waited exactly the 2 s cap). In a restart storm all processes
+    // then retried in waves 2 s apart, and a quota that refills every second sat
+    // idle half the time: `--fetch batch` took twice the time its quota allows. Full
+    // jitter (a uniform wait up to the doubling backoff) keeps some retry arriving
+    // whenever the quota has room.
+    let retry = RetryConfig::standard()
         .with_max_attempts(attempts_within(options.timeout))
         .with_initial_backoff(Duration::from_millis(50))
         .with_max_backoff(MAX_BACKOFF);

@@ -7,6 +7,7 @@ mod proxy;
 mod agent;
 mod agentd;
 mod audit;
+mod build;
 mod canary;
 mod check;
 mod completions;

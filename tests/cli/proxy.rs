@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// What the proxy does with requests.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,7 +78,11 @@ pub(crate) struct Proxy {
     /// `http://127.0.0.1:PORT`.
     pub(crate) url: String,
     counts: Arc<Mutex<HashMap<String, usize>>>,
+    arrivals: Arrivals,
 }
+
+/// When each request arrived, with its action.
+type Arrivals = Arc<Mutex<Vec<(String, Instant)>>>;
 
 impl Proxy {
     /// Starts a proxy to `upstream` (an `http://host:port` URL).
@@ -89,6 +93,8 @@ impl Proxy {
         let counts = Arc::new(Mutex::new(HashMap::new()));
         let seen = Arc::new(AtomicUsize::new(0));
         let shared = Arc::clone(&counts);
+        let arrivals: Arrivals = Arc::default();
+        let arrived = Arc::clone(&arrivals);
         let buckets: Buckets = Arc::new(Mutex::new(HashMap::new()));
         if let Behaviour::Quota {
             batch_per_sec,
@@ -105,12 +111,34 @@ impl Proxy {
                 let counts = Arc::clone(&shared);
                 let seen = Arc::clone(&seen);
                 let buckets = Arc::clone(&buckets);
+                let arrived = Arc::clone(&arrived);
                 std::thread::spawn(move || {
-                    serve(connection, &upstream, behaviour, &counts, &seen, &buckets);
+                    let log = Log {
+                        counts: &counts,
+                        arrivals: &arrived,
+                        seen: &seen,
+                    };
+                    serve(connection, &upstream, behaviour, &log, &buckets);
                 });
             }
         });
-        Self { url, counts }
+        Self {
+            url,
+            counts,
+            arrivals,
+        }
+    }
+
+    /// When each request of `action` arrived, in order.
+    #[allow(dead_code)] // used by the retry tests, not by the benches
+    pub(crate) fn arrivals(&self, action: &str) -> Vec<Instant> {
+        self.arrivals
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(seen, _)| seen == action)
+            .map(|(_, at)| *at)
+            .collect()
     }
 
     /// Requests seen for an action such as `BatchGetSecretValue`.
@@ -133,6 +161,13 @@ impl Proxy {
             .map(|(_, count)| count)
             .sum()
     }
+}
+
+/// What the proxy records about the requests it sees.
+struct Log<'a> {
+    counts: &'a Mutex<HashMap<String, usize>>,
+    arrivals: &'a Mutex<Vec<(String, Instant)>>,
+    seen: &'a AtomicUsize,
 }
 
 struct Request {
@@ -179,8 +214,7 @@ fn serve(
     client: TcpStream,
     upstream: &str,
     behaviour: Behaviour,
-    counts: &Mutex<HashMap<String, usize>>,
-    seen: &AtomicUsize,
+    log: &Log<'_>,
     buckets: &Buckets,
 ) {
     let mut writer = client.try_clone().unwrap();
@@ -191,8 +225,16 @@ fn serve(
             .and_then(|target| target.rsplit('.').next())
             .unwrap_or("other")
             .to_owned();
-        *counts.lock().unwrap().entry(action.clone()).or_default() += 1;
-        let number = seen.fetch_add(1, Ordering::Relaxed) + 1;
+        *log.counts
+            .lock()
+            .unwrap()
+            .entry(action.clone())
+            .or_default() += 1;
+        log.arrivals
+            .lock()
+            .unwrap()
+            .push((action.clone(), Instant::now()));
+        let number = log.seen.fetch_add(1, Ordering::Relaxed) + 1;
         let response = match behaviour {
             Behaviour::Hang => {
                 std::thread::sleep(Duration::from_secs(120));
@@ -211,7 +253,7 @@ fn serve(
                     .get_mut(action.as_str())
                     .is_some_and(|bucket| !bucket.take()) =>
             {
-                *counts
+                *log.counts
                     .lock()
                     .unwrap()
                     .entry(format!("{action} throttled"))

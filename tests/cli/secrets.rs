@@ -827,3 +827,34 @@ fn batch_mode_still_retries_a_throttled_batch() {
         "no fallback in batch mode"
     );
 }
+
+/// Retries of a throttled call wait a random time (full jitter), so a storm's
+/// retries arrive spread out and a refilling quota is used as it refills. The
+/// SDK's adaptive mode, used before, waited exactly its 2 s cap after the first
+/// few throttles: every process retried in lockstep waves, and `--fetch batch`
+/// took twice the time its quota allows.
+#[test]
+fn throttled_retries_are_spread_out_not_in_lockstep() {
+    let upstream = endpoint();
+    let sm = client(&upstream);
+    let env = unique("jitter");
+    let text = numbered_secrets(&sm, &env, 2);
+    let proxy = Proxy::start(&upstream, Behaviour::ThrottleAction("BatchGetSecretValue"));
+    let run = gate(&text, &proxy.url)
+        .env("ENVIRONMENT", &env)
+        .args(["--fetch", "batch", "--timeout", "12", "--", "true"])
+        .run();
+    assert_eq!(run.code, 69, "{}", run.transcript());
+    assert!(run.stderr.contains("throttl"), "{}", run.transcript());
+    let arrivals = proxy.arrivals("BatchGetSecretValue");
+    let gaps: Vec<Duration> = arrivals.windows(2).map(|pair| pair[1] - pair[0]).collect();
+    // From the fifth retry on, the backoff cap (2 s) bounds a uniform wait.
+    let capped = gaps.get(5..).unwrap_or_default();
+    assert!(capped.len() >= 3, "too few retries to judge: {gaps:?}");
+    let shortest = capped.iter().min().unwrap();
+    let longest = capped.iter().max().unwrap();
+    assert!(
+        longest.saturating_sub(*shortest) > Duration::from_millis(300),
+        "retries came at fixed intervals (lockstep): {gaps:?}"
+    );
+}
