@@ -1,18 +1,10 @@
 //! Build settings that must hold however envgate is built (`cargo build`,
-//! `cargo install`, the static release script): see docs/DECISIONS.md, "Start-up
-//! cost: how the binary is linked" and "TLS crypto and randomness".
+//! `cargo install`, the static release script): see docs/DECISIONS.md, "How the
+//! binary is linked".
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
-    println!("cargo:rerun-if-env-changed=AWS_LC_SYS_NO_JITTER_ENTROPY");
     link_without_pie();
-    if std::env::var("AWS_LC_SYS_NO_JITTER_ENTROPY").as_deref() != Ok("1") {
-        println!(
-            "cargo:warning=AWS_LC_SYS_NO_JITTER_ENTROPY is not 1 (build from a clone, where \
-             .cargo/config.toml sets it): every HTTPS launch will spend about 30 ms seeding \
-             CPU jitter entropy"
-        );
-    }
 }
 
 /// A dynamically linked Linux build is linked as a position-dependent executable:

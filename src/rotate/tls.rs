@@ -1,5 +1,5 @@
 //! TLS to PostgreSQL for rotation: what `sslmode` in the database secret asks,
-//! with rustls (the crypto provider the AWS client already carries).
+//! with rustls on ring (the crypto provider the AWS client already carries).
 //!
 //! - `verify-full` (the default): the certificate chains to a trusted CA *and*
 //!   names the host connected to;
@@ -112,7 +112,7 @@ fn roots(bundle: Option<&Path>) -> Result<RootCertStore, String> {
 /// # Errors
 /// Why the trusted CAs could not be loaded.
 pub fn client_config(mode: SslMode, bundle: Option<&Path>) -> Result<rustls::ClientConfig, String> {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
         .map_err(|error| error.to_string())?;

@@ -428,7 +428,7 @@ fn http_client(env: &EnvSnapshot) -> Result<SharedHttpClient, FetchError> {
             reason: format!("cannot set up TLS: {error}"),
         })?;
     Ok(HttpClientBuilder::new()
-        .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
         .tls_context(context)
         .build_https())
 }

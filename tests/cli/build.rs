@@ -1,15 +1,15 @@
-//! How the binary is built: the settings in `.cargo/config.toml` and `build.rs`
-//! that launch speed depends on hold for every build of the repository (this test
-//! reads the binary `cargo test` built with them, as `cargo install` would).
+//! How the binary is built: the choices launch speed depends on (Cargo.toml's TLS
+//! provider, `build.rs`'s link mode) hold for every build of the repository (this
+//! test reads the binary `cargo test` built, as `cargo install` would build it).
 
 /// The binary's bytes.
 fn binary() -> Vec<u8> {
     std::fs::read(env!("CARGO_BIN_EXE_envgate")).unwrap()
 }
 
-/// aws-lc is built without CPU jitter entropy (about 30 ms of CPU on the first TLS
-/// handshake of every launch); its randomness comes from the kernel. The jitter
-/// source's functions are not compiled at all when the setting holds.
+/// No CPU jitter entropy source is linked in: aws-lc's (the AWS SDK's default TLS
+/// crypto) cost about 30 ms of CPU on the first TLS handshake of every launch.
+/// envgate's TLS runs on ring, whose randomness comes from the kernel (getrandom).
 #[test]
 fn the_binary_carries_no_cpu_jitter_entropy() {
     let bytes = binary();
@@ -18,8 +18,8 @@ fn the_binary_carries_no_cpu_jitter_entropy() {
         .any(|window| window == b"jent_entropy");
     assert!(
         !found,
-        "aws-lc was built with CPU jitter entropy: build from a clone, where \
-         .cargo/config.toml sets AWS_LC_SYS_NO_JITTER_ENTROPY=1"
+        "the binary carries CPU jitter entropy (aws-lc?): TLS must use rustls with \
+         ring, without the SDK's default HTTPS client (Cargo.toml)"
     );
 }
 

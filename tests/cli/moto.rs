@@ -80,6 +80,14 @@ pub(crate) fn client_with(endpoint: &str, key_id: &str, secret: &str) -> Client 
         .region(Region::new("us-east-1"))
         .endpoint_url(endpoint)
         .credentials_provider(Credentials::new(key_id, secret, None, None, "tests"))
+        // envgate builds without the SDK's default HTTPS client; so do its tests.
+        .http_client(
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                    aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+                ))
+                .build_https(),
+        )
         .build();
     Client::from_conf(config)
 }
