@@ -6,7 +6,8 @@
 //!
 //! Run with `cargo bench --bench storm` (optionally `-- 50 100` for other sizes,
 //! and mode names to run only those; `STORM_TIMEOUT=1200` for the launches'
-//! deadline, default 600 s).
+//! deadline, default 600 s; `STORM_SCALE=1` for AWS's own quotas instead of 1/100;
+//! `STORM_LATENCY=0` to skip the one-launch comparison with the agent).
 //! Prints a Markdown table for docs/BENCHMARKS.md: completion time of the whole
 //! storm, failures, and the calls that reached the proxy by kind.
 //!
@@ -35,8 +36,36 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 const SECRETS: usize = 40;
-const BATCH_PER_SEC: u32 = 1;
-const SINGLE_PER_SEC: u32 = 100;
+/// AWS's quotas per account and region: BatchGetSecretValue, GetSecretValue.
+const AWS_BATCH_PER_SEC: u32 = 100;
+const AWS_SINGLE_PER_SEC: u32 = 10_000;
+
+/// The quotas the proxy enforces: AWS's divided by `STORM_SCALE` (default 100).
+fn quotas() -> (u32, u32) {
+    let scale: u32 = std::env::var("STORM_SCALE")
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(100);
+    (AWS_BATCH_PER_SEC / scale, AWS_SINGLE_PER_SEC / scale)
+}
+
+/// The least time the quotas allow for `launches` x [`SECRETS`] secrets in `mode`:
+/// each bucket starts full (one second's worth) and refills at its rate. `auto`
+/// may use both buckets (20 secrets per batch call); the agent reads each secret
+/// once, so its floor is that of [`SECRETS`] single reads.
+#[allow(clippy::cast_precision_loss)]
+fn floor(launches: usize, mode: &str) -> f64 {
+    let (batch, single) = quotas();
+    let (batch, single) = (f64::from(batch), f64::from(single));
+    let secrets = (launches * SECRETS) as f64;
+    let (work, rate) = match mode {
+        "batch" => (secrets / 20.0, batch),
+        "single" => (secrets, single),
+        "auto" => (secrets, 20.0 * batch + single),
+        _ => (SECRETS as f64, single),
+    };
+    ((work - rate) / rate).max(0.0)
+}
 use agentd::{TOKEN, start_agent};
 
 /// [`SECRETS`] secrets in a fresh environment, and the schema that reads them.
@@ -61,11 +90,12 @@ fn storm(upstream: &str, launches: usize, mode: &str) -> (f64, usize, usize, usi
     // STORM_TIMEOUT: the launches' --timeout (default 600 s; `batch` at 200
     // launches needs more than its 400 s floor).
     let timeout = std::env::var("STORM_TIMEOUT").unwrap_or_else(|_| "600".to_owned());
+    let (batch_per_sec, single_per_sec) = quotas();
     let proxy = proxy::Proxy::start(
         upstream,
         proxy::Behaviour::Quota {
-            batch_per_sec: BATCH_PER_SEC,
-            single_per_sec: SINGLE_PER_SEC,
+            batch_per_sec,
+            single_per_sec,
         },
     );
     let agent = (mode == "agent").then(|| start_agent(&proxy.url, 300));
@@ -160,13 +190,15 @@ fn latency(upstream: &str) -> (Duration, Duration, usize) {
 
 fn main() {
     let upstream = moto::endpoint();
-    let (direct, agent, fetches) = latency(&upstream);
-    println!(
-        "One launch, 40 secrets (medians of 30, interleaved): direct {:.1} ms, through the agent {:.1} ms, ratio {:.2}. 100 launches through the agent: {fetches} GetSecretValue calls reached Secrets Manager.\n",
-        direct.as_secs_f64() * 1000.0,
-        agent.as_secs_f64() * 1000.0,
-        agent.as_secs_f64() / direct.as_secs_f64()
-    );
+    if std::env::var("STORM_LATENCY").as_deref() != Ok("0") {
+        let (direct, agent, fetches) = latency(&upstream);
+        println!(
+            "One launch, 40 secrets (medians of 30, interleaved): direct {:.1} ms, through the agent {:.1} ms, ratio {:.2}. 100 launches through the agent: {fetches} GetSecretValue calls reached Secrets Manager.\n",
+            direct.as_secs_f64() * 1000.0,
+            agent.as_secs_f64() * 1000.0,
+            agent.as_secs_f64() / direct.as_secs_f64()
+        );
+    }
     let sizes: Vec<usize> = std::env::args()
         .skip(1)
         .filter_map(|arg| arg.parse().ok())
@@ -187,22 +219,29 @@ fn main() {
         chosen
     };
     let mut table = String::from(
-        "| launches | mode | storm done in | failures | BatchGetSecretValue | GetSecretValue | throttled |\n|---:|:---|---:|---:|---:|---:|---:|\n",
+        "| launches | mode | storm done in | quota floor | ratio | failures | BatchGetSecretValue | GetSecretValue | throttled |\n|---:|:---|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for &launches in &sizes {
         for &mode in &modes {
             let (seconds, failures, batch, single, throttled) = storm(&upstream, launches, mode);
+            let floor = floor(launches, mode);
+            let ratio = if floor > 0.0 {
+                format!("{:.2}", seconds / floor)
+            } else {
+                "-".to_owned()
+            };
             let _ = writeln!(
                 table,
-                "| {launches} | {mode} | {seconds:.1} s | {failures} | {batch} | {single} | {throttled} |"
+                "| {launches} | {mode} | {seconds:.1} s | {floor:.1} s | {ratio} | {failures} | {batch} | {single} | {throttled} |"
             );
             eprintln!(
-                "{launches} {mode}: {seconds:.1} s, {failures} failures, {batch} batch, {single} single, {throttled} throttled"
+                "{launches} {mode}: {seconds:.1} s (floor {floor:.1} s, ratio {ratio}), {failures} failures, {batch} batch, {single} single, {throttled} throttled"
             );
         }
     }
+    let (batch_per_sec, single_per_sec) = quotas();
     println!(
-        "Quotas scaled 1/100: BatchGetSecretValue {BATCH_PER_SEC}/s, GetSecretValue {SINGLE_PER_SEC}/s; {SECRETS} secrets per launch.\n"
+        "Quotas: BatchGetSecretValue {batch_per_sec}/s, GetSecretValue {single_per_sec}/s; {SECRETS} secrets per launch.\n"
     );
     print!("{table}");
 }

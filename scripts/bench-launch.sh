@@ -1,25 +1,41 @@
 #!/usr/bin/env bash
-# Launch overhead: envgate with a 100-variable schema in front of a program,
-# against exec'ing the same program directly, as whole processes (hyperfine).
-# Target: at most 1.5 ms added per launch. Needs hyperfine (Debian: apt-get install hyperfine).
+# Launch overhead, as whole processes (hyperfine): envgate with a 100-variable schema
+# (25 of them with distinct patterns) in front of /bin/true, against exec'ing
+# /bin/true directly; the binary `cargo install --locked --path .` builds (what the
+# README installs) and the static one `scripts/build-release.sh` builds, side by side;
+# then `--check` of a 10,000-variable schema (the same hundred, a hundred times).
+# Targets: at most +1.0 ms per launch; 10,000 variables in at most 20 ms.
+# Needs hyperfine (Debian: apt-get install hyperfine).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 command -v hyperfine >/dev/null || { echo "bench-launch: install hyperfine (apt-get install hyperfine)" >&2; exit 1; }
-envgate=$(scripts/build-release.sh)
+static=$(scripts/build-release.sh)
+cargo install --locked --quiet --path . --root target/installed
+installed=$PWD/target/installed/bin/envgate
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-schema="$work/schema.toml"
 . scripts/lib/bench-schema.sh
-write_bench_schema "$schema"
-
+write_bench_schema "$work/schema.toml"
 program=/bin/true
-env -i PATH=/usr/bin:/bin "${envs[@]}" "$envgate" --schema "$schema" -- "$program"
-
+for binary in "$installed" "$static"; do
+  env -i PATH=/usr/bin:/bin "${envs[@]}" "$binary" --schema "$work/schema.toml" --audit-log off -- "$program"
+done
 env -i PATH=/usr/bin:/bin "${envs[@]}" hyperfine --warmup 50 --runs 1000 -N \
   --export-markdown "$work/launch.md" \
   --command-name "direct: $program" "$program" \
-  --command-name "envgate (100 vars) -- $program" "$envgate --schema $schema -- $program"
+  --command-name "installed (cargo install) -- $program" "$installed --schema $work/schema.toml -- $program" \
+  --command-name "static (build-release.sh) -- $program" "$static --schema $work/schema.toml -- $program"
 cat "$work/launch.md"
-ls -l "$envgate" | awk '{print "release binary: " $5 " bytes"}'
+
+write_bench_schema "$work/large.toml" 10000
+env -i PATH=/usr/bin:/bin "${envs[@]}" "$installed" --schema "$work/large.toml" --check >/dev/null
+env -i PATH=/usr/bin:/bin "${envs[@]}" hyperfine --warmup 5 --runs 100 -N \
+  --export-markdown "$work/large.md" \
+  --command-name "installed --check, 10,000 variables" "$installed --schema $work/large.toml --check" \
+  --command-name "static --check, 10,000 variables" "$static --schema $work/large.toml --check"
+cat "$work/large.md"
+for binary in "$installed" "$static"; do
+  echo "$(basename "$(dirname "$(dirname "$binary")")")/…/envgate: $(stat -c %s "$binary") bytes, $(readelf -r "$binary" | grep -c R_X86_64 || true) relocations"
+done

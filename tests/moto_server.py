@@ -1,6 +1,6 @@
 """Starts moto's standalone server (a real AWS-protocol server) on 127.0.0.1.
 
-Usage: python tests/moto_server.py --port PORT
+Usage: python tests/moto_server.py --port PORT [--ssl-cert CERT --ssl-key KEY]
 
 Run by scripts/moto-server.sh and by tests that need a server of their own (the
 IAM-enforcement test switches authentication on, which would break every other
@@ -10,7 +10,9 @@ test sharing a server).
 import argparse
 
 from moto.secretsmanager import models as secretsmanager_models
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from moto.server import ThreadedMotoServer
+from werkzeug.serving import make_server
 
 _update_secret_version_stage = secretsmanager_models.SecretsManagerBackend.update_secret_version_stage
 
@@ -33,7 +35,21 @@ secretsmanager_models.SecretsManagerBackend.update_secret_version_stage = _updat
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--ssl-cert", help="serve HTTPS with this certificate (PEM)")
+    parser.add_argument("--ssl-key", help="the certificate's private key (PEM)")
     args = parser.parse_args()
+    if args.ssl_cert:
+        # HTTPS, as AWS is reached: the benchmarks measure the TLS handshake too.
+        app = DomainDispatcherApplication(create_backend_app)
+        make_server(
+            "127.0.0.1",
+            args.port,
+            app,
+            threaded=True,
+            request_handler=MotoRequestHandler,
+            ssl_context=(args.ssl_cert, args.ssl_key),
+        ).serve_forever()
+        return
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=args.port, verbose=False)
     server.start()
     try:

@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# Secrets Manager launches on the path users run: COUNT (default 40) secrets read by
+# the binary `cargo install --locked --path .` builds, over plain HTTP and over HTTPS
+# (moto's server with a certificate made here), side by side with secretspec 0.21
+# (awssm provider) in the same hyperfine runs; three rounds, medians, ratios.
+# Needs hyperfine and openssl (Debian: apt-get install hyperfine openssl).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+count=${COUNT:-40}
+rounds=${ROUNDS:-3}
+runs=${RUNS:-30}
+
+for tool in hyperfine openssl; do
+  command -v "$tool" >/dev/null || { echo "bench-secrets: install $tool (apt-get install $tool)" >&2; exit 1; }
+done
+scripts/setup-test-env.sh >&2
+python=$PWD/.venv/bin/python
+cargo install --locked --quiet --path . --root target/installed
+envgate=$PWD/target/installed/bin/envgate
+secretspec=$PWD/.tools/bin/secretspec
+if [ ! -x "$secretspec" ]; then
+  echo "bench-secrets: building secretspec 0.21 into .tools (a few minutes)" >&2
+  cargo install --locked --quiet secretspec --version '~0.21' \
+    --no-default-features --features cli,awssm --root .tools
+fi
+
+work=$(mktemp -d)
+servers=()
+cleanup() {
+  [ ${#servers[@]} -eq 0 ] || kill "${servers[@]}" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# A throwaway CA and a certificate for 127.0.0.1 signed by it (webpki refuses a CA
+# certificate as a server's own).
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+  -subj "/CN=envgate bench CA" -keyout "$work/ca-key.pem" -out "$work/ca.pem" 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=127.0.0.1 \
+  -keyout "$work/key.pem" -out "$work/server.csr" 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n' >"$work/ext.cnf"
+openssl x509 -req -in "$work/server.csr" -CA "$work/ca.pem" -CAkey "$work/ca-key.pem" \
+  -CAcreateserial -days 1 -extfile "$work/ext.cnf" -out "$work/cert.pem" 2>/dev/null
+# What a machine trusts: the system bundle, with the test CA added.
+cat /etc/ssl/certs/ca-certificates.crt "$work/ca.pem" >"$work/bundle.pem"
+
+free_port() { "$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# start_moto SCHEME [moto_server.py options]: starts a server, prints its endpoint.
+start_moto() {
+  local scheme=$1 port
+  shift
+  port=$(free_port)
+  "$python" tests/moto_server.py --port "$port" "$@" >"$work/moto-$scheme.log" 2>&1 &
+  servers+=($!)
+  for _ in $(seq 1 100); do
+    if curl -sf --cacert "$work/ca.pem" "$scheme://127.0.0.1:$port/moto-api/data.json" >/dev/null; then
+      endpoint="$scheme://127.0.0.1:$port"
+      return
+    fi
+    sleep 0.1
+  done
+  echo "bench-secrets: moto's $scheme server did not start; see $work/moto-$scheme.log" >&2
+  exit 1
+}
+start_moto http
+http=$endpoint
+start_moto https --ssl-cert "$work/cert.pem" --ssl-key "$work/key.pem"
+https=$endpoint
+"$python" scripts/lib/bench_secrets_fixture.py "$http" "$count"
+"$python" scripts/lib/bench_secrets_fixture.py "$https" "$count" "$work/ca.pem"
+
+{
+  echo '[envgate]'
+  echo 'environments = ["bench"]'
+  for i in $(seq 0 $((count - 1))); do
+    printf '[vars.S%03d]\nsecret = "S%03d"\n' "$i" "$i"
+  done
+} >"$work/schema.toml"
+{
+  printf '[project]\nname = "bench"\nrevision = "1.0"\n[profiles.default]\n'
+  for i in $(seq 0 $((count - 1))); do
+    printf 'S%03d = { description = "secret %d", required = true }\n' "$i" "$i"
+  done
+} >"$work/secretspec.toml"
+
+# Both tools trust the system bundle plus the test CA through SSL_CERT_FILE (read by
+# envgate's trust store, and by the native roots of secretspec's AWS SDK client), as
+# on a machine with a private CA, and read from the endpoint in
+# AWS_ENDPOINT_URL; everything else is the same clean environment.
+base=(env -i PATH=/usr/bin:/bin HOME="$work" SSL_CERT_FILE="$work/bundle.pem"
+  AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
+  AWS_EC2_METADATA_DISABLED=true)
+gate="$envgate --schema $work/schema.toml -- true"
+spec="$secretspec run --file $work/secretspec.toml --provider awssm://us-east-1 -- true"
+cd "$work"
+for scheme in http https; do
+  endpoint=$([ "$scheme" = http ] && echo "$http" || echo "$https")
+  "${base[@]}" AWS_ENDPOINT_URL="$endpoint" ENVIRONMENT=bench USE_SECRETS_MANAGER=true $gate
+  "${base[@]}" AWS_ENDPOINT_URL="$endpoint" $spec
+done
+for round in $(seq 1 "$rounds"); do
+  "${base[@]}" hyperfine -N --warmup 3 --runs "$runs" --export-json "$work/round-$round.json" \
+    --command-name "envgate http" "env AWS_ENDPOINT_URL=$http ENVIRONMENT=bench USE_SECRETS_MANAGER=true $gate" \
+    --command-name "secretspec http" "env AWS_ENDPOINT_URL=$http $spec" \
+    --command-name "envgate https" "env AWS_ENDPOINT_URL=$https ENVIRONMENT=bench USE_SECRETS_MANAGER=true $gate" \
+    --command-name "secretspec https" "env AWS_ENDPOINT_URL=$https $spec" \
+    --command-name "envgate https, test CA only" "env SSL_CERT_FILE=$work/ca.pem AWS_ENDPOINT_URL=$https ENVIRONMENT=bench USE_SECRETS_MANAGER=true $gate" >&2
+done
+"$python" - "$count" "$work"/round-*.json <<'PY'
+import json, statistics, sys
+count, files = sys.argv[1], sys.argv[2:]
+medians = {}
+for path in files:
+    for result in json.load(open(path))["results"]:
+        medians.setdefault(result["command"], []).append(result["median"] * 1000)
+m = {name: statistics.median(values) for name, values in medians.items()}
+print(f"| {count} secrets | envgate | secretspec 0.21 | ratio |")
+print("|:---|---:|---:|---:|")
+for scheme in ("http", "https"):
+    e, s = m[f"envgate {scheme}"], m[f"secretspec {scheme}"]
+    print(f"| {scheme.upper()} | {e:.1f} ms | {s:.1f} ms | {e / s:.2f} |")
+alone = m["envgate https, test CA only"]
+print(f"\nenvgate over HTTPS trusting only the test CA: {alone:.1f} ms, so reading the")
+print(f"system bundle (plus the CA) costs {m['envgate https'] - alone:.1f} ms per launch.")
+PY
+# Peak memory of one launch each (GNU time's maximum resident set size).
+for scheme in http https; do
+  endpoint=$([ "$scheme" = http ] && echo "$http" || echo "$https")
+  for tool in envgate secretspec; do
+    command=$([ "$tool" = envgate ] && echo "$gate" || echo "$spec")
+    rss=$("${base[@]}" AWS_ENDPOINT_URL="$endpoint" ENVIRONMENT=bench USE_SECRETS_MANAGER=true \
+      /usr/bin/time -f %M $command 2>&1 >/dev/null | tail -1)
+    echo "peak RSS, $tool $scheme: $((rss / 1024)).$(((rss % 1024) * 10 / 1024)) MB"
+  done
+done
