@@ -17,6 +17,7 @@ scripts/setup-test-env.sh >&2
 python=$PWD/.venv/bin/python
 cargo install --locked --quiet --path . --root target/installed
 envgate=$PWD/target/installed/bin/envgate
+static=$(scripts/build-release.sh)
 secretspec=$PWD/.tools/bin/secretspec
 if [ ! -x "$secretspec" ]; then
   echo "bench-secrets: building secretspec 0.21 into .tools (a few minutes)" >&2
@@ -95,39 +96,58 @@ spec="$secretspec run --file $work/secretspec.toml --provider awssm://us-east-1 
 cd "$work"
 for scheme in http https; do
   endpoint=$([ "$scheme" = http ] && echo "$http" || echo "$https")
-  "${base[@]}" AWS_ENDPOINT_URL="$endpoint" ENVIRONMENT=bench USE_SECRETS_MANAGER=true $gate
-  "${base[@]}" AWS_ENDPOINT_URL="$endpoint" $spec
+  # One launch each first: both must read every secret before anything is timed.
+  "${base[@]}" AWS_ENDPOINT_URL="$endpoint" ENVIRONMENT=bench USE_SECRETS_MANAGER=true $gate 2>/dev/null \
+    || { echo "bench-secrets: envgate failed over $scheme" >&2; exit 1; }
+  "${base[@]}" AWS_ENDPOINT_URL="$endpoint" $spec 2>/dev/null \
+    || { echo "bench-secrets: secretspec failed over $scheme" >&2; exit 1; }
 done
+# secretspec is now and then killed by a signal in these runs (whatever its output
+# goes to): failed runs are kept out of the medians and counted (-i, exit codes
+# in the JSON). The programs' output goes to a file.
 for round in $(seq 1 "$rounds"); do
-  "${base[@]}" hyperfine -N --warmup 3 --runs "$runs" --export-json "$work/round-$round.json" \
+  "${base[@]}" hyperfine -N -i --output=inherit --warmup 3 --runs "$runs" --export-json "$work/round-$round.json" \
     --command-name "envgate http" "env AWS_ENDPOINT_URL=$http ENVIRONMENT=bench USE_SECRETS_MANAGER=true $gate" \
     --command-name "secretspec http" "env AWS_ENDPOINT_URL=$http $spec" \
     --command-name "envgate https" "env AWS_ENDPOINT_URL=$https ENVIRONMENT=bench USE_SECRETS_MANAGER=true $gate" \
     --command-name "secretspec https" "env AWS_ENDPOINT_URL=$https $spec" \
-    --command-name "envgate https, test CA only" "env SSL_CERT_FILE=$work/ca.pem AWS_ENDPOINT_URL=$https ENVIRONMENT=bench USE_SECRETS_MANAGER=true $gate" >&2
+    --command-name "envgate https, test CA only" "env SSL_CERT_FILE=$work/ca.pem AWS_ENDPOINT_URL=$https ENVIRONMENT=bench USE_SECRETS_MANAGER=true $gate" \
+    >"$work/round-$round.log" 2>&1 || { tail -5 "$work/round-$round.log" >&2; exit 1; }
 done
 "$python" - "$count" "$work"/round-*.json <<'PY'
 import json, statistics, sys
 count, files = sys.argv[1], sys.argv[2:]
-medians = {}
+medians, failed, total = {}, {}, {}
 for path in files:
     for result in json.load(open(path))["results"]:
-        medians.setdefault(result["command"], []).append(result["median"] * 1000)
+        name = result["command"]
+        ok = [t for t, code in zip(result["times"], result["exit_codes"]) if code == 0]
+        failed[name] = failed.get(name, 0) + len(result["times"]) - len(ok)
+        total[name] = total.get(name, 0) + len(result["times"])
+        medians.setdefault(name, []).append(statistics.median(ok) * 1000)
 m = {name: statistics.median(values) for name, values in medians.items()}
 print(f"| {count} secrets | envgate | secretspec 0.21 | ratio |")
 print("|:---|---:|---:|---:|")
 for scheme in ("http", "https"):
     e, s = m[f"envgate {scheme}"], m[f"secretspec {scheme}"]
     print(f"| {scheme.upper()} | {e:.1f} ms | {s:.1f} ms | {e / s:.2f} |")
+for name in m:
+    if failed[name]:
+        print(f"\n{name}: {failed[name]} of {total[name]} runs failed (left out)")
 alone = m["envgate https, test CA only"]
 print(f"\nenvgate over HTTPS trusting only the test CA: {alone:.1f} ms, so reading the")
 print(f"system bundle (plus the CA) costs {m['envgate https'] - alone:.1f} ms per launch.")
 PY
-# Peak memory of one launch each (GNU time's maximum resident set size).
+# Peak memory of one launch each (GNU time's maximum resident set size), with the
+# static release binary too.
 for scheme in http https; do
   endpoint=$([ "$scheme" = http ] && echo "$http" || echo "$https")
-  for tool in envgate secretspec; do
-    command=$([ "$tool" = envgate ] && echo "$gate" || echo "$spec")
+  for tool in envgate "envgate-static" secretspec; do
+    case $tool in
+      envgate) command=$gate ;;
+      envgate-static) command=${gate/$envgate/$static} ;;
+      *) command=$spec ;;
+    esac
     rss=$("${base[@]}" AWS_ENDPOINT_URL="$endpoint" ENVIRONMENT=bench USE_SECRETS_MANAGER=true \
       /usr/bin/time -f %M $command 2>&1 >/dev/null | tail -1)
     echo "peak RSS, $tool $scheme: $((rss / 1024)).$(((rss % 1024) * 10 / 1024)) MB"
