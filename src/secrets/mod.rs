@@ -250,6 +250,27 @@ fn run_fetch(
     }
 }
 
+/// How throttled reads are retried, by fetch mode.
+///
+/// Batches (`--fetch batch`) retry in the standard mode: a uniform random wait up to
+/// the doubling backoff. The adaptive mode's client-side rate limiter answers a
+/// throttled process with a fixed, unjittered wait (its fill rate falls to 0.5/s, so
+/// every retry waited exactly the 2 s cap): in a restart storm every process retried
+/// its batches in waves 2 s apart, and a quota that refills every second sat idle
+/// half the time (`--fetch batch` took twice the time the quota allows; with full
+/// jitter, 1.01 times). GetSecretValue (`single`, and `auto`, whose batches are tried
+/// once) keeps the adaptive mode: with 40 reads in flight per process, its rate
+/// limiter is what keeps 200 processes from sending thousands of retries a second;
+/// without it the same storm sent 1,100 requests a second at a 100/s quota and no
+/// launch finished within 600 s.
+fn retry_mode(mode: FetchMode) -> RetryConfig {
+    if mode == FetchMode::Batch {
+        RetryConfig::standard()
+    } else {
+        RetryConfig::adaptive()
+    }
+}
+
 /// A retry partition whose retry quota never runs out. The SDK's default spends 5
 /// tokens of 500 per throttled retry, so a process with 40 reads in flight stopped
 /// retrying after about 100 retries, long before its deadline, in a storm; the
@@ -354,14 +375,7 @@ pub(crate) async fn sdk_config(
             });
         }
     }
-    // Standard, not adaptive: the adaptive mode's client-side rate limiter answers a
-    // throttled process with a fixed, unjittered wait (its fill rate falls to 0.5/s,
-    // so every retry waited exactly the 2 s cap). In a restart storm all processes
-    // then retried in waves 2 s apart, and a quota that refills every second sat
-    // idle half the time: `--fetch batch` took twice the time its quota allows. Full
-    // jitter (a uniform wait up to the doubling backoff) keeps some retry arriving
-    // whenever the quota has room.
-    let retry = RetryConfig::standard()
+    let retry = retry_mode(options.mode)
         .with_max_attempts(attempts_within(options.timeout))
         .with_initial_backoff(Duration::from_millis(50))
         .with_max_backoff(MAX_BACKOFF);
