@@ -836,6 +836,25 @@ mod tests {
         assert_eq!(super::attempts_within(Duration::from_secs(3600)), 3602);
     }
 
+    /// Batches retry with full jitter (no lockstep waves); single reads keep the
+    /// adaptive limiter: without it, a 200-launch storm sent about 1,100 requests a
+    /// second at a 100/s quota and no launch finished (docs/DECISIONS.md).
+    #[test]
+    fn only_batches_retry_without_the_adaptive_limiter() {
+        use aws_config::retry::RetryMode;
+        assert_eq!(
+            super::retry_mode(FetchMode::Batch).mode(),
+            RetryMode::Standard
+        );
+        for mode in [FetchMode::Auto, FetchMode::Single, FetchMode::Agent] {
+            assert_eq!(
+                super::retry_mode(mode).mode(),
+                RetryMode::Adaptive,
+                "{mode:?}"
+            );
+        }
+    }
+
     use super::*;
     use crate::resolve::resolve;
 
