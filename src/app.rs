@@ -394,19 +394,11 @@ fn generation(
         &mut files,
     )?;
     // Only a supervisor compares and masks values; exec needs none of them.
-    let supervised = context.options.supervise.enabled();
-    let values = schema
-        .vars
-        .iter()
-        .filter(|_| supervised)
-        .zip(&resolution.vars)
-        .map(|(spec, var)| supervise::watch::Value {
-            name: spec.name.clone(),
-            value: var.value.clone(),
-            sensitive: spec.sensitive,
-            file: spec.deliver == schema::Delivery::File,
-        })
-        .collect();
+    let values = if context.options.supervise.enabled() {
+        watched_values(schema, resolution)
+    } else {
+        Vec::new()
+    };
     let search_path = child_env
         .iter()
         .find(|(name, _)| name == "PATH")
@@ -425,6 +417,21 @@ fn generation(
             Err(error)
         }
     }
+}
+
+/// Every resolved value with what the supervisor needs to know of it.
+fn watched_values(schema: &Schema, resolution: &Resolution) -> Vec<supervise::watch::Value> {
+    schema
+        .vars
+        .iter()
+        .zip(&resolution.vars)
+        .map(|(spec, var)| supervise::watch::Value {
+            name: spec.name.clone(),
+            value: var.value.clone(),
+            sensitive: spec.sensitive,
+            file: spec.deliver == schema::Delivery::File,
+        })
+        .collect()
 }
 
 /// Supervisor mode: the program runs as envgate's child; with `--watch`, each

@@ -29,7 +29,6 @@ pub struct Pattern {
 }
 
 /// The compiled regex, on the engine chosen for it.
-#[derive(Clone)]
 enum Engine {
     /// Small to build; ASCII-only classes, no Unicode case folding.
     Lite(regex_lite::Regex),
