@@ -289,7 +289,7 @@ mod tests {
             Just("(?Rm:$)".to_owned()),
             Just("\n".to_owned()),
             Just("\r".to_owned()),
-            Just("".to_owned()),
+            Just(String::new()),
         ];
         atom.prop_recursive(4, 24, 3, |inner| {
             prop_oneof![

@@ -35,3 +35,33 @@ fn the_dynamic_binary_is_linked_without_pie() {
         "ELF type {kind}: expected 2 (EXEC); build.rs links with -no-pie"
     );
 }
+
+/// The dynamic binary loads no libm.so: its two C math functions (`log2`, `pow`)
+/// are defined in the binary (src/main.rs), one shared library fewer to map and
+/// relocate at start and about 300 KB less resident memory.
+#[test]
+fn the_binary_needs_no_libm() {
+    let bytes = binary();
+    let needs_libm = bytes
+        .windows(b"libm.so".len())
+        .any(|window| window == b"libm.so");
+    assert!(
+        !needs_libm,
+        "the binary links libm.so: a new C math function is called; define it in src/main.rs"
+    );
+}
+
+/// The binary's own `log2` gives the entropy rule its exact figures: eight distinct
+/// characters carry 3 bits each, 24 bits in all.
+#[test]
+fn the_entropy_rule_measures_with_the_binarys_own_log2() {
+    for (minimum, code) in [("24.0", 0), ("24.001", 78)] {
+        let run = crate::harness::Envgate::with_schema(&format!(
+            "[vars.K]\nmin_entropy_bits = {minimum}\n"
+        ))
+        .env("K", "abcdefgh")
+        .args(["--check"])
+        .run();
+        assert_eq!(run.code, code, "min {minimum}: {}", run.transcript());
+    }
+}
