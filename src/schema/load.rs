@@ -72,6 +72,20 @@ pub const ROTATE_KEYS: &[&str] = &[
     "max_fallbacks",
 ];
 
+/// Keys a `[vars.NAME]` table may set.
+static VAR_KEYS: std::sync::LazyLock<Vec<&str>> = std::sync::LazyLock::new(|| {
+    VAR_ONLY_KEYS
+        .iter()
+        .chain(LAYER_KEYS)
+        .chain(RULE_KEYS)
+        .copied()
+        .collect()
+});
+
+/// Keys a per-environment override may set.
+static OVERRIDE_KEYS: std::sync::LazyLock<Vec<&str>> =
+    std::sync::LazyLock::new(|| LAYER_KEYS.iter().chain(RULE_KEYS).copied().collect());
+
 /// Reads and loads the schema at `path`.
 ///
 /// # Errors
@@ -184,11 +198,11 @@ impl Loader {
     }
 
     fn schema(&mut self, document: &DeTable<'_>, source: SchemaSource) -> Schema {
-        self.unknown_keys(document, TOP_KEYS, "the schema");
+        self.unknown_keys(document, TOP_KEYS, &|| "the schema".to_owned());
         self.version(document);
         let envgate = self.table(document, "envgate");
         if let Some(envgate) = envgate {
-            self.unknown_keys(envgate, ENVGATE_KEYS, "[envgate]");
+            self.unknown_keys(envgate, ENVGATE_KEYS, &|| "[envgate]".to_owned());
         }
         let environments = envgate
             .and_then(|table| self.string_list(table, "environments"))
@@ -300,14 +314,7 @@ impl Loader {
             self.wrong_type(key, value, "a table of the variable's settings");
             return None;
         };
-        let context = format!("[vars.{name}]");
-        let allowed: Vec<&str> = VAR_ONLY_KEYS
-            .iter()
-            .chain(LAYER_KEYS)
-            .chain(RULE_KEYS)
-            .copied()
-            .collect();
-        self.unknown_keys(table, &allowed, &context);
+        self.unknown_keys(table, &VAR_KEYS, &|| format!("[vars.{name}]"));
         let kind = self.var_type(table, &name);
         let var = VarSpec {
             span: key.span(),
@@ -497,7 +504,7 @@ impl Loader {
 
     fn rotate(&mut self, table: &DeTable<'_>) -> Option<RotateSpec> {
         let rotate = self.table(table, "rotate")?;
-        self.unknown_keys(rotate, ROTATE_KEYS, "rotate");
+        self.unknown_keys(rotate, ROTATE_KEYS, &|| "rotate".to_owned());
         let kind = match self.string(rotate, "kind") {
             Some(kind) if RotateKind::parse(kind.get_ref()).is_some() => {
                 RotateKind::parse(kind.get_ref())
@@ -605,7 +612,6 @@ impl Loader {
         let Some(environments) = self.table(table, "environments") else {
             return Vec::new();
         };
-        let allowed: Vec<&str> = LAYER_KEYS.iter().chain(RULE_KEYS).copied().collect();
         let mut overrides = Vec::new();
         for (key, value) in environments {
             let env = Spanned::new(key.span(), key.get_ref().to_string());
@@ -614,8 +620,9 @@ impl Loader {
                 self.wrong_type(key, value, "a table of rules for that environment");
                 continue;
             };
-            let context = format!("[vars.{name}.environments.{}]", env.get_ref());
-            self.unknown_keys(layer_table, &allowed, &context);
+            self.unknown_keys(layer_table, &OVERRIDE_KEYS, &|| {
+                format!("[vars.{name}.environments.{}]", env.get_ref())
+            });
             overrides.push((env.into_inner(), self.layer(layer_table)));
         }
         overrides
@@ -697,14 +704,9 @@ impl Loader {
         for var in &schema.vars {
             self.type_rule_fit(var);
             self.required_with_default(var);
-            let mut layers = vec![(String::new(), var.base.clone())];
-            layers.extend(
-                var.overrides
-                    .iter()
-                    .map(|(env, _)| (env.clone(), var.layer_for(env).into_owned())),
-            );
-            for (env, layer) in layers {
-                self.layer_contradictions(var, &env, &layer);
+            self.layer_contradictions(var, "", &var.base);
+            for (env, _) in &var.overrides {
+                self.layer_contradictions(var, env, &var.layer_for(env));
             }
         }
     }
@@ -821,7 +823,14 @@ impl Loader {
 
     // ---- typed field readers: each reports a wrong TOML type and returns None ----
 
-    fn unknown_keys(&mut self, table: &DeTable<'_>, allowed: &[&str], context: &str) {
+    /// Reports every key of `table` not in `allowed`; `context` names the table
+    /// (built only when there is something to report).
+    fn unknown_keys(
+        &mut self,
+        table: &DeTable<'_>,
+        allowed: &[&str],
+        context: &dyn Fn() -> String,
+    ) {
         for (key, _) in table {
             let name = key.get_ref().as_ref();
             if allowed.contains(&name) {
@@ -834,7 +843,7 @@ impl Loader {
             self.push(
                 Problem::error(
                     Code::SchemaUnknownKey,
-                    format!("unknown key `{name}` in {context}"),
+                    format!("unknown key `{name}` in {}", context()),
                 )
                 .at(key.span(), "unknown key")
                 .help(help),
