@@ -27,6 +27,16 @@ use nix::sys::signal::Signal;
 )]
 pub struct Cli {
     #[command(flatten)]
+    top: TopArgs,
+
+    #[command(subcommand)]
+    subcommand: Option<Sub>,
+}
+
+/// Everything on the command line but a subcommand.
+#[derive(Debug, Args)]
+struct TopArgs {
+    #[command(flatten)]
     common: CommonArgs,
 
     #[command(flatten)]
@@ -53,9 +63,16 @@ pub struct Cli {
     /// The program to launch and its arguments, after `--`.
     #[arg(last = true, value_name = "CMD")]
     command: Vec<OsString>,
+}
 
-    #[command(subcommand)]
-    subcommand: Option<Sub>,
+/// The command line without its subcommands: what a launch (`envgate -- CMD`) or
+/// `--check` parses. Building clap's model of every subcommand's options took
+/// about a tenth of a launch's instructions; [`Cli::parse_args`] tries this first.
+#[derive(Debug, Parser)]
+#[command(name = "envgate")]
+struct TopOnly {
+    #[command(flatten)]
+    top: TopArgs,
 }
 
 /// Options every command shares.
@@ -476,6 +493,15 @@ fn flag_action(
     }
 }
 
+/// Whether a word before `--` (after the program's name) names a subcommand.
+fn names_a_subcommand(args: &[OsString]) -> bool {
+    args.iter()
+        .skip(1)
+        .take_while(|arg| *arg != "--")
+        .filter_map(|arg| arg.to_str())
+        .any(|word| word == "help" || <Sub as clap::Subcommand>::has_subcommand(word))
+}
+
 /// The completion script for `shell`.
 #[must_use]
 pub fn completions(shell: clap_complete::Shell) -> String {
@@ -496,20 +522,56 @@ pub fn manpage() -> String {
 }
 
 impl Cli {
+    /// Parses the process's command line; prints help, the version or a usage
+    /// error and exits as clap does.
+    #[must_use]
+    pub fn parse_args() -> Self {
+        Self::try_parse_args(std::env::args_os()).unwrap_or_else(|error| error.exit())
+    }
+
+    /// Parses `args` (the program name first) as [`Cli::try_parse_from`] does, with
+    /// the same result, building the subcommands only when they can matter.
+    ///
+    /// Without a subcommand's name before `--`, the command line parses without
+    /// subcommands ([`TopOnly`]): there every word before `--` that is not an
+    /// option's value is an error, so a success there is the full parser's result
+    /// too. Anything else (a subcommand, help, a version request, a mistake) goes to
+    /// the full parser, whose output and messages are the ones users see.
+    ///
+    /// # Errors
+    /// clap's error (including help and version requests) from the full parser.
+    pub fn try_parse_args(
+        args: impl IntoIterator<Item = impl Into<OsString>>,
+    ) -> Result<Self, clap::Error> {
+        let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+        if !names_a_subcommand(&args)
+            && let Ok(TopOnly { top }) = TopOnly::try_parse_from(&args)
+        {
+            return Ok(Self {
+                top,
+                subcommand: None,
+            });
+        }
+        Self::try_parse_from(args)
+    }
+
     /// Converts the parsed command line into options and an action.
     ///
     /// # Errors
     /// [`Error::Usage`] when no action was asked for.
     pub fn into_action(self) -> Result<(Options, Action), Error> {
         let Cli {
-            common,
-            mut values,
-            report,
-            check,
-            docs,
-            output,
-            mut supervise,
-            command,
+            top:
+                TopArgs {
+                    common,
+                    mut values,
+                    report,
+                    check,
+                    docs,
+                    output,
+                    mut supervise,
+                    command,
+                },
             subcommand,
         } = self;
         let (report, action) = match subcommand {
@@ -641,6 +703,82 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    /// Words a command line is made of: options with and without values, values
+    /// that are subcommand names, subcommands, help and version requests, `--`.
+    fn word() -> impl proptest::strategy::Strategy<Value = &'static str> {
+        proptest::sample::select(vec![
+            "--check",
+            "--docs",
+            "--output",
+            "d.md",
+            "-s",
+            "--schema",
+            "x.toml",
+            "--environment",
+            "check",
+            "run",
+            "docs",
+            "rotate",
+            "help",
+            "--help",
+            "-h",
+            "-V",
+            "--version",
+            "--init",
+            "--watch",
+            "--mask",
+            "--env-file",
+            "a.env",
+            "--format",
+            "json",
+            "--strict",
+            "--",
+            "gunicorn",
+            "--bind",
+            "--timeout",
+            "5",
+            "--fetch",
+            "batch",
+            "--restart-signal",
+            "HUP",
+            "--audit-log",
+            "off",
+            "--force",
+            "--explain",
+            "-x",
+            "",
+            "--type",
+        ])
+    }
+
+    proptest::proptest! {
+        /// Parsing without the subcommands first never changes the outcome: the same
+        /// command line, the same error (or help, or version) as the full parser's.
+        #[test]
+        fn the_fast_parse_is_the_full_parse(words in proptest::collection::vec(word(), 0..8)) {
+            let args: Vec<&str> = std::iter::once("envgate").chain(words).collect();
+            let fast = Cli::try_parse_args(&args);
+            let full = Cli::try_parse_from(&args);
+            match (fast, full) {
+                (Ok(fast), Ok(full)) => proptest::prop_assert_eq!(format!("{fast:?}"), format!("{full:?}")),
+                (Err(fast), Err(full)) => {
+                    proptest::prop_assert_eq!(fast.kind(), full.kind());
+                    proptest::prop_assert_eq!(fast.to_string(), full.to_string());
+                }
+                (fast, full) => proptest::prop_assert!(false, "{:?}: fast {:?}, full {:?}", args, fast, full),
+            }
+        }
+    }
+
+    #[test]
+    fn a_launch_parses_without_the_subcommands() {
+        let args = ["envgate", "--schema", "s.toml", "--", "gunicorn", "check"];
+        assert!(!names_a_subcommand(&args.map(OsString::from)));
+        assert!(TopOnly::try_parse_from(args).is_ok());
+        let with_sub = ["envgate", "--schema", "s.toml", "check"];
+        assert!(names_a_subcommand(&with_sub.map(OsString::from)));
     }
 
     #[test]

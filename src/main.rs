@@ -2,13 +2,12 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use envgate::cli::Cli;
 use envgate::resolve::EnvSnapshot;
 
 fn main() -> ExitCode {
     envgate::harden();
-    let cli = Cli::parse();
+    let cli = Cli::parse_args();
     ExitCode::from(envgate::run(cli, EnvSnapshot::from_process()))
 }
 

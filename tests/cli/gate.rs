@@ -555,7 +555,7 @@ fn forty_thousand_missing_variables_are_reported_quickly() {
 fn huge_regexes_are_a_schema_error_not_an_abort() {
     let mut schema = String::new();
     for index in 0..300 {
-        let _ = writeln!(schema, "[vars.V{index}]\npattern = '\\w{{200}}'");
+        let _ = writeln!(schema, "[vars.V{index}]\npattern = '[a-z]{{1000}}{{1000}}'");
     }
     let run = Envgate::with_schema(&schema).args(["--check"]).run();
     assert_eq!(
@@ -569,6 +569,22 @@ fn huge_regexes_are_a_schema_error_not_an_abort() {
         "{}",
         &run.stdout[..2000.min(run.stdout.len())]
     );
+}
+
+/// A class repeated many times is stored once by envgate's automaton: `\w{200}`,
+/// which the regex crate refused as too large once compiled, is a usable pattern.
+#[test]
+fn a_repeated_unicode_class_is_not_too_large() {
+    let run = Envgate::with_schema("[vars.V]\npattern = '\\w{200}'\n")
+        .env("V", &"é".repeat(200))
+        .args(["--check"])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    let short = Envgate::with_schema("[vars.V]\npattern = '\\w{200}'\n")
+        .env("V", &"é".repeat(199))
+        .args(["--check"])
+        .run();
+    assert_eq!(short.code, 78, "{}", short.transcript());
 }
 
 // ---- 12. files ---------------------------------------------------------------
