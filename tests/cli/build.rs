@@ -7,17 +7,20 @@ fn binary() -> Vec<u8> {
     std::fs::read(env!("CARGO_BIN_EXE_envgate")).unwrap()
 }
 
+/// Whether the binary's bytes contain `needle`.
+fn carries(needle: &[u8]) -> bool {
+    binary()
+        .windows(needle.len())
+        .any(|window| window == needle)
+}
+
 /// No CPU jitter entropy source is linked in: aws-lc's (the AWS SDK's default TLS
 /// crypto) cost about 30 ms of CPU on the first TLS handshake of every launch.
 /// envgate's TLS runs on ring, whose randomness comes from the kernel (getrandom).
 #[test]
 fn the_binary_carries_no_cpu_jitter_entropy() {
-    let bytes = binary();
-    let found = bytes
-        .windows(b"jent_entropy".len())
-        .any(|window| window == b"jent_entropy");
     assert!(
-        !found,
+        !carries(b"jent_entropy"),
         "the binary carries CPU jitter entropy (aws-lc?): TLS must use rustls with \
          ring, without the SDK's default HTTPS client (Cargo.toml)"
     );
@@ -41,12 +44,8 @@ fn the_dynamic_binary_is_linked_without_pie() {
 /// relocate at start and about 300 KB less resident memory.
 #[test]
 fn the_binary_needs_no_libm() {
-    let bytes = binary();
-    let needs_libm = bytes
-        .windows(b"libm.so".len())
-        .any(|window| window == b"libm.so");
     assert!(
-        !needs_libm,
+        !carries(b"libm.so"),
         "the binary links libm.so: a new C math function is called; define it in src/main.rs"
     );
 }
