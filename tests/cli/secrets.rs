@@ -697,6 +697,50 @@ fn https_endpoints_are_verified_against_the_trust_store() {
     assert!(run.stderr.contains(&https), "{}", run.stderr);
 }
 
+/// A CA bundle the TLS set-up cannot use is an error naming the file and the
+/// certificate (exit 69, nothing launched), not an internal error: the SDK's set-up
+/// panics on such a bundle.
+#[test]
+fn an_unusable_ca_bundle_is_named_not_an_internal_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundles = [
+        (
+            "not-pem.pem",
+            "-----BEGIN CERTIFICATE-----\nnot*base64!\n-----END CERTIFICATE-----\n",
+            "is not valid PEM",
+        ),
+        (
+            "not-a-certificate.pem",
+            "-----BEGIN CERTIFICATE-----\naGVsbG8=\n-----END CERTIFICATE-----\n",
+            "cannot be a trust anchor",
+        ),
+        ("empty.pem", "", "holds no certificate"),
+    ];
+    let env = unique("bundle");
+    let text = schema(&env, &[("DATABASE_PASSWORD", "db#password")]);
+    for (name, contents, says) in bundles {
+        let bundle = dir.path().join(name);
+        std::fs::write(&bundle, contents).unwrap();
+        let marker = dir.path().join("launched");
+        let run = gate(&text, "https://127.0.0.1:9")
+            .env("ENVIRONMENT", &env)
+            .env("SSL_CERT_FILE", &bundle)
+            .args(["--", "touch", &marker.display().to_string()])
+            .run();
+        assert_eq!(run.code, 69, "{name}: {}", run.transcript());
+        // The report wraps its lines: compare the words.
+        let words = run.stderr.replace('│', " ");
+        let words = words.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            words.contains(&bundle.display().to_string()) && words.contains(says),
+            "{name}: {}",
+            run.stderr
+        );
+        assert!(!run.stderr.contains("internal error"), "{}", run.stderr);
+        assert!(!marker.exists());
+    }
+}
+
 /// A child process killed when the test ends, passing or not.
 struct KillOnDrop(std::process::Child);
 
