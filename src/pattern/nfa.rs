@@ -10,6 +10,8 @@
 //! call. Constructs it does not take (word boundaries, byte-oriented classes) are
 //! left to the `regex` crate by the caller.
 
+use std::collections::HashMap;
+
 use regex_syntax::hir::{Class, ClassUnicode, Hir, HirKind, Look};
 
 /// Why a pattern was not compiled here.
@@ -73,7 +75,7 @@ impl Program {
                 insts: Vec::with_capacity(128),
                 ranges: Vec::with_capacity(16),
             },
-            classes: Vec::new(),
+            classes: HashMap::new(),
             limit,
         };
         compiler.hir(hir)?;
@@ -222,15 +224,16 @@ impl Threads {
     }
 }
 
-struct Compiler<'h> {
+struct Compiler {
     program: Program,
-    /// Classes already stored, by node: a repeated class is stored once.
-    classes: Vec<(&'h ClassUnicode, u32, u32)>,
+    /// Classes already stored, by the address of their node: a class under a
+    /// repetition is the same node in every copy, and is stored once.
+    classes: HashMap<*const ClassUnicode, (u32, u32)>,
     limit: usize,
 }
 
-impl<'h> Compiler<'h> {
-    fn hir(&mut self, hir: &'h Hir) -> Result<(), Unsupported> {
+impl Compiler {
+    fn hir(&mut self, hir: &Hir) -> Result<(), Unsupported> {
         match hir.kind() {
             HirKind::Empty => Ok(()),
             HirKind::Literal(literal) => {
@@ -268,7 +271,7 @@ impl<'h> Compiler<'h> {
     }
 
     /// `a|b|c`: a split before each branch but the last, a jump after each.
-    fn alternation(&mut self, branches: &'h [Hir]) -> Result<(), Unsupported> {
+    fn alternation(&mut self, branches: &[Hir]) -> Result<(), Unsupported> {
         let mut jumps = Vec::with_capacity(branches.len());
         for (index, branch) in branches.iter().enumerate() {
             let last = index + 1 == branches.len();
@@ -294,7 +297,7 @@ impl<'h> Compiler<'h> {
     }
 
     /// `sub{min,max}`: `min` copies, then `max - min` optional ones (or a loop).
-    fn repetition(&mut self, sub: &'h Hir, min: u32, max: Option<u32>) -> Result<(), Unsupported> {
+    fn repetition(&mut self, sub: &Hir, min: u32, max: Option<u32>) -> Result<(), Unsupported> {
         for _ in 0..min {
             self.hir(sub)?;
         }
@@ -318,22 +321,19 @@ impl<'h> Compiler<'h> {
         Ok(())
     }
 
-    fn class(&mut self, class: &'h ClassUnicode) -> Result<(u32, u32), Unsupported> {
-        if let Some(&(_, start, end)) = self
-            .classes
-            .iter()
-            .find(|(known, ..)| std::ptr::eq(*known, class))
-        {
-            return Ok((start, end));
+    fn class(&mut self, class: &ClassUnicode) -> Result<(u32, u32), Unsupported> {
+        let node: *const ClassUnicode = class;
+        if let Some(&stored) = self.classes.get(&node) {
+            return Ok(stored);
         }
         let ranges: Vec<(char, char)> = class
             .ranges()
             .iter()
             .map(|range| (range.start(), range.end()))
             .collect();
-        let (start, end) = self.ranges(&ranges)?;
-        self.classes.push((class, start, end));
-        Ok((start, end))
+        let stored = self.ranges(&ranges)?;
+        self.classes.insert(node, stored);
+        Ok(stored)
     }
 
     fn ranges(&mut self, ranges: &[(char, char)]) -> Result<(u32, u32), Unsupported> {
