@@ -10,7 +10,7 @@ seconds=${1:-30}
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(schema env_file secret_json reference)
+  targets=(schema env_file secret_json reference pattern)
 fi
 if ! command -v cargo-fuzz >/dev/null; then
   echo "fuzz: cargo-fuzz is not installed; run: cargo install cargo-fuzz --locked" >&2
