@@ -2,8 +2,9 @@
 //! distinct pattern text, on the engine that is cheapest to build for it.
 //!
 //! Every launch compiles the schema's patterns, so compile time is start-up time.
-//! `regex-syntax` parses each pattern (the same parser, flags and Unicode tables as
-//! the `regex` crate), and [`nfa`] turns the result into a small automaton that
+//! [`quick`] reads the plain patterns schemas usually hold, `regex-syntax` every
+//! other (the same parser, flags and Unicode tables as the `regex` crate); both give
+//! the same syntax tree, and [`nfa`] turns it into a small automaton that
 //! answers one question: does the whole value match? A full regex engine builds
 //! several engines, a prefilter and match caches per pattern (about 110 µs for
 //! `^(abc|k3)[a-z0-9]{5,45}$`); this costs a few microseconds, with the same
@@ -12,6 +13,7 @@
 //! [`LONG_VALUE_BYTES`], are matched by the `regex` crate, compiled on first use.
 
 mod nfa;
+mod quick;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -64,7 +66,7 @@ impl Pattern {
     /// The `regex` crate's error when `source` is not a valid pattern, or is too large.
     pub fn new(source: &str) -> Result<Self, regex::Error> {
         // A pattern that parses alone cannot escape the anchoring group.
-        let Ok(hir) = regex_syntax::parse(source) else {
+        let Some(hir) = quick::parse(source).or_else(|| regex_syntax::parse(source).ok()) else {
             // Compile it alone only to report why (the regex crate's own message).
             full(source)?;
             return Err(regex::Error::Syntax(format!("invalid pattern: {source}")));
@@ -319,6 +321,9 @@ mod tests {
         ) {
             let pattern = Pattern::new(&source).unwrap();
             prop_assert_eq!(pattern.engine_name(), "automaton");
+            if let Some(hir) = quick::parse(&source) {
+                prop_assert_eq!(hir, regex_syntax::parse(&source).unwrap(), "{:?}", source);
+            }
             let reference = reference(&source);
             for value in &values {
                 prop_assert_eq!(pattern.is_match(value), reference.is_match(value), "{:?} on {:?}", source, value);

@@ -4,13 +4,11 @@
 //! folding, flags) as a [`Hir`]; this module turns that into a list of instructions
 //! and answers one question: does the *whole* value match? Building the list costs
 //! a few thousand instructions where a full regex engine costs tens of thousands:
-//! a class repeated `{5,45}` times is stored once and referenced 45 times. Matching
+//! a part repeated `{5,45}` times is compiled once and copied, its class stored once. Matching
 //! steps every live state over each character (Pike's simulation): time grows with
 //! value length × instructions, never exponentially, and no match cache outlives a
 //! call. Constructs it does not take (word boundaries, byte-oriented classes) are
 //! left to the `regex` crate by the caller.
-
-use std::collections::HashMap;
 
 use regex_syntax::hir::{Class, ClassUnicode, Hir, HirKind, Look};
 
@@ -75,7 +73,6 @@ impl Program {
                 insts: Vec::with_capacity(128),
                 ranges: Vec::with_capacity(16),
             },
-            classes: HashMap::new(),
             limit,
         };
         compiler.hir(hir)?;
@@ -226,9 +223,6 @@ impl Threads {
 
 struct Compiler {
     program: Program,
-    /// Classes already stored, by the address of their node: a class under a
-    /// repetition is the same node in every copy, and is stored once.
-    classes: HashMap<*const ClassUnicode, (u32, u32)>,
     limit: usize,
 }
 
@@ -297,13 +291,15 @@ impl Compiler {
     }
 
     /// `sub{min,max}`: `min` copies, then `max - min` optional ones (or a loop).
+    /// `sub` is compiled once; further copies are its instructions shifted.
     fn repetition(&mut self, sub: &Hir, min: u32, max: Option<u32>) -> Result<(), Unsupported> {
+        let mut compiled = None;
         for _ in 0..min {
-            self.hir(sub)?;
+            self.copy(sub, &mut compiled)?;
         }
         let Some(max) = max else {
             let split = self.push(Inst::Split(0, 0))?;
-            self.hir(sub)?;
+            self.copy(sub, &mut compiled)?;
             self.push(Inst::Jump(to_u32(split)))?;
             let end = self.here();
             self.program.insts[split] = Inst::Split(to_u32(split + 1), end);
@@ -312,7 +308,7 @@ impl Compiler {
         let mut splits = Vec::new();
         for _ in min..max {
             splits.push(self.push(Inst::Split(0, 0))?);
-            self.hir(sub)?;
+            self.copy(sub, &mut compiled)?;
         }
         let end = self.here();
         for split in splits {
@@ -321,19 +317,36 @@ impl Compiler {
         Ok(())
     }
 
-    fn class(&mut self, class: &ClassUnicode) -> Result<(u32, u32), Unsupported> {
-        let node: *const ClassUnicode = class;
-        if let Some(&stored) = self.classes.get(&node) {
-            return Ok(stored);
+    /// Emits `sub`: compiled the first time (its instructions' range noted in
+    /// `compiled`), then copied from there with its targets shifted. A compiled
+    /// part only jumps within itself or to its own end, and its classes' ranges are
+    /// shared by every copy.
+    fn copy(&mut self, sub: &Hir, compiled: &mut Option<(u32, u32)>) -> Result<(), Unsupported> {
+        let Some((start, end)) = *compiled else {
+            let start = self.here();
+            self.hir(sub)?;
+            *compiled = Some((start, self.here()));
+            return Ok(());
+        };
+        let shift = self.here() - start;
+        for pc in start..end {
+            let inst = match self.program.insts[pc as usize] {
+                Inst::Split(first, second) => Inst::Split(first + shift, second + shift),
+                Inst::Jump(target) => Inst::Jump(target + shift),
+                other => other,
+            };
+            self.program.insts.push(inst);
         }
+        self.check_size()
+    }
+
+    fn class(&mut self, class: &ClassUnicode) -> Result<(u32, u32), Unsupported> {
         let ranges: Vec<(char, char)> = class
             .ranges()
             .iter()
             .map(|range| (range.start(), range.end()))
             .collect();
-        let stored = self.ranges(&ranges)?;
-        self.classes.insert(node, stored);
-        Ok(stored)
+        self.ranges(&ranges)
     }
 
     fn ranges(&mut self, ranges: &[(char, char)]) -> Result<(u32, u32), Unsupported> {
