@@ -32,6 +32,12 @@ pub mod validate;
 
 pub use app::{DEFAULT_SCHEMA, run};
 
+/// The hash map for names (of variables, patterns, mounted files): foldhash,
+/// seeded per process, instead of SipHash. The keys come from the schema and the
+/// environment the deployer controls, not from the network, and a launch hashes
+/// every one of them.
+pub(crate) type NameMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+
 /// Process-wide protections, set before anything is read: termination signals are
 /// held for the watcher (see [`signals`]), envgate is marked non-dumpable (no core
 /// dump, no ptrace attach by other processes of the same user while it holds

@@ -15,9 +15,10 @@
 mod nfa;
 mod quick;
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, OnceLock};
+
+use crate::NameMap;
 
 /// The most memory one compiled `pattern` may take.
 pub const MAX_PATTERN_BYTES: usize = 1 << 20;
@@ -133,7 +134,7 @@ fn full(text: &str) -> Result<regex::Regex, regex::Error> {
 /// across variables and environment layers.
 #[derive(Debug, Default)]
 pub struct Patterns {
-    compiled: HashMap<String, Pattern>,
+    compiled: NameMap<String, Pattern>,
 }
 
 impl Patterns {

@@ -22,7 +22,7 @@ pub mod env_file;
 pub mod mounts;
 mod snapshot;
 
-use std::collections::HashMap;
+use crate::NameMap;
 use std::ffi::OsStr;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -44,7 +44,7 @@ pub struct EnvFile {
     /// The path as given.
     pub path: PathBuf,
     /// Entries by name; a name repeated in the file keeps its last value.
-    entries: HashMap<String, SecretString>,
+    entries: NameMap<String, SecretString>,
 }
 
 impl fmt::Debug for EnvFile {
@@ -96,7 +96,7 @@ pub fn load_env_files(
             line: Some(error.line),
             reason: error.reason,
         })?;
-        let mut entries: HashMap<String, SecretString> = HashMap::new();
+        let mut entries: NameMap<String, SecretString> = NameMap::default();
         for entry in raw {
             let lookup = |name: &str| {
                 env.get_str(name)
@@ -254,7 +254,7 @@ pub struct Resolution {
     /// Conflicts, unreadable files, non-UTF-8 values.
     pub problems: Vec<Problem>,
     /// Position of each name in `vars`.
-    index: HashMap<String, usize>,
+    index: NameMap<String, usize>,
 }
 
 impl Resolution {

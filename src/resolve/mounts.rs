@@ -12,7 +12,7 @@
 //! read is an error of its variable. The directory is listed again on every
 //! resolution, so `--watch` sees a mount that changes in place.
 
-use std::collections::HashMap;
+use crate::NameMap;
 use std::path::{Path, PathBuf};
 
 use secrecy::SecretString;
@@ -28,9 +28,9 @@ pub struct SecretsMount {
     /// The directory as given.
     dir: PathBuf,
     /// Each file by its exact name.
-    exact: HashMap<String, PathBuf>,
+    exact: NameMap<String, PathBuf>,
     /// Each file by its upper-cased name.
-    folded: HashMap<String, PathBuf>,
+    folded: NameMap<String, PathBuf>,
 }
 
 impl SecretsMount {
@@ -43,8 +43,8 @@ impl SecretsMount {
             path: dir.to_owned(),
             source,
         };
-        let mut exact = HashMap::new();
-        let mut folded = HashMap::new();
+        let mut exact = NameMap::default();
+        let mut folded = NameMap::default();
         for entry in std::fs::read_dir(dir).map_err(unreadable)? {
             let entry = entry.map_err(unreadable)?;
             let Some(name) = entry.file_name().to_str().map(str::to_owned) else {

@@ -1,15 +1,17 @@
 //! A copy of the process environment, taken once at start.
 
-use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::ffi::{OsStr, OsString};
 use std::fmt;
+
+use crate::NameMap;
 
 /// A copy of the process environment, taken once at start.
 #[derive(Clone, Default)]
 pub struct EnvSnapshot {
     vars: Vec<(OsString, OsString)>,
     /// Position of each name in `vars`: lookups are per variable, so keep them O(1).
-    index: HashMap<OsString, usize>,
+    index: NameMap<OsString, usize>,
 }
 
 impl fmt::Debug for EnvSnapshot {
@@ -57,11 +59,12 @@ impl EnvSnapshot {
 
     /// Sets (or replaces) `name`.
     pub fn set(&mut self, name: OsString, value: OsString) {
-        if let Some(&position) = self.index.get(&name) {
-            self.vars[position].1 = value;
-        } else {
-            self.index.insert(name.clone(), self.vars.len());
-            self.vars.push((name, value));
+        match self.index.entry(name) {
+            Entry::Occupied(entry) => self.vars[*entry.get()].1 = value,
+            Entry::Vacant(entry) => {
+                self.vars.push((entry.key().clone(), value));
+                entry.insert(self.vars.len() - 1);
+            }
         }
     }
 

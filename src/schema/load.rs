@@ -5,7 +5,7 @@
 //! error, and a user fixing a schema wants all of them at once, each with a line,
 //! a column and a "did you mean". [`from_str`] is pure; [`from_path`] is the IO edge.
 
-use std::collections::HashMap;
+use crate::NameMap;
 use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
@@ -230,7 +230,7 @@ impl Loader {
             shared_prefixes,
             groups,
             vars: Vec::new(),
-            index: HashMap::new(),
+            index: NameMap::default(),
         };
         schema.vars = self.vars(document, &schema);
         schema.index = schema

@@ -8,8 +8,8 @@
 mod load;
 pub mod reference;
 
+use crate::NameMap;
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::ops::Range;
 
 use crate::duration::Duration;
@@ -45,7 +45,7 @@ pub struct Schema {
     /// Variables, in schema order.
     pub vars: Vec<VarSpec>,
     /// Position of each variable in `vars`, by name.
-    pub(crate) index: HashMap<String, usize>,
+    pub(crate) index: NameMap<String, usize>,
 }
 
 impl Schema {
