@@ -311,7 +311,7 @@ pub struct ProcessEnv<'a>(pub &'a EnvSnapshot);
 
 impl Source for ProcessEnv<'_> {
     fn lookup(&self, var: &VarSpec, _environment: &str, usable: &dyn Fn(&str) -> bool) -> Found {
-        let file_var = format!("{}_FILE", var.name);
+        let file_var = [var.name.as_str(), "_FILE"].concat();
         match (self.0.get(&var.name), self.0.get(&file_var)) {
             (Some(_), Some(_)) => Found::Failed(file_conflict(var, &file_var)),
             (Some(raw), None) => match raw.to_str() {
