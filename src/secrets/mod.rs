@@ -23,6 +23,11 @@ use aws_sdk_secretsmanager::config::SharedHttpClient;
 use aws_smithy_http_client::Builder as HttpClientBuilder;
 use aws_smithy_http_client::tls::rustls_provider::CryptoMode;
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
+use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnectorSettings, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use secrecy::ExposeSecret;
 
 use crate::problem::{Code, Problem};
@@ -438,16 +443,51 @@ fn http_client(env: &EnvSnapshot) -> Result<SharedHttpClient, FetchError> {
             None => TrustStore::default(),
         }
     };
+    https_client(trust)
+}
+
+/// The SDK's HTTPS client on rustls with ring, trusting `trust`, built lazily.
+fn https_client(trust: TrustStore) -> Result<SharedHttpClient, FetchError> {
     let context = TlsContext::builder()
         .with_trust_store(trust)
         .build()
         .map_err(|error| FetchError::Unavailable {
             reason: format!("cannot set up TLS: {error}"),
         })?;
-    Ok(HttpClientBuilder::new()
+    let client = HttpClientBuilder::new()
         .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
         .tls_context(context)
-        .build_https())
+        .build_https();
+    Ok(SharedHttpClient::new(LazyTrust(client)))
+}
+
+/// The SDK's HTTPS client, without its start-up warm-up.
+///
+/// When a client is configured, the SDK asks its HTTP client to validate the
+/// configuration, and the HTTPS client answers by building a whole TLS connector and
+/// dropping it, "so that native certs load at client initialization": every
+/// certificate of the bundle parsed into a root store, once per SDK client built
+/// (twice a launch), before the connector that is used is built the same way. That
+/// was 18 million of a 45-million-instruction HTTPS launch. envgate reads and checks
+/// the bundle itself beforehand, so the warm-up proves nothing; this wrapper hands
+/// every connector request to the SDK's client and leaves validation at the
+/// trait's default (no check). The connector that carries requests is built as
+/// before, on the first request, with the same trust store.
+#[derive(Debug)]
+struct LazyTrust(SharedHttpClient);
+
+impl HttpClient for LazyTrust {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        self.0.http_connector(settings, components)
+    }
+
+    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
+        self.0.connector_metadata()
+    }
 }
 
 /// Why the CA bundle at `path` cannot be the trust store, if it cannot: the SDK's
@@ -907,6 +947,31 @@ fn extract_problem(need: &Need, error: &ExtractError) -> Problem {
 mod tests {
     /// A CA certificate made for these tests (public; its key was not kept).
     const TEST_CA: &str = "-----BEGIN CERTIFICATE-----\nMIIBkzCCATmgAwIBAgIUDzjXuMmPOphKeG77tt8NBSUFfjUwCgYIKoZIzj0EAwIw\nHzEdMBsGA1UEAwwUZW52Z2F0ZSB1bml0IHRlc3QgQ0EwHhcNMjYxMTMwMTYyODMx\nWhcNMzYxMTI3MTYyODMxWjAfMR0wGwYDVQQDDBRlbnZnYXRlIHVuaXQgdGVzdCBD\nQTBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABMA0NP31SliWnePUlV7Rk0ZbaKb9\nk9A6zYYDuJTJTYKVEDLiXny1sBtrBvO7eRLnZmGt9xWGSGjE1Jac0V7LmtejUzBR\nMB0GA1UdDgQWBBTjfJm/56JoaQzXblj9YBRBHUHk9jAfBgNVHSMEGDAWgBTjfJm/\n56JoaQzXblj9YBRBHUHk9jAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49BAMCA0gA\nMEUCIDcFI/9yN1q1n7G2JP+eoRGMOjhoUA7tH90COZaeImaYAiEAgtYjtRT6YB94\nu0PxbCGjg/IciWfIJ6i3w+dXIkBeuUc=\n-----END CERTIFICATE-----\n";
+
+    /// The SDK builds a TLS connector (every certificate of the bundle parsed) to
+    /// validate a client's configuration, then drops it; envgate's client does not.
+    /// A trust store the SDK cannot build a connector from shows it: building one
+    /// stops the process (the SDK's `expect`), so validation must not build any.
+    #[test]
+    fn validating_the_sdk_configuration_builds_no_tls_connector() {
+        use aws_sdk_secretsmanager::config::{ConfigBag, RuntimeComponentsBuilder};
+        let unbuildable = super::TrustStore::empty()
+            .with_native_roots(false)
+            .with_pem_certificate(
+                b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n".to_vec(),
+            );
+        let client = super::https_client(unbuildable).unwrap();
+        let validated = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            client.validate_base_client_config(
+                &RuntimeComponentsBuilder::new("test"),
+                &ConfigBag::base(),
+            )
+        }));
+        assert!(
+            matches!(validated, Ok(Ok(()))),
+            "validation built a TLS connector"
+        );
+    }
 
     #[test]
     fn the_fast_bundle_reader_reads_what_the_sdks_parser_reads() {
