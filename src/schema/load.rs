@@ -11,7 +11,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use toml::Spanned;
-use toml::de::{DeTable, DeValue};
+use toml::de::DeTable;
+
+use super::tree::{self, Table, Value};
 
 use super::{
     DEFAULT_ENVIRONMENTS, DEFAULT_SECRET_NAME, Delivery, Layer, Pattern, ROTATE_KINDS, RotateKind,
@@ -115,13 +117,20 @@ pub fn from_str(name: &str, text: &str) -> Result<Schema, SchemaErrors> {
         name: name.to_owned(),
         text: Arc::from(text),
     };
-    let (document, syntax_errors) = DeTable::parse_recoverable(text);
-    if !syntax_errors.is_empty() {
-        let problems = syntax_errors.iter().map(syntax_problem).collect();
-        return Err(SchemaErrors { source, problems });
-    }
+    // The quick reader takes what schemas hold; `toml` reads (and words the
+    // errors of) anything else.
+    let document = if let Some(document) = tree::parse(text) {
+        document
+    } else {
+        let (document, syntax_errors) = DeTable::parse_recoverable(text);
+        if !syntax_errors.is_empty() {
+            let problems = syntax_errors.iter().map(syntax_problem).collect();
+            return Err(SchemaErrors { source, problems });
+        }
+        Table::from_document(document.into_inner())
+    };
     let mut loader = Loader::default();
-    let mut schema = loader.schema(document.get_ref(), source.clone());
+    let mut schema = loader.schema(&document, source.clone());
     // Diagnostics quote the schema: never a sensitive variable's default.
     let source = masked(source, &loader.default_spans);
     schema.source = source.clone();
@@ -179,7 +188,7 @@ pub(crate) fn suggest<'a>(
 
 type Entry<'a, 'i> = (
     &'a Spanned<std::borrow::Cow<'i, str>>,
-    &'a Spanned<DeValue<'i>>,
+    &'a Spanned<Value<'i>>,
 );
 
 #[derive(Default)]
@@ -197,7 +206,7 @@ impl Loader {
         self.problems.push(problem);
     }
 
-    fn schema(&mut self, document: &DeTable<'_>, source: SchemaSource) -> Schema {
+    fn schema(&mut self, document: &Table<'_>, source: SchemaSource) -> Schema {
         self.unknown_keys(document, TOP_KEYS, &|| "the schema".to_owned());
         self.version(document);
         let envgate = self.table(document, "envgate");
@@ -243,11 +252,11 @@ impl Loader {
         schema
     }
 
-    fn version(&mut self, document: &DeTable<'_>) {
+    fn version(&mut self, document: &Table<'_>) {
         let Some((key, value)) = find(document, "version") else {
             return;
         };
-        let is_one = matches!(value.get_ref(), DeValue::Integer(int) if int.as_str() == "1");
+        let is_one = matches!(value.get_ref(), Value::Integer(int) if int.as_str() == "1");
         if !is_one {
             self.push(
                 Problem::error(Code::SchemaInvalidValue, "unsupported schema version")
@@ -257,12 +266,12 @@ impl Loader {
         }
     }
 
-    fn groups(&mut self, document: &DeTable<'_>) -> Vec<(String, String)> {
+    fn groups(&mut self, document: &Table<'_>) -> Vec<(String, String)> {
         let Some(table) = self.table(document, "groups") else {
             return Vec::new();
         };
         let mut groups = Vec::new();
-        for (key, value) in table {
+        for (key, value) in table.iter() {
             match value.get_ref().as_str() {
                 Some(title) => groups.push((key.get_ref().to_string(), title.to_owned())),
                 None => self.wrong_type(key, value, "a string (the group's title)"),
@@ -271,7 +280,7 @@ impl Loader {
         groups
     }
 
-    fn vars(&mut self, document: &DeTable<'_>, schema: &Schema) -> Vec<VarSpec> {
+    fn vars(&mut self, document: &Table<'_>, schema: &Schema) -> Vec<VarSpec> {
         let Some((key, value)) = find(document, "vars") else {
             self.push(
                 Problem::error(Code::SchemaEmpty, "the schema declares no variables")
@@ -352,7 +361,7 @@ impl Loader {
         Some(var)
     }
 
-    fn var_type(&mut self, table: &DeTable<'_>, name: &str) -> VarType {
+    fn var_type(&mut self, table: &Table<'_>, name: &str) -> VarType {
         let Some(text) = self.string(table, "type") else {
             return VarType::String;
         };
@@ -376,7 +385,7 @@ impl Loader {
         VarType::String
     }
 
-    fn group(&mut self, table: &DeTable<'_>, schema: &Schema) -> Option<String> {
+    fn group(&mut self, table: &Table<'_>, schema: &Schema) -> Option<String> {
         let group = self.string(table, "group")?;
         let known = schema.groups.iter().map(|(key, _)| key.as_str());
         if !schema.groups.iter().any(|(key, _)| key == group.get_ref()) {
@@ -396,7 +405,7 @@ impl Loader {
         Some(group.into_inner())
     }
 
-    fn required_in(&mut self, table: &DeTable<'_>, schema: &Schema) -> Option<Vec<String>> {
+    fn required_in(&mut self, table: &Table<'_>, schema: &Schema) -> Option<Vec<String>> {
         let list = self.string_list(table, "required_in")?;
         for env in &list {
             self.known_environment(env, schema);
@@ -427,7 +436,7 @@ impl Loader {
         false
     }
 
-    fn deliver(&mut self, table: &DeTable<'_>) -> Delivery {
+    fn deliver(&mut self, table: &Table<'_>) -> Delivery {
         let Some(text) = self.string(table, "deliver") else {
             return Delivery::Env;
         };
@@ -448,7 +457,7 @@ impl Loader {
         }
     }
 
-    fn binary(&mut self, table: &DeTable<'_>) -> bool {
+    fn binary(&mut self, table: &Table<'_>) -> bool {
         let Some(text) = self.string(table, "binary") else {
             return false;
         };
@@ -467,12 +476,12 @@ impl Loader {
         true
     }
 
-    fn deprecated(&mut self, table: &DeTable<'_>) -> Option<String> {
+    fn deprecated(&mut self, table: &Table<'_>) -> Option<String> {
         let (key, value) = find(table, "deprecated")?;
         match value.get_ref() {
-            DeValue::Boolean(true) => Some(String::new()),
-            DeValue::Boolean(false) => None,
-            DeValue::String(message) => Some(message.to_string()),
+            Value::Boolean(true) => Some(String::new()),
+            Value::Boolean(false) => None,
+            Value::String(message) => Some(message.to_string()),
             _ => {
                 self.wrong_type(key, value, "true or a message");
                 None
@@ -480,7 +489,7 @@ impl Loader {
         }
     }
 
-    fn aliases(&mut self, table: &DeTable<'_>) -> Vec<String> {
+    fn aliases(&mut self, table: &Table<'_>) -> Vec<String> {
         let Some(list) = self.string_list(table, "aliases") else {
             return Vec::new();
         };
@@ -502,7 +511,7 @@ impl Loader {
         list.into_iter().map(Spanned::into_inner).collect()
     }
 
-    fn rotate(&mut self, table: &DeTable<'_>) -> Option<RotateSpec> {
+    fn rotate(&mut self, table: &Table<'_>) -> Option<RotateSpec> {
         let rotate = self.table(table, "rotate")?;
         self.unknown_keys(rotate, ROTATE_KEYS, &|| "rotate".to_owned());
         let kind = match self.string(rotate, "kind") {
@@ -572,7 +581,7 @@ impl Loader {
     }
 
     /// `rotate.strategy`: a known strategy, and only for `postgres`.
-    fn strategy(&mut self, rotate: &DeTable<'_>, kind: Option<RotateKind>) -> Option<Strategy> {
+    fn strategy(&mut self, rotate: &Table<'_>, kind: Option<RotateKind>) -> Option<Strategy> {
         let text = self.string(rotate, "strategy")?;
         let names = Strategy::ALL.map(Strategy::as_str);
         let Some(strategy) = Strategy::parse(text.get_ref()) else {
@@ -605,7 +614,7 @@ impl Loader {
 
     fn overrides(
         &mut self,
-        table: &DeTable<'_>,
+        table: &Table<'_>,
         schema: &Schema,
         name: &str,
     ) -> Vec<(String, Layer)> {
@@ -613,7 +622,7 @@ impl Loader {
             return Vec::new();
         };
         let mut overrides = Vec::new();
-        for (key, value) in environments {
+        for (key, value) in environments.iter() {
             let env = Spanned::new(key.span(), key.get_ref().to_string());
             self.known_environment(&env, schema);
             let Some(layer_table) = value.get_ref().as_table() else {
@@ -628,7 +637,7 @@ impl Loader {
         overrides
     }
 
-    fn layer(&mut self, table: &DeTable<'_>) -> Layer {
+    fn layer(&mut self, table: &Table<'_>) -> Layer {
         Layer {
             required: self.bool(table, "required"),
             default: self.scalar_text(table, "default").map(|default| {
@@ -641,7 +650,7 @@ impl Loader {
         }
     }
 
-    fn secret(&mut self, table: &DeTable<'_>) -> Option<String> {
+    fn secret(&mut self, table: &Table<'_>) -> Option<String> {
         let text = self.string(table, "secret")?;
         let path = text.get_ref().split('#').next().unwrap_or_default();
         if path.is_empty() {
@@ -654,7 +663,7 @@ impl Loader {
         Some(text.into_inner())
     }
 
-    fn rules(&mut self, table: &DeTable<'_>) -> Rules {
+    fn rules(&mut self, table: &Table<'_>) -> Rules {
         Rules {
             min_length: self.count(table, "min_length"),
             max_length: self.count(table, "max_length"),
@@ -675,7 +684,7 @@ impl Loader {
         }
     }
 
-    fn pattern(&mut self, table: &DeTable<'_>) -> Option<Pattern> {
+    fn pattern(&mut self, table: &Table<'_>) -> Option<Pattern> {
         let text = self.string(table, "pattern")?;
         match self.patterns.compile(text.get_ref()) {
             Ok(pattern) => Some(pattern),
@@ -825,13 +834,8 @@ impl Loader {
 
     /// Reports every key of `table` not in `allowed`; `context` names the table
     /// (built only when there is something to report).
-    fn unknown_keys(
-        &mut self,
-        table: &DeTable<'_>,
-        allowed: &[&str],
-        context: &dyn Fn() -> String,
-    ) {
-        for (key, _) in table {
+    fn unknown_keys(&mut self, table: &Table<'_>, allowed: &[&str], context: &dyn Fn() -> String) {
+        for (key, _) in table.iter() {
             let name = key.get_ref().as_ref();
             if allowed.contains(&name) {
                 continue;
@@ -854,7 +858,7 @@ impl Loader {
     fn wrong_type(
         &mut self,
         key: &Spanned<std::borrow::Cow<'_, str>>,
-        value: &Spanned<DeValue<'_>>,
+        value: &Spanned<Value<'_>>,
         expected: &str,
     ) {
         self.push(
@@ -871,7 +875,7 @@ impl Loader {
         );
     }
 
-    fn table<'a, 'i>(&mut self, table: &'a DeTable<'i>, key: &str) -> Option<&'a DeTable<'i>> {
+    fn table<'a, 'i>(&mut self, table: &'a Table<'i>, key: &str) -> Option<&'a Table<'i>> {
         let (found_key, value) = find(table, key)?;
         let inner = value.get_ref().as_table();
         if inner.is_none() {
@@ -880,9 +884,9 @@ impl Loader {
         inner
     }
 
-    fn string(&mut self, table: &DeTable<'_>, key: &str) -> Option<Spanned<String>> {
+    fn string(&mut self, table: &Table<'_>, key: &str) -> Option<Spanned<String>> {
         let (found_key, value) = find(table, key)?;
-        if let DeValue::String(text) = value.get_ref() {
+        if let Value::String(text) = value.get_ref() {
             Some(Spanned::new(value.span(), text.to_string()))
         } else {
             self.wrong_type(found_key, value, "a string");
@@ -890,7 +894,7 @@ impl Loader {
         }
     }
 
-    fn scalar_text(&mut self, table: &DeTable<'_>, key: &str) -> Option<Spanned<String>> {
+    fn scalar_text(&mut self, table: &Table<'_>, key: &str) -> Option<Spanned<String>> {
         let (found_key, value) = find(table, key)?;
         let text = scalar_to_text(value.get_ref());
         if text.is_none() {
@@ -899,7 +903,7 @@ impl Loader {
         text.map(|text| Spanned::new(value.span(), text))
     }
 
-    fn bool(&mut self, table: &DeTable<'_>, key: &str) -> Option<bool> {
+    fn bool(&mut self, table: &Table<'_>, key: &str) -> Option<bool> {
         let (found_key, value) = find(table, key)?;
         let flag = value.get_ref().as_bool();
         if flag.is_none() {
@@ -908,10 +912,10 @@ impl Loader {
         flag
     }
 
-    fn int(&mut self, table: &DeTable<'_>, key: &str) -> Option<i64> {
+    fn int(&mut self, table: &Table<'_>, key: &str) -> Option<i64> {
         let (found_key, value) = find(table, key)?;
         let number = match value.get_ref() {
-            DeValue::Integer(int) => i64::from_str_radix(int.as_str(), int.radix()).ok(),
+            Value::Integer(int) => i64::from_str_radix(int.as_str(), int.radix()).ok(),
             _ => None,
         };
         if number.is_none() {
@@ -920,10 +924,10 @@ impl Loader {
         number
     }
 
-    fn count(&mut self, table: &DeTable<'_>, key: &str) -> Option<usize> {
+    fn count(&mut self, table: &Table<'_>, key: &str) -> Option<usize> {
         let (found_key, value) = find(table, key)?;
         let number = match value.get_ref() {
-            DeValue::Integer(int) => usize::from_str_radix(int.as_str(), int.radix()).ok(),
+            Value::Integer(int) => usize::from_str_radix(int.as_str(), int.radix()).ok(),
             _ => None,
         };
         if number.is_none() {
@@ -934,7 +938,7 @@ impl Loader {
 
     /// `min_entropy_bits`: a finite number, zero or more (`nan` or `-inf` would
     /// switch the rule off).
-    fn entropy_bits(&mut self, table: &DeTable<'_>) -> Option<f64> {
+    fn entropy_bits(&mut self, table: &Table<'_>) -> Option<f64> {
         let bits = self.number(table, "min_entropy_bits")?;
         if bits.is_finite() && bits >= 0.0 {
             return Some(bits);
@@ -953,13 +957,13 @@ impl Loader {
         None
     }
 
-    fn number(&mut self, table: &DeTable<'_>, key: &str) -> Option<f64> {
+    fn number(&mut self, table: &Table<'_>, key: &str) -> Option<f64> {
         let (found_key, value) = find(table, key)?;
         let number = match value.get_ref() {
-            DeValue::Integer(int) => i32::from_str_radix(int.as_str(), int.radix())
+            Value::Integer(int) => i32::from_str_radix(int.as_str(), int.radix())
                 .ok()
                 .map(f64::from),
-            DeValue::Float(float) => float.as_str().replace('_', "").parse().ok(),
+            Value::Float(float) => float.replace('_', "").parse().ok(),
             _ => None,
         };
         if number.is_none() {
@@ -968,7 +972,7 @@ impl Loader {
         number
     }
 
-    fn string_list(&mut self, table: &DeTable<'_>, key: &str) -> Option<Vec<Spanned<String>>> {
+    fn string_list(&mut self, table: &Table<'_>, key: &str) -> Option<Vec<Spanned<String>>> {
         let (found_key, value) = find(table, key)?;
         let Some(array) = value.get_ref().as_array() else {
             self.wrong_type(found_key, value, "an array of strings");
@@ -984,7 +988,7 @@ impl Loader {
         Some(list)
     }
 
-    fn text_list(&mut self, table: &DeTable<'_>, key: &str) -> Option<Vec<String>> {
+    fn text_list(&mut self, table: &Table<'_>, key: &str) -> Option<Vec<String>> {
         let (found_key, value) = find(table, key)?;
         let Some(array) = value.get_ref().as_array() else {
             self.wrong_type(found_key, value, "an array");
@@ -1003,24 +1007,24 @@ impl Loader {
     }
 }
 
-fn find<'a, 'i>(table: &'a DeTable<'i>, key: &str) -> Option<Entry<'a, 'i>> {
+fn find<'a, 'i>(table: &'a Table<'i>, key: &str) -> Option<Entry<'a, 'i>> {
     table
         .iter()
         .find(|(candidate, _)| candidate.get_ref() == key)
 }
 
-fn span_of(key: &Spanned<std::borrow::Cow<'_, str>>, value: &Spanned<DeValue<'_>>) -> Range<usize> {
+fn span_of(key: &Spanned<std::borrow::Cow<'_, str>>, value: &Spanned<Value<'_>>) -> Range<usize> {
     key.span().start..value.span().end
 }
 
-fn scalar_to_text(value: &DeValue<'_>) -> Option<String> {
+fn scalar_to_text(value: &Value<'_>) -> Option<String> {
     match value {
-        DeValue::String(text) => Some(text.to_string()),
-        DeValue::Integer(int) => i64::from_str_radix(int.as_str(), int.radix())
+        Value::String(text) => Some(text.to_string()),
+        Value::Integer(int) => i64::from_str_radix(int.as_str(), int.radix())
             .ok()
             .map(|n| n.to_string()),
-        DeValue::Float(float) => Some(float.as_str().to_owned()),
-        DeValue::Boolean(flag) => Some(flag.to_string()),
+        Value::Float(float) => Some(float.to_string()),
+        Value::Boolean(flag) => Some(flag.to_string()),
         _ => None,
     }
 }

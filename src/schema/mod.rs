@@ -7,6 +7,7 @@
 
 mod load;
 pub mod reference;
+mod tree;
 
 use crate::NameMap;
 use std::borrow::Cow;
