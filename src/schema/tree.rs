@@ -364,7 +364,7 @@ impl<'i> Builder<'i> {
                     let (path, key) = self.key(cursor, &event)?;
                     cursor.expect(EventKind::KeyValSep)?;
                     let value = self.value(cursor)?;
-                    self.key_value(path, key, value)?;
+                    self.key_value(&path, key, value)?;
                 }
                 _ => return None,
             }
@@ -385,7 +385,9 @@ impl<'i> Builder<'i> {
 
     /// A simple or dotted key starting at `first`: the parents, then the last part.
     fn key(&self, cursor: &mut Cursor<'_>, first: &Event) -> Option<(Vec<Key<'i>>, Key<'i>)> {
-        let mut parts = vec![self.decode_key(first)?];
+        // A simple key allocates no path.
+        let mut path = Vec::new();
+        let mut key = self.decode_key(first)?;
         loop {
             let before = cursor.at;
             cursor.skip(&[EventKind::Whitespace]);
@@ -395,13 +397,9 @@ impl<'i> Builder<'i> {
             }
             cursor.at += 1;
             let part = cursor.expect(EventKind::SimpleKey)?;
-            parts.push(self.decode_key(&part)?);
+            path.push(std::mem::replace(&mut key, self.decode_key(&part)?));
         }
-        if parts.len() > MAX_DEPTH as usize / 2 {
-            return None;
-        }
-        let key = parts.pop()?;
-        Some((parts, key))
+        (path.len() < MAX_DEPTH as usize / 2).then_some((path, key))
     }
 
     fn decode_key(&self, event: &Event) -> Option<Key<'i>> {
@@ -511,7 +509,7 @@ impl<'i> Builder<'i> {
     }
 
     /// `path.key = value` in the current table.
-    fn key_value(&mut self, path: Vec<Key<'i>>, key: Key<'i>, value: Item<'i>) -> Option<()> {
+    fn key_value(&mut self, path: &[Key<'i>], key: Key<'i>, value: Item<'i>) -> Option<()> {
         let dotted = !path.is_empty();
         let parent = descend(&mut self.current, path, dotted)?;
         if (dotted && !parent.implicit) || parent.position(key.get_ref()).is_some() {
@@ -528,7 +526,7 @@ impl<'i> Builder<'i> {
             self.root = table;
             return Some(());
         };
-        let parent = descend(&mut self.root, header.path, false)?;
+        let parent = descend(&mut self.root, &header.path, false)?;
         if parent.position(header.key.get_ref()).is_some() {
             return None;
         }
@@ -537,7 +535,7 @@ impl<'i> Builder<'i> {
     }
 
     fn start_table(&mut self, header: Header<'i>) -> Option<()> {
-        let parent = descend(&mut self.root, header.path.clone(), false)?;
+        let parent = descend(&mut self.root, &header.path, false)?;
         // Defined twice, or first made implicitly (which `toml` reorders): left
         // to `toml`.
         if parent.position(header.key.get_ref()).is_some() {
@@ -554,7 +552,7 @@ impl<'i> Builder<'i> {
 /// key adds only to implicit tables, nothing adds to an inline one.
 fn descend<'t, 'i>(
     mut table: &'t mut Table<'i>,
-    path: Vec<Key<'i>>,
+    path: &[Key<'i>],
     dotted: bool,
 ) -> Option<&'t mut Table<'i>> {
     for key in path {
@@ -565,8 +563,10 @@ fn descend<'t, 'i>(
             }
             position
         } else {
-            let span = key.span();
-            table.push(key, Spanned::new(span, Value::Table(Table::implicit())));
+            table.push(
+                key.clone(),
+                Spanned::new(key.span(), Value::Table(Table::implicit())),
+            );
             table.entries.len() - 1
         };
         table = table.table_mut(position)?;
