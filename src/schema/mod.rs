@@ -49,6 +49,17 @@ pub struct Schema {
     pub(crate) index: NameMap<String, usize>,
 }
 
+/// Whether the quick TOML reader gives the `toml` crate's tree for `text` (or
+/// leaves `text` to it): the differential check of the `schema` fuzz target.
+#[doc(hidden)]
+#[must_use]
+pub fn quick_reader_agrees(text: &str) -> bool {
+    tree::parse(text).is_none_or(|quick| {
+        toml::de::DeTable::parse(text)
+            .is_ok_and(|document| quick == tree::Table::from_document(document.into_inner()))
+    })
+}
+
 impl Schema {
     /// The variable called `name`, if declared.
     #[must_use]
