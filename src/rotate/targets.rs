@@ -70,7 +70,7 @@ pub fn targets(schema: &Schema, environment: &str) -> Vec<Target> {
             name,
             secret_id,
             key: reference.key.clone(),
-            spec: spec.clone(),
+            spec: (**spec).clone(),
         });
     }
     found

@@ -247,8 +247,9 @@ pub struct VarSpec {
     pub deprecated: Option<String>,
     /// Older names that are read when `name` is unset.
     pub aliases: Vec<String>,
-    /// Rotation settings.
-    pub rotate: Option<RotateSpec>,
+    /// Rotation settings (boxed: most variables have none, and a schema may
+    /// declare thousands of variables).
+    pub rotate: Option<Box<RotateSpec>>,
     /// Rules and settings for every environment.
     pub base: Layer,
     /// Per-environment overrides, in schema order.

@@ -139,8 +139,9 @@ impl<'i> Value<'i> {
 #[derive(Debug, Default)]
 pub(crate) struct Table<'i> {
     entries: Vec<(Key<'i>, Item<'i>)>,
-    /// Position of each key, once the table is large.
-    index: Option<NameMap<Cow<'i, str>, usize>>,
+    /// Position of each key, once the table is large (boxed: most tables are
+    /// small, and every value is as large as its largest kind).
+    index: Option<Box<NameMap<Cow<'i, str>, usize>>>,
     /// Made as the parent of a header or dotted key, not written itself (dotted
     /// keys may add to it; a header reopening it is left to `toml`).
     implicit: bool,
@@ -162,6 +163,10 @@ impl<'i> Table<'i> {
 
     pub(crate) fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
     }
 
     /// The document `toml` parsed, as a tree.
@@ -198,7 +203,7 @@ impl<'i> Table<'i> {
                 .map(|(position, (key, _))| (key.get_ref().clone(), position))
                 .collect();
             index.insert(key.get_ref().clone(), self.entries.len());
-            self.index = Some(index);
+            self.index = Some(Box::new(index));
         }
         self.entries.push((key, value));
     }
