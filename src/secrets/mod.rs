@@ -207,6 +207,9 @@ pub(crate) fn block_on_within<T>(
         .map_err(|error| FetchError::Unavailable {
             reason: format!("cannot start the async runtime: {error}"),
         })?;
+    // On the heap: the SDK's futures are large, and moved around on the stack they
+    // would touch (make resident) a hundred kilobytes of it.
+    let work = Box::pin(work);
     let result = runtime.block_on(async {
         tokio::time::timeout(timeout, work)
             .await
