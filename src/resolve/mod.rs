@@ -22,13 +22,13 @@ pub mod env_file;
 pub mod mounts;
 mod snapshot;
 
-use crate::NameMap;
 use std::ffi::OsStr;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::NameMap;
 use crate::error::Error;
 use crate::fsio::{io_reason, read_regular};
 use crate::problem::{Code, Problem};

@@ -12,12 +12,12 @@
 //! read is an error of its variable. The directory is listed again on every
 //! resolution, so `--watch` sees a mount that changes in place.
 
-use crate::NameMap;
 use std::path::{Path, PathBuf};
 
 use secrecy::SecretString;
 
 use super::{Found, Origin, Source, read_value_file};
+use crate::NameMap;
 use crate::error::Error;
 use crate::problem::{Code, Problem};
 use crate::schema::{Schema, VarSpec};

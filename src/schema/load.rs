@@ -5,7 +5,6 @@
 //! error, and a user fixing a schema wants all of them at once, each with a line,
 //! a column and a "did you mean". [`from_str`] is pure; [`from_path`] is the IO edge.
 
-use crate::NameMap;
 use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
@@ -19,6 +18,7 @@ use super::{
     DEFAULT_ENVIRONMENTS, DEFAULT_SECRET_NAME, Delivery, Layer, Pattern, ROTATE_KINDS, RotateKind,
     RotateSpec, Rules, Schema, SchemaSource, Strategy, VarSpec, VarType,
 };
+use crate::NameMap;
 use crate::duration;
 use crate::error::{Error, SchemaErrors};
 use crate::problem::{Code, Problem};

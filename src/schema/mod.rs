@@ -9,10 +9,10 @@ mod load;
 pub mod reference;
 mod tree;
 
-use crate::NameMap;
 use std::borrow::Cow;
 use std::ops::Range;
 
+use crate::NameMap;
 use crate::duration::Duration;
 
 pub use crate::problem::SchemaSource;
