@@ -208,7 +208,7 @@ pub(crate) fn block_on_within<T>(
             reason: format!("cannot start the async runtime: {error}"),
         })?;
     // On the heap: the SDK's futures are large, and moved around on the stack they
-    // would touch (make resident) a hundred kilobytes of it.
+    // made about 45 KB more of it resident.
     let work = Box::pin(work);
     let result = runtime.block_on(async {
         tokio::time::timeout(timeout, work)
