@@ -253,9 +253,6 @@ pub(crate) fn parse(text: &str) -> Option<Table<'_>> {
             builder.expressions()?;
         }
     }
-    if !builder.tokens.is_empty() {
-        builder.expressions()?;
-    }
     builder.finish_table()?;
     Some(builder.root)
 }
