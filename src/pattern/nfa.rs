@@ -233,7 +233,7 @@ impl Compiler {
             HirKind::Literal(literal) => {
                 let text = std::str::from_utf8(&literal.0).map_err(|_| Unsupported::Construct)?;
                 for ch in text.chars() {
-                    let (start, end) = self.ranges(&[(ch, ch)])?;
+                    let (start, end) = self.ranges([(ch, ch)])?;
                     self.push(Inst::Class { start, end })?;
                 }
                 Ok(())
@@ -341,17 +341,20 @@ impl Compiler {
     }
 
     fn class(&mut self, class: &ClassUnicode) -> Result<(u32, u32), Unsupported> {
-        let ranges: Vec<(char, char)> = class
-            .ranges()
-            .iter()
-            .map(|range| (range.start(), range.end()))
-            .collect();
-        self.ranges(&ranges)
+        self.ranges(
+            class
+                .ranges()
+                .iter()
+                .map(|range| (range.start(), range.end())),
+        )
     }
 
-    fn ranges(&mut self, ranges: &[(char, char)]) -> Result<(u32, u32), Unsupported> {
+    fn ranges(
+        &mut self,
+        ranges: impl IntoIterator<Item = (char, char)>,
+    ) -> Result<(u32, u32), Unsupported> {
         let start = self.program.ranges.len();
-        self.program.ranges.extend_from_slice(ranges);
+        self.program.ranges.extend(ranges);
         self.check_size()?;
         Ok((to_u32(start), to_u32(self.program.ranges.len())))
     }
