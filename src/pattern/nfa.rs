@@ -4,10 +4,10 @@
 //! folding, flags) as a [`Hir`]; this module turns that into a list of instructions
 //! and answers one question: does the *whole* value match? Building the list costs
 //! a few thousand instructions where a full regex engine costs tens of thousands:
-//! a part repeated `{5,45}` times is compiled once and copied, its class stored once. Matching
-//! steps every live state over each character (Pike's simulation): time grows with
-//! value length × instructions, never exponentially, and no match cache outlives a
-//! call. Constructs it does not take (word boundaries, byte-oriented classes) are
+//! a part repeated `{5,45}` times is compiled once and copied, its class stored
+//! once. Matching steps every live state over each character (Pike's simulation):
+//! time grows with value length × instructions, never exponentially, and no match
+//! cache outlives a call. Constructs it does not take (word boundaries, byte-oriented classes) are
 //! left to the `regex` crate by the caller.
 
 use regex_syntax::hir::{Class, ClassUnicode, Hir, HirKind, Look};
