@@ -10,6 +10,7 @@
 pub mod agent;
 pub mod extract;
 pub mod fetch;
+mod https;
 pub mod plan;
 pub use crate::schema::reference;
 
@@ -20,14 +21,6 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::config::SharedHttpClient;
-use aws_smithy_http_client::Builder as HttpClientBuilder;
-use aws_smithy_http_client::tls::rustls_provider::CryptoMode;
-use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
-use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
-use aws_smithy_runtime_api::client::http::{
-    HttpClient, HttpConnectorSettings, SharedHttpConnector,
-};
-use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use secrecy::ExposeSecret;
 
 use crate::problem::{Code, Problem};
@@ -419,7 +412,7 @@ const CA_BUNDLES: &[&str] = &[
     "/etc/ssl/cert.pem",
 ];
 
-/// The HTTPS client, with a trust store that is quick to build.
+/// The HTTPS client, trusting one CA bundle read and checked here.
 ///
 /// The SDK's default reads the system bundle *and* every file of the certificate
 /// directory (several milliseconds per launch). envgate reads one bundle file, and
@@ -427,77 +420,48 @@ const CA_BUNDLES: &[&str] = &[
 /// no TLS is used. With no bundle found, the platform's roots are loaded as usual.
 fn http_client(env: &EnvSnapshot) -> Result<SharedHttpClient, FetchError> {
     let plain_http = endpoint_override(env).is_some_and(|url| url.starts_with("http://"));
-    let trust = if plain_http {
-        TrustStore::empty()
+    let roots = if plain_http {
+        rustls::RootCertStore::empty()
     } else {
-        let bundle = env
-            .get("SSL_CERT_FILE")
-            .map(std::path::PathBuf::from)
-            .into_iter()
-            .chain(CA_BUNDLES.iter().map(std::path::PathBuf::from))
-            .find_map(|path| std::fs::read(&path).ok().map(|pem| (path, pem)));
-        match bundle {
-            Some((path, pem)) => {
-                check_bundle(&path, &pem).map_err(|reason| FetchError::Unavailable { reason })?;
-                TrustStore::empty()
-                    .with_native_roots(false)
-                    .with_pem_certificate(pem)
-            }
-            None => TrustStore::default(),
-        }
+        trusted_roots(env).map_err(|reason| FetchError::Unavailable { reason })?
     };
-    https_client(trust)
+    https::client(roots).map_err(|error| FetchError::Unavailable {
+        reason: format!("cannot set up TLS: {error}"),
+    })
 }
 
-/// The SDK's HTTPS client on rustls with ring, trusting `trust`, built lazily.
-fn https_client(trust: TrustStore) -> Result<SharedHttpClient, FetchError> {
-    let context = TlsContext::builder()
-        .with_trust_store(trust)
-        .build()
-        .map_err(|error| FetchError::Unavailable {
-            reason: format!("cannot set up TLS: {error}"),
-        })?;
-    let client = HttpClientBuilder::new()
-        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-        .tls_context(context)
-        .build_https();
-    Ok(SharedHttpClient::new(LazyTrust(client)))
-}
-
-/// The SDK's HTTPS client, without its start-up warm-up.
-///
-/// When a client is configured, the SDK asks its HTTP client to validate the
-/// configuration, and the HTTPS client answers by building a whole TLS connector and
-/// dropping it, "so that native certs load at client initialization": every
-/// certificate of the bundle parsed into a root store, once per SDK client built
-/// (twice a launch), before the connector that is used is built the same way. That
-/// was 18 million of a 45-million-instruction HTTPS launch. envgate reads and checks
-/// the bundle itself beforehand, so the warm-up proves nothing; this wrapper hands
-/// every connector request to the SDK's client and leaves validation at the
-/// trait's default (no check). The connector that carries requests is built as
-/// before, on the first request, with the same trust store.
-#[derive(Debug)]
-struct LazyTrust(SharedHttpClient);
-
-impl HttpClient for LazyTrust {
-    fn http_connector(
-        &self,
-        settings: &HttpConnectorSettings,
-        components: &RuntimeComponents,
-    ) -> SharedHttpConnector {
-        self.0.http_connector(settings, components)
-    }
-
-    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
-        self.0.connector_metadata()
+/// The CAs HTTPS endpoints are checked against: `SSL_CERT_FILE`, else the first
+/// distribution bundle found, else the platform's roots.
+fn trusted_roots(env: &EnvSnapshot) -> Result<rustls::RootCertStore, String> {
+    let bundle = env
+        .get("SSL_CERT_FILE")
+        .map(std::path::PathBuf::from)
+        .into_iter()
+        .chain(CA_BUNDLES.iter().map(std::path::PathBuf::from))
+        .find_map(|path| std::fs::read(&path).ok().map(|pem| (path, pem)));
+    match bundle {
+        Some((path, pem)) => bundle_roots(&path, &pem),
+        None => platform_roots(),
     }
 }
 
-/// Why the CA bundle at `path` cannot be the trust store, if it cannot: the SDK's
-/// TLS set-up stops the process (a panic) on a section that is not PEM or a
-/// certificate that cannot be a trust anchor, so envgate checks first and says
-/// which certificate of which file.
-fn check_bundle(path: &std::path::Path, pem: &[u8]) -> Result<(), String> {
+/// The platform's roots (`SSL_CERT_DIR`, OpenSSL's directories), where no bundle
+/// file was found.
+fn platform_roots() -> Result<rustls::RootCertStore, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+    if roots.is_empty() {
+        return Err(
+            "no trusted CA certificates found: point SSL_CERT_FILE at a PEM bundle of trusted CAs (Debian: apt-get install ca-certificates)"
+                .to_owned(),
+        );
+    }
+    Ok(roots)
+}
+
+/// The trust anchors of the CA bundle at `path`, or why it cannot be the trust
+/// store: which certificate of which file.
+fn bundle_roots(path: &std::path::Path, pem: &[u8]) -> Result<rustls::RootCertStore, String> {
     let unusable = |position: usize, why: String| {
         format!(
             "certificate {position} of the CA bundle {} {why}: fix the bundle, or point SSL_CERT_FILE at another",
@@ -520,7 +484,7 @@ fn check_bundle(path: &std::path::Path, pem: &[u8]) -> Result<(), String> {
             path.display()
         ));
     }
-    Ok(())
+    Ok(roots)
 }
 
 /// The certificates of a bundle in the plain form distributions write (only
@@ -951,31 +915,6 @@ mod tests {
     /// A CA certificate made for these tests (public; its key was not kept).
     const TEST_CA: &str = "-----BEGIN CERTIFICATE-----\nMIIBkzCCATmgAwIBAgIUDzjXuMmPOphKeG77tt8NBSUFfjUwCgYIKoZIzj0EAwIw\nHzEdMBsGA1UEAwwUZW52Z2F0ZSB1bml0IHRlc3QgQ0EwHhcNMjYxMTMwMTYyODMx\nWhcNMzYxMTI3MTYyODMxWjAfMR0wGwYDVQQDDBRlbnZnYXRlIHVuaXQgdGVzdCBD\nQTBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABMA0NP31SliWnePUlV7Rk0ZbaKb9\nk9A6zYYDuJTJTYKVEDLiXny1sBtrBvO7eRLnZmGt9xWGSGjE1Jac0V7LmtejUzBR\nMB0GA1UdDgQWBBTjfJm/56JoaQzXblj9YBRBHUHk9jAfBgNVHSMEGDAWgBTjfJm/\n56JoaQzXblj9YBRBHUHk9jAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49BAMCA0gA\nMEUCIDcFI/9yN1q1n7G2JP+eoRGMOjhoUA7tH90COZaeImaYAiEAgtYjtRT6YB94\nu0PxbCGjg/IciWfIJ6i3w+dXIkBeuUc=\n-----END CERTIFICATE-----\n";
 
-    /// The SDK builds a TLS connector (every certificate of the bundle parsed) to
-    /// validate a client's configuration, then drops it; envgate's client does not.
-    /// A trust store the SDK cannot build a connector from shows it: building one
-    /// stops the process (the SDK's `expect`), so validation must not build any.
-    #[test]
-    fn validating_the_sdk_configuration_builds_no_tls_connector() {
-        use aws_sdk_secretsmanager::config::{ConfigBag, RuntimeComponentsBuilder};
-        let unbuildable = super::TrustStore::empty()
-            .with_native_roots(false)
-            .with_pem_certificate(
-                b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n".to_vec(),
-            );
-        let client = super::https_client(unbuildable).unwrap();
-        let validated = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            client.validate_base_client_config(
-                &RuntimeComponentsBuilder::new("test"),
-                &ConfigBag::base(),
-            )
-        }));
-        assert!(
-            matches!(validated, Ok(Ok(()))),
-            "validation built a TLS connector"
-        );
-    }
-
     #[test]
     fn the_fast_bundle_reader_reads_what_the_sdks_parser_reads() {
         let comments = format!("# Issuer: test\n{TEST_CA}\n# another\n{TEST_CA}");
@@ -1019,10 +958,11 @@ mod tests {
     }
 
     #[test]
-    fn a_usable_bundle_passes_the_check() {
+    fn a_usable_bundle_is_the_trust_store() {
         let path = std::path::Path::new("/bundle.pem");
-        assert_eq!(check_bundle(path, TEST_CA.as_bytes()), Ok(()));
-        let error = check_bundle(
+        let roots = bundle_roots(path, format!("{TEST_CA}\n{TEST_CA}").as_bytes()).unwrap();
+        assert_eq!(roots.len(), 2);
+        let error = bundle_roots(
             path,
             format!("{TEST_CA}-----BEGIN CERTIFICATE-----\naGVsbG8=\n-----END CERTIFICATE-----\n")
                 .as_bytes(),

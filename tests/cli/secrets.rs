@@ -686,15 +686,28 @@ fn https_endpoints_are_verified_against_the_trust_store() {
         .run();
     assert_eq!(run.code, 0, "{}", run.transcript());
     assert_eq!(run.stdout, "over-tls\n");
-    // Not trusted by the system's roots: refused, nothing launched.
+    // Not trusted by the system's roots: refused at once (a new connection would be
+    // refused the same way, so it is not retried until the deadline), saying why;
+    // nothing launched.
+    let started = Instant::now();
     let run = gate(&text, &https)
         .env("ENVIRONMENT", &env)
-        .args(["--timeout", "10", "--", "printenv", "DATABASE_PASSWORD"])
+        .args(["--timeout", "30", "--", "printenv", "DATABASE_PASSWORD"])
         .run();
+    let took = started.elapsed();
     drop(tls);
     assert_eq!(run.code, 69, "{}", run.transcript());
     assert_eq!(run.stdout, "");
     assert!(run.stderr.contains(&https), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("invalid peer certificate"),
+        "says why: {}",
+        run.stderr
+    );
+    assert!(
+        took < Duration::from_secs(10),
+        "an untrusted certificate was retried for {took:?}"
+    );
 }
 
 /// A CA bundle the TLS set-up cannot use is an error naming the file and the
