@@ -28,6 +28,7 @@ pub mod secrets;
 pub mod settings;
 pub mod signals;
 pub mod supervise;
+pub mod trust;
 pub mod validate;
 
 pub use app::{DEFAULT_SCHEMA, run};

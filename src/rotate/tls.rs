@@ -18,7 +18,6 @@ use std::sync::Arc;
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
-use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
@@ -54,16 +53,6 @@ impl SslMode {
     }
 }
 
-/// Bundles of trusted root certificates, by distribution.
-const SYSTEM_BUNDLES: &[&str] = &[
-    "/etc/ssl/certs/ca-certificates.crt",
-    "/etc/pki/tls/certs/ca-bundle.crt",
-    "/etc/ssl/cert.pem",
-];
-
-/// The largest CA bundle envgate reads.
-const MAX_BUNDLE_BYTES: u64 = 16 * 1024 * 1024;
-
 /// Where the trusted CAs come from: `ca_file`, else `PGSSLROOTCERT`, else the
 /// system bundle.
 #[must_use]
@@ -72,39 +61,21 @@ pub fn ca_bundle(
     pgsslrootcert: Option<&str>,
     ssl_cert_file: Option<&str>,
 ) -> Option<PathBuf> {
-    ca_file.or(pgsslrootcert).map(PathBuf::from).or_else(|| {
-        ssl_cert_file
-            .map(PathBuf::from)
-            .into_iter()
-            .chain(SYSTEM_BUNDLES.iter().map(PathBuf::from))
-            .find(|path| path.is_file())
-    })
+    ca_file
+        .or(pgsslrootcert)
+        .map(PathBuf::from)
+        .or_else(|| crate::trust::system_bundle(ssl_cert_file.map(std::ffi::OsStr::new)))
 }
 
 fn roots(bundle: Option<&Path>) -> Result<RootCertStore, String> {
     let path = bundle.ok_or_else(|| {
         "no CA bundle to check the database's certificate against: set PGSSLROOTCERT or rotate.ca_file".to_owned()
     })?;
-    let pem = crate::fsio::read_regular(path, MAX_BUNDLE_BYTES).map_err(|error| {
+    crate::trust::bundle_roots(path).map_err(|error| {
         format!(
-            "cannot read the CA bundle {}: {}",
-            path.display(),
-            crate::fsio::io_reason(&error)
+            "{error}: point PGSSLROOTCERT or rotate.ca_file at the PEM bundle of the database's CA"
         )
-    })?;
-    let mut store = RootCertStore::empty();
-    for certificate in CertificateDer::pem_slice_iter(&pem) {
-        let certificate = certificate
-            .map_err(|error| format!("the CA bundle {} is not PEM: {error}", path.display()))?;
-        let _ = store.add(certificate);
-    }
-    if store.is_empty() {
-        return Err(format!(
-            "the CA bundle {} holds no certificate",
-            path.display()
-        ));
-    }
-    Ok(store)
+    })
 }
 
 /// The rustls client configuration for `mode` (not called for `disable`).

@@ -405,13 +405,6 @@ pub(crate) async fn sdk_config(
     Ok(config)
 }
 
-/// Bundles of trusted root certificates, by distribution; `SSL_CERT_FILE` comes first.
-const CA_BUNDLES: &[&str] = &[
-    "/etc/ssl/certs/ca-certificates.crt",
-    "/etc/pki/tls/certs/ca-bundle.crt",
-    "/etc/ssl/cert.pem",
-];
-
 /// The HTTPS client, trusting one CA bundle read and checked here.
 ///
 /// The SDK's default reads the system bundle *and* every file of the certificate
@@ -433,104 +426,11 @@ fn http_client(env: &EnvSnapshot) -> Result<SharedHttpClient, FetchError> {
 /// The CAs HTTPS endpoints are checked against: `SSL_CERT_FILE`, else the first
 /// distribution bundle found, else the platform's roots.
 fn trusted_roots(env: &EnvSnapshot) -> Result<rustls::RootCertStore, String> {
-    let bundle = env
-        .get("SSL_CERT_FILE")
-        .map(std::path::PathBuf::from)
-        .into_iter()
-        .chain(CA_BUNDLES.iter().map(std::path::PathBuf::from))
-        .find_map(|path| std::fs::read(&path).ok().map(|pem| (path, pem)));
-    match bundle {
-        Some((path, pem)) => bundle_roots(&path, &pem),
-        None => platform_roots(),
+    match crate::trust::system_bundle(env.get("SSL_CERT_FILE")) {
+        Some(path) => crate::trust::bundle_roots(&path)
+            .map_err(|error| format!("{error}: fix the bundle, or point SSL_CERT_FILE at another")),
+        None => crate::trust::platform_roots(),
     }
-}
-
-/// The platform's roots (`SSL_CERT_DIR`, OpenSSL's directories), where no bundle
-/// file was found.
-fn platform_roots() -> Result<rustls::RootCertStore, String> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
-    if roots.is_empty() {
-        return Err(
-            "no trusted CA certificates found: point SSL_CERT_FILE at a PEM bundle of trusted CAs (Debian: apt-get install ca-certificates)"
-                .to_owned(),
-        );
-    }
-    Ok(roots)
-}
-
-/// The trust anchors of the CA bundle at `path`, or why it cannot be the trust
-/// store: which certificate of which file.
-fn bundle_roots(path: &std::path::Path, pem: &[u8]) -> Result<rustls::RootCertStore, String> {
-    let unusable = |position: usize, why: String| {
-        format!(
-            "certificate {position} of the CA bundle {} {why}: fix the bundle, or point SSL_CERT_FILE at another",
-            path.display()
-        )
-    };
-    let certificates = match plain_certificates(pem) {
-        Some(certificates) => certificates,
-        None => pem_certificates(pem).map_err(|(position, why)| unusable(position, why))?,
-    };
-    let mut roots = rustls::RootCertStore::empty();
-    for (index, certificate) in certificates.into_iter().enumerate() {
-        roots
-            .add(certificate)
-            .map_err(|error| unusable(index + 1, format!("cannot be a trust anchor ({error})")))?;
-    }
-    if roots.is_empty() {
-        return Err(format!(
-            "the CA bundle {} holds no certificate: point SSL_CERT_FILE at a PEM bundle of trusted CAs",
-            path.display()
-        ));
-    }
-    Ok(roots)
-}
-
-/// The certificates of a bundle in the plain form distributions write (only
-/// `CERTIFICATE` sections of strictly padded base64 lines, any text between
-/// sections), decoded by the `base64` crate; `None` for anything else. The SDK's
-/// parser (constant-time base64, for keys) takes about 70 instructions a byte, so
-/// reading a bundle twice that way would add milliseconds to every HTTPS launch;
-/// what this accepts, that parser accepts too.
-fn plain_certificates(pem: &[u8]) -> Option<Vec<rustls_pki_types::CertificateDer<'static>>> {
-    use base64::Engine as _;
-    let text = std::str::from_utf8(pem).ok()?;
-    let mut certificates = Vec::new();
-    // The base64 of the section being read, lines joined.
-    let mut section: Option<String> = None;
-    for line in text.lines() {
-        match (&mut section, line) {
-            (None, "-----BEGIN CERTIFICATE-----") => section = Some(String::with_capacity(2048)),
-            (None, other) if other.starts_with("-----") => return None,
-            (None, _) => {}
-            (Some(encoded), "-----END CERTIFICATE-----") => {
-                // Strict: only the alphabet, padding only at the end.
-                let der = base64::engine::general_purpose::STANDARD
-                    .decode(encoded.as_bytes())
-                    .ok()?;
-                certificates.push(der.into());
-                section = None;
-            }
-            (Some(encoded), other) => encoded.push_str(other),
-        }
-    }
-    section.is_none().then_some(certificates)
-}
-
-/// The certificates of a bundle read by the SDK's own parser, or the position of
-/// the first section it refuses and why.
-fn pem_certificates(
-    pem: &[u8],
-) -> Result<Vec<rustls_pki_types::CertificateDer<'static>>, (usize, String)> {
-    use rustls_pki_types::CertificateDer;
-    use rustls_pki_types::pem::PemObject;
-    CertificateDer::pem_slice_iter(pem)
-        .enumerate()
-        .map(|(index, certificate)| {
-            certificate.map_err(|error| (index + 1, format!("is not valid PEM ({error})")))
-        })
-        .collect()
 }
 
 fn endpoint_override(env: &EnvSnapshot) -> Option<&str> {
@@ -912,68 +812,6 @@ fn extract_problem(need: &Need, error: &ExtractError) -> Problem {
 
 #[cfg(test)]
 mod tests {
-    /// A CA certificate made for these tests (public; its key was not kept).
-    const TEST_CA: &str = "-----BEGIN CERTIFICATE-----\nMIIBkzCCATmgAwIBAgIUDzjXuMmPOphKeG77tt8NBSUFfjUwCgYIKoZIzj0EAwIw\nHzEdMBsGA1UEAwwUZW52Z2F0ZSB1bml0IHRlc3QgQ0EwHhcNMjYxMTMwMTYyODMx\nWhcNMzYxMTI3MTYyODMxWjAfMR0wGwYDVQQDDBRlbnZnYXRlIHVuaXQgdGVzdCBD\nQTBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABMA0NP31SliWnePUlV7Rk0ZbaKb9\nk9A6zYYDuJTJTYKVEDLiXny1sBtrBvO7eRLnZmGt9xWGSGjE1Jac0V7LmtejUzBR\nMB0GA1UdDgQWBBTjfJm/56JoaQzXblj9YBRBHUHk9jAfBgNVHSMEGDAWgBTjfJm/\n56JoaQzXblj9YBRBHUHk9jAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49BAMCA0gA\nMEUCIDcFI/9yN1q1n7G2JP+eoRGMOjhoUA7tH90COZaeImaYAiEAgtYjtRT6YB94\nu0PxbCGjg/IciWfIJ6i3w+dXIkBeuUc=\n-----END CERTIFICATE-----\n";
-
-    #[test]
-    fn the_fast_bundle_reader_reads_what_the_sdks_parser_reads() {
-        let comments = format!("# Issuer: test\n{TEST_CA}\n# another\n{TEST_CA}");
-        let crlf = TEST_CA.replace('\n', "\r\n");
-        let rewrapped = {
-            let body: String = TEST_CA
-                .lines()
-                .filter(|line| !line.starts_with("-----"))
-                .collect();
-            format!("-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n")
-        };
-        for bundle in [TEST_CA.to_owned(), comments, crlf, rewrapped] {
-            let plain = plain_certificates(bundle.as_bytes()).expect("the plain form");
-            assert_eq!(Ok(plain), pem_certificates(bundle.as_bytes()), "{bundle}");
-        }
-        // Anything else goes to the SDK's own parser.
-        let other = format!(
-            "-----BEGIN TRUSTED CERTIFICATE-----\nAAAA\n-----END TRUSTED CERTIFICATE-----\n{TEST_CA}"
-        );
-        assert_eq!(plain_certificates(other.as_bytes()), None);
-        assert_eq!(
-            plain_certificates(b"-----BEGIN CERTIFICATE-----\nno end\n"),
-            None
-        );
-        assert_eq!(
-            plain_certificates(
-                b"-----BEGIN CERTIFICATE-----\nQUJD\tRA==\n-----END CERTIFICATE-----\n"
-            ),
-            None
-        );
-        assert_eq!(
-            plain_certificates(
-                b"-----BEGIN CERTIFICATE-----\nRA==\nQUJD\n-----END CERTIFICATE-----\n"
-            ),
-            None
-        );
-        assert_eq!(
-            plain_certificates(b"-----BEGIN CERTIFICATE-----\nQUJ\n-----END CERTIFICATE-----\n"),
-            None
-        );
-    }
-
-    #[test]
-    fn a_usable_bundle_is_the_trust_store() {
-        let path = std::path::Path::new("/bundle.pem");
-        let roots = bundle_roots(path, format!("{TEST_CA}\n{TEST_CA}").as_bytes()).unwrap();
-        assert_eq!(roots.len(), 2);
-        let error = bundle_roots(
-            path,
-            format!("{TEST_CA}-----BEGIN CERTIFICATE-----\naGVsbG8=\n-----END CERTIFICATE-----\n")
-                .as_bytes(),
-        )
-        .unwrap_err();
-        assert!(
-            error.contains("certificate 2 of the CA bundle /bundle.pem cannot be a trust anchor"),
-            "{error}"
-        );
-    }
-
     #[test]
     fn attempts_grow_with_the_deadline() {
         use std::time::Duration;
