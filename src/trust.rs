@@ -112,10 +112,10 @@ pub fn platform_roots() -> Result<RootCertStore, String> {
 
 /// The certificates of a bundle in the plain form distributions write (only
 /// `CERTIFICATE` sections of strictly padded base64 lines, any text between
-/// sections), decoded by the `base64` crate; `None` for anything else. The SDK's
-/// parser (constant-time base64, for keys) takes about 70 instructions a byte, so
-/// reading a bundle twice that way would add milliseconds to every HTTPS launch;
-/// what this accepts, that parser accepts too.
+/// sections), decoded by the `base64` crate; `None` for anything else.
+/// rustls-pki-types' PEM parser decodes in constant time (it is made for private
+/// keys), about 70 instructions a byte: a system bundle would cost milliseconds
+/// per HTTPS launch. What this accepts, that parser accepts too.
 fn plain_certificates(pem: &[u8]) -> Option<Vec<CertificateDer<'static>>> {
     use base64::Engine as _;
     let text = std::str::from_utf8(pem).ok()?;
@@ -141,8 +141,8 @@ fn plain_certificates(pem: &[u8]) -> Option<Vec<CertificateDer<'static>>> {
     section.is_none().then_some(certificates)
 }
 
-/// The certificates of a bundle read by the SDK's own parser, or the position of
-/// the first section it refuses and why.
+/// The certificates of a bundle read by rustls-pki-types' PEM parser, or the
+/// position of the first section it refuses and why.
 fn pem_certificates(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, (usize, String)> {
     use rustls_pki_types::pem::PemObject;
     CertificateDer::pem_slice_iter(pem)
@@ -161,7 +161,7 @@ mod tests {
     const TEST_CA: &str = "-----BEGIN CERTIFICATE-----\nMIIBkzCCATmgAwIBAgIUDzjXuMmPOphKeG77tt8NBSUFfjUwCgYIKoZIzj0EAwIw\nHzEdMBsGA1UEAwwUZW52Z2F0ZSB1bml0IHRlc3QgQ0EwHhcNMjYxMTMwMTYyODMx\nWhcNMzYxMTI3MTYyODMxWjAfMR0wGwYDVQQDDBRlbnZnYXRlIHVuaXQgdGVzdCBD\nQTBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABMA0NP31SliWnePUlV7Rk0ZbaKb9\nk9A6zYYDuJTJTYKVEDLiXny1sBtrBvO7eRLnZmGt9xWGSGjE1Jac0V7LmtejUzBR\nMB0GA1UdDgQWBBTjfJm/56JoaQzXblj9YBRBHUHk9jAfBgNVHSMEGDAWgBTjfJm/\n56JoaQzXblj9YBRBHUHk9jAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49BAMCA0gA\nMEUCIDcFI/9yN1q1n7G2JP+eoRGMOjhoUA7tH90COZaeImaYAiEAgtYjtRT6YB94\nu0PxbCGjg/IciWfIJ6i3w+dXIkBeuUc=\n-----END CERTIFICATE-----\n";
 
     #[test]
-    fn the_fast_bundle_reader_reads_what_the_sdks_parser_reads() {
+    fn the_fast_bundle_reader_reads_what_the_pem_parser_reads() {
         let comments = format!("# Issuer: test\n{TEST_CA}\n# another\n{TEST_CA}");
         let crlf = TEST_CA.replace('\n', "\r\n");
         let rewrapped = {
@@ -175,7 +175,7 @@ mod tests {
             let plain = plain_certificates(bundle.as_bytes()).expect("the plain form");
             assert_eq!(Ok(plain), pem_certificates(bundle.as_bytes()), "{bundle}");
         }
-        // Anything else goes to the SDK's own parser.
+        // Anything else goes to rustls-pki-types' parser.
         let other = format!(
             "-----BEGIN TRUSTED CERTIFICATE-----\nAAAA\n-----END TRUSTED CERTIFICATE-----\n{TEST_CA}"
         );
