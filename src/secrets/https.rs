@@ -7,7 +7,7 @@
 //! launch and two copies of the bundle in memory. This client is given the root
 //! store built from the one parse envgate does anyway (to refuse an unusable bundle
 //! with a clear message), and offers only HTTP/1.1, which is all Secrets Manager
-//! and STS need (docs/DECISIONS.md, "The HTTPS client is envgate's").
+//! and STS need (docs/DECISIONS.md, "The HTTPS client is envgate's own").
 
 use std::error::Error;
 use std::sync::{Arc, Mutex, PoisonError};
