@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Shows that the static release binary runs in an empty image: a root holding
 # only the binary, a schema and a CA bundle (what a `FROM scratch` image holds).
-# It validates, and launches a program (itself, as the only one there is).
+# It validates, and launches a program (itself, as the only one there is). Without
+# the CA bundle, a secret to read over HTTPS is refused before any request, saying
+# what to do (exit 69).
 # Needs root (chroot).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,4 +29,21 @@ if run -- /no-such-program 2>/dev/null; then
   echo "empty-root: a missing program was not refused" >&2
   exit 1
 fi
+
+# No CA bundle at all: nothing to check an HTTPS endpoint against.
+rm -f "$root/etc/ssl/certs/ca-certificates.crt"
+printf '[envgate]\nenvironments = ["production"]\n[vars.DB_PASSWORD]\nsecret = "db#password"\n' \
+  > "$root/secrets.schema.toml"
+status=0
+report=$(env -i ENVIRONMENT=production USE_SECRETS_MANAGER=true AWS_REGION=us-east-1 \
+  AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_ENDPOINT_URL=https://127.0.0.1:9 \
+  "$chroot" "$root" /envgate --schema /secrets.schema.toml --audit-log - --check 2>&1) || status=$?
+# The report wraps its lines: compare the words.
+report=$(printf '%s\n' "$report" | sed 's/│/ /g' | tr '\n' ' ' | tr -s ' ')
+if [ "$status" != 69 ] || [ "${report#*no trusted CA certificates found}" = "$report" ]; then
+  echo "empty-root: without a CA bundle, expected exit 69 naming the missing CAs; got $status:" >&2
+  echo "$report" >&2
+  exit 1
+fi
+echo "without a CA bundle: refused (exit 69, no trusted CA certificates found)"
 echo "empty-root: ok"
