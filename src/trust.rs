@@ -156,6 +156,7 @@ fn pem_certificates(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, (usize, 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     /// A CA certificate made for these tests (public; its key was not kept).
     const TEST_CA: &str = "-----BEGIN CERTIFICATE-----\nMIIBkzCCATmgAwIBAgIUDzjXuMmPOphKeG77tt8NBSUFfjUwCgYIKoZIzj0EAwIw\nHzEdMBsGA1UEAwwUZW52Z2F0ZSB1bml0IHRlc3QgQ0EwHhcNMjYxMTMwMTYyODMx\nWhcNMzYxMTI3MTYyODMxWjAfMR0wGwYDVQQDDBRlbnZnYXRlIHVuaXQgdGVzdCBD\nQTBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABMA0NP31SliWnePUlV7Rk0ZbaKb9\nk9A6zYYDuJTJTYKVEDLiXny1sBtrBvO7eRLnZmGt9xWGSGjE1Jac0V7LmtejUzBR\nMB0GA1UdDgQWBBTjfJm/56JoaQzXblj9YBRBHUHk9jAfBgNVHSMEGDAWgBTjfJm/\n56JoaQzXblj9YBRBHUHk9jAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49BAMCA0gA\nMEUCIDcFI/9yN1q1n7G2JP+eoRGMOjhoUA7tH90COZaeImaYAiEAgtYjtRT6YB94\nu0PxbCGjg/IciWfIJ6i3w+dXIkBeuUc=\n-----END CERTIFICATE-----\n";
@@ -240,5 +241,68 @@ mod tests {
         let missing = dir.path().join("missing.pem");
         let error = bundle_roots(&missing).unwrap_err().to_string();
         assert!(error.starts_with("cannot read the CA bundle"), "{error}");
+    }
+
+    /// Bundles made from pieces of the test certificate's PEM text: its lines,
+    /// rewrapped or cut, with CRLF, comments, blank lines, stray characters and
+    /// other section headers between and inside them.
+    fn bundle_text() -> impl Strategy<Value = String> {
+        let body: Vec<String> = TEST_CA
+            .lines()
+            .filter(|line| !line.starts_with("-----"))
+            .map(str::to_owned)
+            .collect();
+        let joined = body.concat();
+        let framed =
+            |body: &str| format!("-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----");
+        let whole = vec![
+            TEST_CA.trim_end().to_owned(),
+            framed(&joined),
+            framed(&joined[..joined.len() - 4]),
+            framed(&format!("{joined}=")),
+        ];
+        let piece = prop_oneof![
+            4 => proptest::sample::select(whole),
+            4 => proptest::sample::select(body),
+            2 => (0..joined.len(), 1..80usize).prop_map(move |(start, len)| {
+                joined[start..(start + len).min(joined.len())].to_owned()
+            }),
+            2 => Just("-----BEGIN CERTIFICATE-----".to_owned()),
+            2 => Just("-----END CERTIFICATE-----".to_owned()),
+            1 => Just("-----BEGIN TRUSTED CERTIFICATE-----".to_owned()),
+            1 => Just("# Issuer: test".to_owned()),
+            1 => Just(String::new()),
+            1 => "[ =\t\r*A-Za-z0-9+/]{0,6}",
+        ];
+        let line_end = prop_oneof![Just("\n"), Just("\r\n")];
+        proptest::collection::vec((piece, line_end), 0..24).prop_map(|lines| {
+            lines
+                .into_iter()
+                .map(|(line, end)| line + end)
+                .collect::<String>()
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2048))]
+        /// What the fast reader reads, the PEM parser reads the same way; so the
+        /// fast path never trusts a certificate the parser would not give.
+        #[test]
+        fn the_fast_reader_never_reads_what_the_pem_parser_reads_otherwise(text in bundle_text()) {
+            if let Some(plain) = plain_certificates(text.as_bytes()) {
+                prop_assert_eq!(Ok(plain), pem_certificates(text.as_bytes()), "{}", text);
+            }
+        }
+
+        /// A whole certificate, framed, is read by the fast reader.
+        #[test]
+        fn framed_certificates_are_read_fast(copies in 1..4usize, crlf: bool) {
+            let mut text = TEST_CA.repeat(copies);
+            if crlf {
+                text = text.replace('\n', "\r\n");
+            }
+            let plain = plain_certificates(text.as_bytes());
+            prop_assert_eq!(plain.map(|certificates| certificates.len()), Some(copies));
+        }
     }
 }
