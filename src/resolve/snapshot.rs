@@ -1,25 +1,20 @@
 //! A copy of the process environment, taken once at start.
 
-use std::collections::hash_map::Entry;
 use std::ffi::{OsStr, OsString};
 use std::fmt;
-
-use crate::NameMap;
 
 /// A copy of the process environment, taken once at start.
 #[derive(Clone, Default)]
 pub struct EnvSnapshot {
-    vars: Vec<(OsString, OsString)>,
-    /// Position of each name in `vars`: lookups are per variable, so keep them O(1).
-    index: NameMap<OsString, usize>,
+    /// Every pair in order, hash-indexed by name: lookups are per variable, so keep
+    /// them O(1), and each name is stored once.
+    vars: indexmap::IndexMap<OsString, OsString, foldhash::fast::RandomState>,
 }
 
 impl fmt::Debug for EnvSnapshot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Names only: the environment holds secrets.
-        f.debug_list()
-            .entries(self.vars.iter().map(|(name, _)| name))
-            .finish()
+        f.debug_list().entries(self.vars.keys()).finish()
     }
 }
 
@@ -46,9 +41,7 @@ impl EnvSnapshot {
     /// The value of `name`, if set.
     #[must_use]
     pub fn get(&self, name: &str) -> Option<&OsStr> {
-        self.index
-            .get(OsStr::new(name))
-            .map(|&position| self.vars[position].1.as_os_str())
+        self.vars.get(OsStr::new(name)).map(OsString::as_os_str)
     }
 
     /// The value of `name` when set and valid UTF-8.
@@ -59,13 +52,7 @@ impl EnvSnapshot {
 
     /// Sets (or replaces) `name`.
     pub fn set(&mut self, name: OsString, value: OsString) {
-        match self.index.entry(name) {
-            Entry::Occupied(entry) => self.vars[*entry.get()].1 = value,
-            Entry::Vacant(entry) => {
-                self.vars.push((entry.key().clone(), value));
-                entry.insert(self.vars.len() - 1);
-            }
-        }
+        self.vars.insert(name, value);
     }
 
     /// Every pair, in order.
