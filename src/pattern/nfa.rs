@@ -84,9 +84,12 @@ impl Program {
     #[must_use]
     pub(super) fn is_match(&self, value: &str) -> bool {
         let len = self.insts.len();
-        let mut current = Threads::new(len);
-        let mut next = Threads::new(len);
-        let mut stack = Vec::new();
+        // One allocation for both thread sets (each a dense and a sparse array).
+        let mut slots = vec![0; 4 * len];
+        let (first, second) = slots.split_at_mut(2 * len);
+        let mut current = Threads::new(first);
+        let mut next = Threads::new(second);
+        let mut stack = Vec::with_capacity(len);
         let mut previous = None;
         let mut chars = value.chars().peekable();
         let mut position = Position {
@@ -183,41 +186,47 @@ impl Position {
     }
 }
 
-/// A set of instruction indexes with insertion order, cleared in constant time.
-struct Threads {
-    dense: Vec<u32>,
-    sparse: Vec<u32>,
+/// A set of instruction indexes with insertion order, cleared in constant time,
+/// in borrowed storage: `dense` lists the members, `sparse` gives each one's place.
+struct Threads<'a> {
+    dense: &'a mut [u32],
+    sparse: &'a mut [u32],
+    len: usize,
 }
 
-impl Threads {
-    fn new(capacity: usize) -> Self {
+impl<'a> Threads<'a> {
+    /// A set of indexes below half of `slots`' length.
+    fn new(slots: &'a mut [u32]) -> Self {
+        let (dense, sparse) = slots.split_at_mut(slots.len() / 2);
         Self {
-            dense: Vec::with_capacity(capacity),
-            sparse: vec![0; capacity],
+            dense,
+            sparse,
+            len: 0,
         }
     }
 
     /// Inserts `pc`; false when it was already there.
     fn insert(&mut self, pc: u32) -> bool {
         let slot = self.sparse[pc as usize] as usize;
-        if self.dense.get(slot) == Some(&pc) {
+        if slot < self.len && self.dense[slot] == pc {
             return false;
         }
-        self.sparse[pc as usize] = u32::try_from(self.dense.len()).unwrap_or(u32::MAX);
-        self.dense.push(pc);
+        self.sparse[pc as usize] = u32::try_from(self.len).unwrap_or(u32::MAX);
+        self.dense[self.len] = pc;
+        self.len += 1;
         true
     }
 
     fn list(&self) -> &[u32] {
-        &self.dense
+        &self.dense[..self.len]
     }
 
     fn is_empty(&self) -> bool {
-        self.dense.is_empty()
+        self.len == 0
     }
 
     fn clear(&mut self) {
-        self.dense.clear();
+        self.len = 0;
     }
 }
 
