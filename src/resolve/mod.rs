@@ -258,6 +258,15 @@ pub struct Resolution {
 }
 
 impl Resolution {
+    /// An empty resolution with room for `count` variables.
+    fn with_capacity(count: usize) -> Self {
+        Self {
+            vars: Vec::with_capacity(count),
+            problems: Vec::new(),
+            index: NameMap::with_capacity_and_hasher(count, foldhash::fast::RandomState::default()),
+        }
+    }
+
     /// The resolved entry for `name`.
     #[must_use]
     pub fn get(&self, name: &str) -> Option<&ResolvedVar> {
@@ -424,7 +433,7 @@ pub fn resolve_with_mount(
 /// Resolves every schema variable from `sources`, highest precedence first.
 #[must_use]
 pub fn resolve_from(schema: &Schema, environment: &str, sources: &[&dyn Source]) -> Resolution {
-    let mut resolution = Resolution::default();
+    let mut resolution = Resolution::with_capacity(schema.vars.len());
     for var in &schema.vars {
         // An empty value stands only where nothing else could: a variable that
         // must be set. Elsewhere it counts as unset and falls through.
