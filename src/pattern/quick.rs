@@ -143,7 +143,17 @@ impl Reader {
         loop {
             let start = match self.bump()? {
                 ']' if !first => break,
-                '-' if first || self.peek() == Some(']') => '-',
+                // Every `-` at the start is a literal and starts no range, as in
+                // regex-syntax: `[--z]` is `-` and `z`, not the range `-`..`z`.
+                '-' if first => {
+                    while self.peek() == Some('-') {
+                        self.at += 1;
+                    }
+                    ranges.push(ClassUnicodeRange::new('-', '-'));
+                    first = false;
+                    continue;
+                }
+                '-' if self.peek() == Some(']') => '-',
                 '\\' => escaped(self.bump()?)?,
                 '[' | ']' | '-' | '&' | '~' => return None,
                 ch => ch,
@@ -291,6 +301,8 @@ mod tests {
             r"^[^@\s]+$",
             r"\.example\.com$",
             "[-a]|[a-]|[^-]",
+            "[--za04]",
+            "[^--a-c]|[-]|[---]",
             "a{3}b{2,}c{1,4}?",
             "(?:x|)()é",
             "",
@@ -335,6 +347,17 @@ mod tests {
         #[test]
         fn the_quick_reader_agrees_with_regex_syntax(
             source in "[a-c0-9é.^$|()\\[\\]{}?*+,:\\-\\\\&~# ]{0,16}",
+        ) {
+            if let Some(hir) = parse(&source) {
+                prop_assert_eq!(Ok(hir), regex_syntax::parse(&source).map_err(drop), "{:?}", source);
+            }
+        }
+
+        /// The same for bracketed classes alone, drawn from the characters whose
+        /// meaning depends on their place in a class (`-`, `]`, `^`, escapes).
+        #[test]
+        fn the_quick_reader_reads_classes_as_regex_syntax_does(
+            source in "\\[\\^?[-a-c09\\]\\\\^]{0,8}\\]{1,2}",
         ) {
             if let Some(hir) = parse(&source) {
                 prop_assert_eq!(Ok(hir), regex_syntax::parse(&source).map_err(drop), "{:?}", source);
