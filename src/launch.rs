@@ -43,19 +43,17 @@ pub fn child_environment(
     resolution: &Resolution,
     files: &mut Option<SecretsDir>,
 ) -> Result<Vec<(OsString, OsString)>, Error> {
-    let mut removed: HashSet<OsString> = HashSet::new();
-    for var in &schema.vars {
-        removed.insert(OsString::from(format!("{}_FILE", var.name)));
-        removed.extend(var.aliases.iter().map(OsString::from));
-        if var.deliver == Delivery::File {
-            removed.insert(OsString::from(&var.name));
+    let aliases: Aliases<'_> = schema
+        .vars
+        .iter()
+        .flat_map(|var| var.aliases.iter().map(String::as_str))
+        .collect();
+    let mut child = EnvSnapshot::with_capacity(env.len() + schema.vars.len() + 1);
+    for (name, value) in env.iter() {
+        if !resolved_by_envgate(schema, &aliases, name) {
+            child.set(name.to_owned(), value.to_owned());
         }
     }
-    let mut child = EnvSnapshot::from_pairs(
-        env.iter()
-            .filter(|(name, _)| !removed.contains(*name))
-            .map(|(name, value)| (name.to_owned(), value.to_owned())),
-    );
     for (spec, var) in schema.vars.iter().zip(&resolution.vars) {
         let Some(value) = &var.value else { continue };
         if spec.deliver == Delivery::File {
@@ -76,10 +74,30 @@ pub fn child_environment(
         }
     }
     child.set("ENVIRONMENT".into(), environment.into());
-    Ok(child
-        .iter()
-        .map(|(name, value)| (name.to_owned(), value.to_owned()))
-        .collect())
+    Ok(child.into_pairs())
+}
+
+/// Every alias of the schema's variables.
+type Aliases<'a> = HashSet<&'a str, foldhash::fast::RandomState>;
+
+/// Whether envgate resolves the inherited variable `name` itself, so the program
+/// must not receive it as inherited: `NAME_FILE` of a schema variable, an alias,
+/// or `NAME` of a variable delivered as a file.
+fn resolved_by_envgate(schema: &Schema, aliases: &Aliases<'_>, name: &OsStr) -> bool {
+    let Some(name) = name.to_str() else {
+        // Schema names and aliases are ASCII.
+        return false;
+    };
+    if name
+        .strip_suffix("_FILE")
+        .is_some_and(|stem| schema.var(stem).is_some())
+    {
+        return true;
+    }
+    aliases.contains(name)
+        || schema
+            .var(name)
+            .is_some_and(|var| var.deliver == Delivery::File)
 }
 
 /// The default parent of delivery directories: tmpfs, so values never reach a disk.

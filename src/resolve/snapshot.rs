@@ -38,6 +38,35 @@ impl EnvSnapshot {
         snapshot
     }
 
+    /// An empty environment with room for `capacity` pairs.
+    #[must_use]
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            vars: indexmap::IndexMap::with_capacity_and_hasher(
+                capacity,
+                foldhash::fast::RandomState::default(),
+            ),
+        }
+    }
+
+    /// The number of pairs.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.vars.len()
+    }
+
+    /// True when no variable is set.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.vars.is_empty()
+    }
+
+    /// Every pair, in order, moved out.
+    #[must_use]
+    pub fn into_pairs(self) -> Vec<(OsString, OsString)> {
+        self.vars.into_iter().collect()
+    }
+
     /// The value of `name`, if set.
     #[must_use]
     pub fn get(&self, name: &str) -> Option<&OsStr> {
