@@ -70,20 +70,34 @@ impl Reader {
     /// A sequence of repeated atoms, up to `|`, `)` or the end.
     fn concat(&mut self, depth: usize) -> Option<Hir> {
         let mut parts = Vec::new();
+        // Characters in a row become one literal, as `Hir::concat` would merge
+        // them, without a node per character.
+        let mut run = String::new();
         while let Some(ch) = self.peek() {
             if ch == '|' || ch == ')' {
                 break;
             }
             let atom = self.atom(depth)?;
+            let repeated = matches!(self.peek(), Some('?' | '*' | '+' | '{'));
+            if let (Atom::Literal(ch), false) = (&atom, repeated) {
+                run.push(*ch);
+                continue;
+            }
+            if !run.is_empty() {
+                parts.push(Hir::literal(std::mem::take(&mut run).into_bytes()));
+            }
             let repeatable = !matches!(atom, Atom::Anchor(_));
             let mut hir = atom.into_hir();
-            if matches!(self.peek(), Some('?' | '*' | '+' | '{')) {
+            if repeated {
                 if !repeatable {
                     return None;
                 }
                 hir = self.repetition(hir)?;
             }
             parts.push(hir);
+        }
+        if !run.is_empty() {
+            parts.push(Hir::literal(run.into_bytes()));
         }
         Some(Hir::concat(parts))
     }
@@ -95,9 +109,9 @@ impl Reader {
             '.' => Some(Atom::Other(Hir::dot(Dot::AnyCharExceptLF))),
             '^' => Some(Atom::Anchor(Look::Start)),
             '$' => Some(Atom::Anchor(Look::End)),
-            '\\' => escaped(self.bump()?).map(|ch| Atom::Other(literal(ch))),
+            '\\' => escaped(self.bump()?).map(Atom::Literal),
             '?' | '*' | '+' | '{' | '}' | ']' => None,
-            ch => Some(Atom::Other(literal(ch))),
+            ch => Some(Atom::Literal(ch)),
         }
     }
 
@@ -241,9 +255,11 @@ impl Reader {
     }
 }
 
-/// An atom: anchors cannot be repeated here.
+/// An atom: anchors cannot be repeated here; literal characters in a row are
+/// joined.
 enum Atom {
     Anchor(Look),
+    Literal(char),
     Other(Hir),
 }
 
@@ -251,6 +267,7 @@ impl Atom {
     fn into_hir(self) -> Hir {
         match self {
             Self::Anchor(look) => Hir::look(look),
+            Self::Literal(ch) => literal(ch),
             Self::Other(hir) => hir,
         }
     }
