@@ -3,11 +3,12 @@
 //! The `toml` crate's spanned document (`DeTable`) lists every token of the text,
 //! then every parser event, then builds a hash-indexed map per table: for a
 //! 10,000-variable schema that was about 40 % of a `--check` and its whole memory
-//! peak (a 6 MB token list). This reads the same document with the same lexer,
-//! parser and decoders (`toml_parser`, which `toml` itself uses), one line (or
-//! multi-line value) at a time, into plain vectors of entries, applying the same
-//! table rules as `toml` (implicit, dotted and inline tables; no key or table
-//! defined twice).
+//! peak (a 6 MB token list). This reads the document one line at a time: plain
+//! lines (a header, `key = "string"`, an integer, a boolean, a one-line array;
+//! most of a schema) byte by byte ([`lines`]), any other expression with the
+//! same lexer, parser and decoders as `toml` (`toml_parser`), into plain vectors
+//! of entries, applying the same table rules as `toml` (implicit, dotted and
+//! inline tables; no key or table defined twice).
 //!
 //! Anything it does not take on (a syntax or semantic error, an array of tables,
 //! a date-time, a table header reopening a table made implicitly) makes it give
@@ -26,6 +27,9 @@ use toml_parser::parser::{Event, EventKind, RecursionGuard, ValidateWhitespace};
 use toml_parser::{ErrorSink, ParseError, Source};
 
 use crate::NameMap;
+use lines::Line;
+
+mod lines;
 
 /// How deep arrays and inline tables may nest (the `toml` crate's limit).
 const MAX_DEPTH: u32 = 80;
@@ -224,34 +228,29 @@ impl<'i> Table<'i> {
 }
 
 /// The document of `text`, or `None` when it is left to the `toml` crate.
+///
+/// Plain lines are read by [`lines`]; any other expression (one or several
+/// lines) by `toml_parser`'s lexer and parser.
 pub(crate) fn parse(text: &str) -> Option<Table<'_>> {
-    let source = Source::new(text);
     let mut builder = Builder {
-        source,
+        text,
+        source: Source::new(text),
+        base: 0,
         root: Table::default(),
         current: Table::default(),
         header: None,
-        tokens: Vec::with_capacity(64),
-        events: Vec::with_capacity(64),
+        tokens: Vec::new(),
+        events: Vec::new(),
     };
-    let mut depth = 0_usize;
-    for token in source.lex() {
-        match token.kind() {
-            TokenKind::LeftSquareBracket | TokenKind::LeftCurlyBracket => depth += 1,
-            TokenKind::RightSquareBracket | TokenKind::RightCurlyBracket => {
-                depth = depth.saturating_sub(1);
+    let mut at = 0;
+    while at < text.len() {
+        at = match lines::read(text, at) {
+            Some((line, next)) => {
+                builder.line(line)?;
+                next
             }
-            _ => {}
-        }
-        let ends_expression = match token.kind() {
-            TokenKind::Newline => depth == 0,
-            TokenKind::Eof => true,
-            _ => false,
+            None => builder.expression_at(at)?,
         };
-        builder.tokens.push(token);
-        if ends_expression {
-            builder.expressions()?;
-        }
     }
     builder.finish_table()?;
     Some(builder.root)
@@ -275,7 +274,11 @@ struct Header<'i> {
 }
 
 struct Builder<'i> {
+    text: &'i str,
+    /// The text from `base` on, for the expression being parsed.
     source: Source<'i>,
+    /// Where `source` starts in `text`: added to the parser's spans.
+    base: usize,
     root: Table<'i>,
     /// The table being filled: the root's own entries, then each header's.
     current: Table<'i>,
@@ -324,12 +327,60 @@ impl Cursor<'_> {
     }
 }
 
-fn span(event: &Event) -> Range<usize> {
-    let span = event.span();
-    span.start()..span.end()
-}
-
 impl<'i> Builder<'i> {
+    /// Applies a line read by [`lines`].
+    fn line(&mut self, line: Line<'i>) -> Option<()> {
+        match line {
+            Line::Blank => Some(()),
+            Line::Header { path, key, span } => {
+                self.finish_table()?;
+                self.start_table(Header { path, key, span })
+            }
+            Line::KeyValue { path, key, value } => self.key_value(&path, key, value),
+        }
+    }
+
+    /// Lexes from `at` to the end of the expression starting there (a line
+    /// break outside brackets, or the end), parses and applies it: where the
+    /// next line starts.
+    fn expression_at(&mut self, at: usize) -> Option<usize> {
+        self.source = Source::new(&self.text[at..]);
+        self.base = at;
+        let mut depth = 0_usize;
+        let mut end = self.text.len();
+        for token in self.source.lex() {
+            match token.kind() {
+                TokenKind::LeftSquareBracket | TokenKind::LeftCurlyBracket => depth += 1,
+                TokenKind::RightSquareBracket | TokenKind::RightCurlyBracket => {
+                    depth = depth.saturating_sub(1);
+                }
+                _ => {}
+            }
+            let ends_expression = match token.kind() {
+                TokenKind::Newline => depth == 0,
+                TokenKind::Eof => true,
+                _ => false,
+            };
+            self.tokens.push(token);
+            if ends_expression {
+                end = at + token.span().end();
+                break;
+            }
+        }
+        self.expressions()?;
+        Some(end)
+    }
+
+    /// The span of `event` in `text`.
+    fn span(&self, event: &Event) -> Range<usize> {
+        self.between(event, event)
+    }
+
+    /// From the start of `first` to the end of `last`, in `text`.
+    fn between(&self, first: &Event, last: &Event) -> Range<usize> {
+        self.base + first.span().start()..self.base + last.span().end()
+    }
+
     /// Parses the tokens gathered (whole expressions) and applies them.
     fn expressions(&mut self) -> Option<()> {
         let mut failed = Failed::default();
@@ -381,7 +432,7 @@ impl<'i> Builder<'i> {
         Some(Header {
             path,
             key,
-            span: open.span().start()..close.span().end(),
+            span: self.between(open, &close),
         })
     }
 
@@ -410,7 +461,7 @@ impl<'i> Builder<'i> {
         self.source
             .get(event)?
             .decode_key(&mut decoded, &mut failed);
-        (!failed.0).then(|| Spanned::new(span(event), decoded))
+        (!failed.0).then(|| Spanned::new(self.span(event), decoded))
     }
 
     fn value(&self, cursor: &mut Cursor<'_>) -> Option<Item<'i>> {
@@ -445,7 +496,7 @@ impl<'i> Builder<'i> {
             // Date-times are validated by the `toml` crate.
             ScalarKind::DateTime => return None,
         };
-        Some(Spanned::new(span(event), value))
+        Some(Spanned::new(self.span(event), value))
     }
 
     fn array(&self, cursor: &mut Cursor<'_>, open: &Event) -> Option<Item<'i>> {
@@ -472,7 +523,7 @@ impl<'i> Builder<'i> {
         }
         let close = cursor.next()?;
         Some(Spanned::new(
-            open.span().start()..close.span().end(),
+            self.between(open, &close),
             Value::Array(items),
         ))
     }
@@ -505,7 +556,7 @@ impl<'i> Builder<'i> {
             }
         };
         Some(Spanned::new(
-            open.span().start()..close.span().end(),
+            self.between(open, &close),
             Value::Table(table),
         ))
     }
@@ -656,28 +707,55 @@ default = '''8001'''
     }
 
     /// Lines of schema-like TOML: headers, dotted and quoted keys, every scalar,
-    /// arrays over several lines, inline tables, comments, and keys drawn from a
-    /// small set so that duplicates and redefinitions happen.
+    /// arrays over one or several lines, inline tables, comments, indentation
+    /// and both line breaks, with keys drawn from a small set so that duplicates
+    /// and redefinitions happen, and near misses of the plain lines [`lines`]
+    /// reads (leading zeros, `+`, empty and multi-line strings, words run on).
     fn document() -> impl Strategy<Value = String> {
         let key = prop_oneof![
             Just("a".to_owned()),
             Just("b".to_owned()),
             Just("vars".to_owned()),
+            Just("V_1-x".to_owned()),
+            Just("1".to_owned()),
             Just("\"a\"".to_owned()),
             Just("'b c'".to_owned()),
             Just("\"\\u00e9\"".to_owned()),
         ];
-        let path = proptest::collection::vec(key, 1..4).prop_map(|parts| parts.join("."));
+        let dot = prop_oneof![4 => Just("."), 1 => Just(" . ")];
+        let path = proptest::collection::vec((key, dot), 1..4).prop_map(|parts| {
+            let mut path = String::new();
+            for (index, (key, dot)) in parts.iter().enumerate() {
+                if index > 0 {
+                    path.push_str(dot);
+                }
+                path.push_str(key);
+            }
+            path
+        });
         let scalar = prop_oneof![
             Just("1".to_owned()),
+            Just("0".to_owned()),
+            Just("-0".to_owned()),
+            Just("-42".to_owned()),
+            Just("+1".to_owned()),
+            Just("01".to_owned()),
+            Just("-".to_owned()),
             Just("-0x1F".to_owned()),
             Just("0o17".to_owned()),
             Just("1_000".to_owned()),
             Just("3.5e-2".to_owned()),
             Just("inf".to_owned()),
             Just("true".to_owned()),
+            Just("false".to_owned()),
+            Just("truex".to_owned()),
+            Just("\"\"".to_owned()),
+            Just("''".to_owned()),
+            Just("\"plain \u{e9}\t\"".to_owned()),
             Just("\"s\\t\\\"x\\\"\"".to_owned()),
-            Just("'lit'".to_owned()),
+            Just("\"a\"b".to_owned()),
+            Just("'lit \\ #'".to_owned()),
+            Just("'''ml'''".to_owned()),
             Just("\"\"\"\nml\\\n  x\"\"\"".to_owned()),
             Just("1979-05-27".to_owned()),
             Just("\"bad \\q\"".to_owned()),
@@ -687,6 +765,9 @@ default = '''8001'''
                 proptest::collection::vec(inner.clone(), 0..3)
                     .prop_map(|items| format!("[{}]", items.join(", "))),
                 proptest::collection::vec(inner.clone(), 1..3)
+                    .prop_map(|items| format!("[ {}, ]", items.join(","))),
+                Just("[,]".to_owned()),
+                proptest::collection::vec(inner.clone(), 1..3)
                     .prop_map(|items| format!("[\n  {}, # c\n]", items.join(",\n  "))),
                 (inner.clone(), inner).prop_map(|(a, b)| format!("{{ a = {a}, b = {b} }}")),
             ]
@@ -694,15 +775,23 @@ default = '''8001'''
         let line = prop_oneof![
             3 => (path.clone(), value).prop_map(|(key, value)| format!("{key} = {value}")),
             1 => path.clone().prop_map(|key| format!("[{key}]")),
-            1 => path.prop_map(|key| format!("[ {key} ] # header")),
+            1 => path.clone().prop_map(|key| format!("\t[ {key} ] # header \u{e9}")),
+            1 => path.prop_map(|key| format!("[{key}] x")),
             1 => Just("# comment".to_owned()),
+            1 => Just("  # comment \u{7f}".to_owned()),
             1 => Just(String::new()),
         ];
-        proptest::collection::vec(line, 0..12).prop_map(|lines| lines.join("\n"))
+        let line_break = prop_oneof![4 => Just("\n"), 1 => Just("\r\n"), 1 => Just("\r")];
+        proptest::collection::vec((line, line_break), 0..12).prop_map(|lines| {
+            lines
+                .into_iter()
+                .map(|(line, line_break)| line + line_break)
+                .collect()
+        })
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(2048))]
+        #![proptest_config(ProptestConfig::with_cases(4096))]
         /// Whatever is read quickly is what the `toml` crate reads, spans included;
         /// whatever it refuses is not read quickly.
         #[test]
