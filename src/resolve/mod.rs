@@ -320,9 +320,8 @@ pub struct ProcessEnv<'a>(pub &'a EnvSnapshot);
 
 impl Source for ProcessEnv<'_> {
     fn lookup(&self, var: &VarSpec, _environment: &str, usable: &dyn Fn(&str) -> bool) -> Found {
-        let file_var = [var.name.as_str(), "_FILE"].concat();
-        match (self.0.get(&var.name), self.0.get(&file_var)) {
-            (Some(_), Some(_)) => Found::Failed(file_conflict(var, &file_var)),
+        match (self.0.get(&var.name), self.0.get_file(&var.name)) {
+            (Some(_), Some(_)) => Found::Failed(file_conflict(var, &[&var.name, "_FILE"].concat())),
             (Some(raw), None) => match raw.to_str() {
                 Some(value) if usable(value) => {
                     Found::Value(SecretString::from(value.to_owned()), Origin::Env)

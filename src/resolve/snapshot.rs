@@ -3,12 +3,18 @@
 use std::ffi::{OsStr, OsString};
 use std::fmt;
 
+/// What a name ends in when it names a file holding the value of the name before.
+const FILE_SUFFIX: &str = "_FILE";
+
 /// A copy of the process environment, taken once at start.
 #[derive(Clone, Default)]
 pub struct EnvSnapshot {
     /// Every pair in order, hash-indexed by name: lookups are per variable, so keep
     /// them O(1), and each name is stored once.
     vars: indexmap::IndexMap<OsString, OsString, foldhash::fast::RandomState>,
+    /// Whether some name ends in `_FILE` (or once did): when none does, asking
+    /// for `NAME_FILE` builds no name.
+    has_file_names: bool,
 }
 
 impl fmt::Debug for EnvSnapshot {
@@ -46,6 +52,7 @@ impl EnvSnapshot {
                 capacity,
                 foldhash::fast::RandomState::default(),
             ),
+            has_file_names: false,
         }
     }
 
@@ -73,6 +80,15 @@ impl EnvSnapshot {
         self.vars.get(OsStr::new(name)).map(OsString::as_os_str)
     }
 
+    /// The value of `{name}_FILE`, if set.
+    #[must_use]
+    pub fn get_file(&self, name: &str) -> Option<&OsStr> {
+        if !self.has_file_names {
+            return None;
+        }
+        self.get(&[name, FILE_SUFFIX].concat())
+    }
+
     /// The value of `name` when set and valid UTF-8.
     #[must_use]
     pub fn get_str(&self, name: &str) -> Option<&str> {
@@ -81,6 +97,7 @@ impl EnvSnapshot {
 
     /// Sets (or replaces) `name`.
     pub fn set(&mut self, name: OsString, value: OsString) {
+        self.has_file_names |= name.as_encoded_bytes().ends_with(FILE_SUFFIX.as_bytes());
         self.vars.insert(name, value);
     }
 
