@@ -12,7 +12,7 @@ use std::sync::Arc;
 use toml::Spanned;
 use toml::de::DeTable;
 
-use super::tree::{self, Table, Value};
+use super::tree::{self, Item, Key, Table, Value};
 
 use super::{
     DEFAULT_ENVIRONMENTS, DEFAULT_SECRET_NAME, Delivery, Layer, Pattern, ROTATE_KINDS, RotateKind,
@@ -130,7 +130,7 @@ pub fn from_str(name: &str, text: &str) -> Result<Schema, SchemaErrors> {
         Table::from_document(document.into_inner())
     };
     let mut loader = Loader::default();
-    let mut schema = loader.schema(&document, source.clone());
+    let mut schema = loader.schema(document, source.clone());
     // Diagnostics quote the schema: never a sensitive variable's default.
     let source = masked(source, &loader.default_spans);
     schema.source = source.clone();
@@ -206,10 +206,12 @@ impl Loader {
         self.problems.push(problem);
     }
 
-    fn schema(&mut self, document: &Table<'_>, source: SchemaSource) -> Schema {
-        self.unknown_keys(document, TOP_KEYS, &|| "the schema".to_owned());
-        self.version(document);
-        let envgate = self.table(document, "envgate");
+    /// The schema `document` describes (consumed: each variable's part of the
+    /// tree is freed once its specification is built).
+    fn schema(&mut self, document: Table<'_>, source: SchemaSource) -> Schema {
+        self.unknown_keys(&document, TOP_KEYS, &|| "the schema".to_owned());
+        self.version(&document);
+        let envgate = self.table(&document, "envgate");
         if let Some(envgate) = envgate {
             self.unknown_keys(envgate, ENVGATE_KEYS, &|| "[envgate]".to_owned());
         }
@@ -231,7 +233,7 @@ impl Loader {
             .and_then(|table| self.string_list(table, "shared_prefixes"))
             .map(|list| list.into_iter().map(Spanned::into_inner).collect())
             .unwrap_or_default();
-        let groups = self.groups(document);
+        let groups = self.groups(&document);
         let mut schema = Schema {
             source,
             environments,
@@ -241,7 +243,11 @@ impl Loader {
             vars: Vec::new(),
             index: NameMap::default(),
         };
-        schema.vars = self.vars(document, &schema);
+        let vars = document
+            .into_entries()
+            .into_iter()
+            .find(|(key, _)| key.get_ref() == "vars");
+        schema.vars = self.vars(vars, &schema);
         schema.index = schema
             .vars
             .iter()
@@ -280,17 +286,21 @@ impl Loader {
         groups
     }
 
-    fn vars(&mut self, document: &Table<'_>, schema: &Schema) -> Vec<VarSpec> {
-        let Some((key, value)) = find(document, "vars") else {
+    fn vars(&mut self, vars: Option<(Key<'_>, Item<'_>)>, schema: &Schema) -> Vec<VarSpec> {
+        let Some((key, value)) = vars else {
             self.push(
                 Problem::error(Code::SchemaEmpty, "the schema declares no variables")
                     .help("Declare each variable the program needs as a `[vars.NAME]` table."),
             );
             return Vec::new();
         };
-        let Some(table) = value.get_ref().as_table() else {
-            self.wrong_type(key, value, "a table of variables");
-            return Vec::new();
+        let span = value.span();
+        let table = match value.into_inner() {
+            Value::Table(table) => table,
+            other => {
+                self.wrong_type(&key, &Spanned::new(span, other), "a table of variables");
+                return Vec::new();
+            }
         };
         if table.is_empty() {
             self.push(
@@ -302,7 +312,12 @@ impl Loader {
         // Sized up front: a variable's specification is several hundred bytes, and a
         // growing vector of 10,000 would hold two copies at its peak.
         let mut vars = Vec::with_capacity(table.len());
-        vars.extend(table.iter().filter_map(|entry| self.var(entry, schema)));
+        vars.extend(
+            table
+                .into_entries()
+                .into_iter()
+                .filter_map(|(key, value)| self.var((&key, &value), schema)),
+        );
         vars
     }
 

@@ -165,6 +165,11 @@ impl<'i> Table<'i> {
         self.entries.iter().map(|(key, value)| (key, value))
     }
 
+    /// The entries, in document order, moved out.
+    pub(crate) fn into_entries(self) -> Vec<(Key<'i>, Item<'i>)> {
+        self.entries
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
