@@ -160,28 +160,39 @@ impl Violation {
 #[must_use]
 pub fn check_value(kind: VarType, rules: &Rules, value: &str, sensitive: bool) -> Vec<Violation> {
     let mut violations = Vec::new();
-    let typed = check_type(kind, value, sensitive);
-    let number = match typed {
-        Ok(number) => number,
+    let parsed = match check_type(kind, value, sensitive) {
+        Ok(parsed) => parsed,
         Err(violation) => {
             violations.push(violation);
-            None
+            Parsed::Invalid
         }
     };
     check_length(rules, value, &mut violations);
-    if let Some(number) = number {
+    if let Parsed::Number(number) = parsed {
         check_range(rules, number, &describe(value, sensitive), &mut violations);
     }
     check_items(kind, rules, value, sensitive, &mut violations);
     check_strength(rules, value, &mut violations);
-    if kind == VarType::Url {
-        check_scheme(rules, value, &mut violations);
+    if let Parsed::Url(url) = &parsed {
+        check_scheme(rules, url, &mut violations);
     }
     violations
 }
 
-/// Parses `value` as `kind`; returns its number for numeric types.
-fn check_type(kind: VarType, value: &str, sensitive: bool) -> Result<Option<i64>, Violation> {
+/// What the type check gives the rules after it.
+enum Parsed {
+    /// The value is not of its type.
+    Invalid,
+    /// A value with nothing more to check by type.
+    Text,
+    /// A numeric type's number.
+    Number(i64),
+    /// A URL, parsed once for the type and the scheme rule.
+    Url(url::Url),
+}
+
+/// Parses `value` as `kind`: its number for numeric types, the URL for URLs.
+fn check_type(kind: VarType, value: &str, sensitive: bool) -> Result<Parsed, Violation> {
     // A parser's reason may quote the value: keep it for public values only.
     let reason = |why: String| {
         if sensitive {
@@ -198,44 +209,44 @@ fn check_type(kind: VarType, value: &str, sensitive: bool) -> Result<Option<i64>
         )
     };
     match kind {
-        VarType::String => Ok(None),
-        VarType::List => check_list_items(value, sensitive).map(|()| None),
+        VarType::String => Ok(Parsed::Text),
+        VarType::List => check_list_items(value, sensitive).map(|()| Parsed::Text),
         VarType::Int => value
             .parse::<i64>()
-            .map(Some)
+            .map(Parsed::Number)
             .map_err(|_| invalid("an integer", "Use a whole number such as `42` or `-1`.")),
         VarType::Bool => parse_bool(value)
-            .map(|_| None)
+            .map(|_| Parsed::Text)
             .ok_or_else(|| invalid("a boolean", "Use true/false, 1/0, yes/no or on/off (any case).")),
         VarType::Port => match value.parse::<u32>() {
-            Ok(port @ 1..=65_535) => Ok(Some(i64::from(port))),
+            Ok(port @ 1..=65_535) => Ok(Parsed::Number(i64::from(port))),
             _ => Err(invalid("a port", "Use a port number from 1 to 65535.")),
         },
         VarType::Url => url::Url::parse(value)
-            .map(|_| None)
+            .map(Parsed::Url)
             .map_err(|why| invalid(&format!("a URL{}", reason(why.to_string())), "Use an absolute URL such as `https://example.com/path`.")),
         VarType::Email => {
             if is_email(value) {
-                Ok(None)
+                Ok(Parsed::Text)
             } else {
                 Err(invalid("an e-mail address", "Use an address such as `ops@example.com`."))
             }
         }
         VarType::Host => {
             if is_host(value) {
-                Ok(None)
+                Ok(Parsed::Text)
             } else {
                 Err(invalid("a host name or IP address", "Use a host name such as `db.internal` or an address such as `10.0.0.5`."))
             }
         }
-        VarType::Duration => duration::parse(value).map(|_| None).map_err(|why| {
+        VarType::Duration => duration::parse(value).map(|_| Parsed::Text).map_err(|why| {
             invalid(
                 &format!("a duration{}", reason(why)),
                 "Use a duration such as `30s`, `5m`, `1h30m` or `90d`; a bare number means seconds.",
             )
         }),
         VarType::Json => serde_json::from_str::<serde_json::Value>(value)
-            .map(|_| None)
+            .map(|_| Parsed::Text)
             .map_err(|why| invalid(&format!("valid JSON{}", reason(why.to_string())), "Use a JSON document, e.g. `{\"key\": 1}`.")),
     }
 }
@@ -467,8 +478,8 @@ pub fn entropy_bits(value: &str) -> f64 {
     per_char * total
 }
 
-fn check_scheme(rules: &Rules, value: &str, violations: &mut Vec<Violation>) {
-    let (Some(allowed), Ok(url)) = (&rules.schemes, url::Url::parse(value)) else {
+fn check_scheme(rules: &Rules, url: &url::Url, violations: &mut Vec<Violation>) {
+    let Some(allowed) = &rules.schemes else {
         return;
     };
     if !allowed.iter().any(|scheme| scheme == url.scheme()) {
