@@ -169,7 +169,12 @@ pub fn check_value(kind: VarType, rules: &Rules, value: &str, sensitive: bool) -
     };
     check_length(rules, value, &mut violations);
     if let Parsed::Number(number) = parsed {
-        check_range(rules, number, &describe(value, sensitive), &mut violations);
+        check_range(
+            rules,
+            number,
+            &|| describe(value, sensitive),
+            &mut violations,
+        );
     }
     check_items(kind, rules, value, sensitive, &mut violations);
     check_strength(rules, value, &mut violations);
@@ -333,13 +338,19 @@ fn check_length(rules: &Rules, value: &str, violations: &mut Vec<Violation>) {
 
 /// `shown` is the value as messages may show it: quoted when public, by its
 /// shape when sensitive (a PIN's digits are the secret).
-fn check_range(rules: &Rules, number: i64, shown: &str, violations: &mut Vec<Violation>) {
+/// `shown` words the value for a message (only built when a bound is broken).
+fn check_range(
+    rules: &Rules,
+    number: i64,
+    shown: &dyn Fn() -> String,
+    violations: &mut Vec<Violation>,
+) {
     if let Some(min) = rules.min
         && number < min
     {
         violations.push(Violation::new(
             Code::TooSmall,
-            format!("is below the minimum of {min} (got {shown})"),
+            format!("is below the minimum of {min} (got {})", shown()),
             format!("Use a number of at least {min}."),
         ));
     }
@@ -348,7 +359,7 @@ fn check_range(rules: &Rules, number: i64, shown: &str, violations: &mut Vec<Vio
     {
         violations.push(Violation::new(
             Code::TooLarge,
-            format!("is above the maximum of {max} (got {shown})"),
+            format!("is above the maximum of {max} (got {})", shown()),
             format!("Use a number of at most {max}."),
         ));
     }
