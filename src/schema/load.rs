@@ -378,7 +378,7 @@ impl Loader {
     }
 
     fn var_type(&mut self, table: &Table<'_>, name: &str) -> VarType {
-        let Some(text) = self.string(table, "type") else {
+        let Some(text) = self.borrowed_string(table, "type") else {
             return VarType::String;
         };
         if let Some(kind) = VarType::parse(text.get_ref()) {
@@ -453,10 +453,10 @@ impl Loader {
     }
 
     fn deliver(&mut self, table: &Table<'_>) -> Delivery {
-        let Some(text) = self.string(table, "deliver") else {
+        let Some(text) = self.borrowed_string(table, "deliver") else {
             return Delivery::Env;
         };
-        match text.get_ref().as_str() {
+        match *text.get_ref() {
             "env" => Delivery::Env,
             "file" => Delivery::File,
             other => {
@@ -474,10 +474,10 @@ impl Loader {
     }
 
     fn binary(&mut self, table: &Table<'_>) -> bool {
-        let Some(text) = self.string(table, "binary") else {
+        let Some(text) = self.borrowed_string(table, "binary") else {
             return false;
         };
-        if text.get_ref() != "base64" {
+        if *text.get_ref() != "base64" {
             self.push(
                 Problem::error(
                     Code::SchemaInvalidValue,
@@ -701,7 +701,7 @@ impl Loader {
     }
 
     fn pattern(&mut self, table: &Table<'_>) -> Option<Pattern> {
-        let text = self.string(table, "pattern")?;
+        let text = self.borrowed_string(table, "pattern")?;
         match self.patterns.compile(text.get_ref()) {
             Ok(pattern) => Some(pattern),
             Err(error) => {
@@ -901,9 +901,15 @@ impl Loader {
     }
 
     fn string(&mut self, table: &Table<'_>, key: &str) -> Option<Spanned<String>> {
+        self.borrowed_string(table, key)
+            .map(|text| Spanned::new(text.span(), (*text.get_ref()).to_owned()))
+    }
+
+    /// [`Loader::string`] without a copy, for text that is only looked at.
+    fn borrowed_string<'a>(&mut self, table: &'a Table<'_>, key: &str) -> Option<Spanned<&'a str>> {
         let (found_key, value) = find(table, key)?;
         if let Value::String(text) = value.get_ref() {
-            Some(Spanned::new(value.span(), text.to_string()))
+            Some(Spanned::new(value.span(), text.as_ref()))
         } else {
             self.wrong_type(found_key, value, "a string");
             None
