@@ -341,7 +341,7 @@ impl Loader {
         };
         self.unknown_keys(table, &VAR_KEYS, &|| format!("[vars.{name}]"));
         let kind = self.var_type(table, &name);
-        let var = VarSpec {
+        let mut var = VarSpec {
             span: key.span(),
             description: self.string(table, "description").map(Spanned::into_inner),
             example: self.scalar_text(table, "example").map(Spanned::into_inner),
@@ -367,10 +367,7 @@ impl Loader {
                 .any(|(_, layer)| layer.secret.is_some())
             || var.rotate.is_some()
             || var.deliver == Delivery::File;
-        let var = VarSpec {
-            sensitive: self.bool(table, "sensitive").unwrap_or(implied),
-            ..var
-        };
+        var.sensitive = self.bool(table, "sensitive").unwrap_or(implied);
         if !var.sensitive {
             self.default_spans.truncate(defaults_before);
         }
