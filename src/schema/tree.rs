@@ -349,7 +349,13 @@ impl<'i> Builder<'i> {
     /// break outside brackets, or the end), parses and applies it: where the
     /// next line starts.
     fn expression_at(&mut self, at: usize) -> Option<usize> {
-        self.source = Source::new(&self.text[at..]);
+        let rest = &self.text[at..];
+        // The lexer skips a byte order mark at the start of its input; past the
+        // start of the document one is an error, which `toml` words.
+        if at > 0 && rest.starts_with('\u{feff}') {
+            return None;
+        }
+        self.source = Source::new(rest);
         self.base = at;
         let mut depth = 0_usize;
         let mut end = self.text.len();
@@ -695,6 +701,7 @@ default = '''8001'''
             "[a]\nb = 1\n[a.b]",
             "a.b = 1\n[a]",
             "a = ",
+            "a = 1\n\u{feff}b = 2",
         ] {
             assert!(parse(text).is_none(), "{text}");
         }
@@ -779,6 +786,7 @@ default = '''8001'''
         });
         let line = prop_oneof![
             3 => (path.clone(), value).prop_map(|(key, value)| format!("{key} = {value}")),
+            1 => Just("\u{feff}b = 1".to_owned()),
             1 => path.clone().prop_map(|key| format!("[{key}]")),
             1 => path.clone().prop_map(|key| format!("\t[ {key} ] # header \u{e9}")),
             1 => path.prop_map(|key| format!("[{key}] x")),
