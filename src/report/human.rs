@@ -14,18 +14,6 @@ use crate::problem::{Problem, Severity};
 const WIDTH: usize = 100;
 
 pub(super) fn render(report: &Report<'_>, color: bool) -> String {
-    let mut out = String::new();
-    if !report.problems.is_empty() {
-        render_problems(report, color, &mut out);
-    }
-    out.push_str(&summary(report));
-    out.push('\n');
-    out
-}
-
-/// One diagnostic per problem, with its snippet of the schema.
-fn render_problems(report: &Report<'_>, color: bool, out: &mut String) {
-    // Indexing the schema's lines is linear in its size: only done for snippets.
     let source = IndexedSource::new(report.source);
     let theme = if color {
         GraphicalTheme::unicode()
@@ -33,14 +21,18 @@ fn render_problems(report: &Report<'_>, color: bool, out: &mut String) {
         GraphicalTheme::unicode_nocolor()
     };
     let handler = GraphicalReportHandler::new_themed(theme).with_width(WIDTH);
+    let mut out = String::new();
     for problem in report.problems {
         let diagnostic = ProblemDiagnostic {
             problem,
             source: &source,
         };
         // Writing into a String cannot fail.
-        let _ = handler.render_report(out, &diagnostic);
+        let _ = handler.render_report(&mut out, &diagnostic);
     }
+    out.push_str(&summary(report));
+    out.push('\n');
+    out
 }
 
 /// Adapts a [`Problem`] to miette's `Diagnostic`.

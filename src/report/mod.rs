@@ -11,7 +11,7 @@ mod human;
 mod json;
 
 use std::ops::Range;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use miette::{MietteError, MietteSpanContents, SourceCode, SourceSpan, SpanContents};
 
@@ -89,37 +89,43 @@ pub fn render(report: &Report<'_>, format: Format, color: bool) -> String {
 
 /// The schema text with the start of every line indexed, so that positions and
 /// snippets cost a binary search, not a scan from the top: reporting 40,000
-/// problems stays linear.
+/// problems stays linear. The index is built on first use: a report without a
+/// problem needs none.
 pub struct IndexedSource {
     name: String,
     text: Arc<str>,
-    line_starts: Vec<usize>,
+    line_starts: OnceLock<Vec<usize>>,
 }
 
 impl IndexedSource {
-    /// Indexes `source`.
+    /// `source`, to be indexed when a position is first asked for.
     #[must_use]
     pub fn new(source: &SchemaSource) -> Self {
-        let line_starts = std::iter::once(0)
-            .chain(
-                source
-                    .text
-                    .bytes()
-                    .enumerate()
-                    .filter(|&(_, byte)| byte == b'\n')
-                    .map(|(index, _)| index + 1),
-            )
-            .collect();
         Self {
             name: source.name.clone(),
             text: Arc::clone(&source.text),
-            line_starts,
+            line_starts: OnceLock::new(),
         }
+    }
+
+    /// Where every line starts.
+    fn line_starts(&self) -> &[usize] {
+        self.line_starts.get_or_init(|| {
+            std::iter::once(0)
+                .chain(
+                    self.text
+                        .bytes()
+                        .enumerate()
+                        .filter(|&(_, byte)| byte == b'\n')
+                        .map(|(index, _)| index + 1),
+                )
+                .collect()
+        })
     }
 
     /// 0-based line of a byte offset.
     fn line_of(&self, offset: usize) -> usize {
-        self.line_starts
+        self.line_starts()
             .partition_point(|&start| start <= offset)
             .saturating_sub(1)
     }
@@ -129,7 +135,7 @@ impl IndexedSource {
     pub fn position(&self, offset: usize) -> (usize, usize) {
         let offset = offset.min(self.text.len());
         let line = self.line_of(offset);
-        let start = self.line_starts[line];
+        let start = self.line_starts()[line];
         let column = self
             .text
             .get(start..offset)
@@ -150,13 +156,10 @@ impl SourceCode for IndexedSource {
         let start = span.offset().min(self.text.len());
         let end = (span.offset() + span.len()).min(self.text.len());
         let first = self.line_of(start).saturating_sub(context_lines_before + 1);
-        let last = (self.line_of(end) + context_lines_after + 2).min(self.line_starts.len());
-        let from = self.line_starts[first];
-        let to = self
-            .line_starts
-            .get(last)
-            .copied()
-            .unwrap_or(self.text.len());
+        let line_starts = self.line_starts();
+        let last = (self.line_of(end) + context_lines_after + 2).min(line_starts.len());
+        let from = line_starts[first];
+        let to = line_starts.get(last).copied().unwrap_or(self.text.len());
         let window: &'a str = &self.text[from..to];
         let local = SourceSpan::new((span.offset().saturating_sub(from)).into(), span.len());
         let contents = window.read_span(&local, context_lines_before, context_lines_after)?;
