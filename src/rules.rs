@@ -336,9 +336,9 @@ fn check_length(rules: &Rules, value: &str, violations: &mut Vec<Violation>) {
     }
 }
 
-/// `shown` is the value as messages may show it: quoted when public, by its
-/// shape when sensitive (a PIN's digits are the secret).
-/// `shown` words the value for a message (only built when a bound is broken).
+/// `shown` gives the value as messages may show it: quoted when public, by its
+/// shape when sensitive (a PIN's digits are the secret); it is only called when a
+/// bound is broken.
 fn check_range(
     rules: &Rules,
     number: i64,
