@@ -1027,9 +1027,7 @@ impl Loader {
 }
 
 fn find<'a, 'i>(table: &'a Table<'i>, key: &str) -> Option<Entry<'a, 'i>> {
-    table
-        .iter()
-        .find(|(candidate, _)| candidate.get_ref() == key)
+    table.find(key)
 }
 
 fn span_of(key: &Spanned<std::borrow::Cow<'_, str>>, value: &Spanned<Value<'_>>) -> Range<usize> {

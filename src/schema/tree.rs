@@ -165,6 +165,16 @@ impl<'i> Table<'i> {
         self.entries.iter().map(|(key, value)| (key, value))
     }
 
+    /// The entry for `key`, if any (a scan: variables' tables hold a few keys).
+    pub(crate) fn find(&self, key: &str) -> Option<(&Key<'i>, &Item<'i>)> {
+        for (candidate, value) in &self.entries {
+            if candidate.get_ref().as_bytes() == key.as_bytes() {
+                return Some((candidate, value));
+            }
+        }
+        None
+    }
+
     /// The entries, in document order, moved out.
     pub(crate) fn into_entries(self) -> Vec<(Key<'i>, Item<'i>)> {
         self.entries
