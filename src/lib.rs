@@ -17,6 +17,7 @@ pub mod fsio;
 pub mod import;
 pub mod init;
 pub mod launch;
+mod name_index;
 pub mod pattern;
 pub mod problem;
 pub mod report;

@@ -31,6 +31,7 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::NameMap;
 use crate::error::Error;
 use crate::fsio::{io_reason, read_regular};
+use crate::name_index::NameIndex;
 use crate::problem::{Code, Problem};
 use crate::schema::{Schema, VarSpec};
 pub use mounts::SecretsMount;
@@ -254,7 +255,7 @@ pub struct Resolution {
     /// Conflicts, unreadable files, non-UTF-8 values.
     pub problems: Vec<Problem>,
     /// Position of each name in `vars`.
-    index: NameMap<String, usize>,
+    index: NameIndex,
 }
 
 impl Resolution {
@@ -263,24 +264,31 @@ impl Resolution {
         Self {
             vars: Vec::with_capacity(count),
             problems: Vec::new(),
-            index: NameMap::with_capacity_and_hasher(count, foldhash::fast::RandomState::default()),
+            index: NameIndex::with_capacity(count),
         }
     }
 
     /// The resolved entry for `name`.
     #[must_use]
     pub fn get(&self, name: &str) -> Option<&ResolvedVar> {
-        self.index.get(name).map(|&position| &self.vars[position])
+        Some(&self.vars[self.position(name)?])
+    }
+
+    /// Where `name` is in `vars`.
+    fn position(&self, name: &str) -> Option<usize> {
+        self.index.get(name, |known| &self.vars[known].name)
     }
 
     fn push(&mut self, resolved: ResolvedVar) {
-        self.index.insert(resolved.name.clone(), self.vars.len());
+        let vars = &self.vars;
+        self.index
+            .insert(&resolved.name, vars.len(), |known| &vars[known].name);
         self.vars.push(resolved);
     }
 
     /// Secrets Manager, the highest source, gave `name` its value.
     pub fn from_secrets_manager(&mut self, name: &str, value: SecretString, origin: Origin) {
-        if let Some(&position) = self.index.get(name) {
+        if let Some(position) = self.position(name) {
             let resolved = &mut self.vars[position];
             resolved.value = Some(value);
             resolved.origin = origin;
@@ -290,7 +298,7 @@ impl Resolution {
     /// A source of `name` was set but failed; a problem says why. The variable has
     /// no value: whatever a lower source held must not reach the program.
     pub fn fail(&mut self, name: &str) {
-        if let Some(&position) = self.index.get(name) {
+        if let Some(position) = self.position(name) {
             let resolved = &mut self.vars[position];
             resolved.value = None;
             resolved.origin = Origin::Failed;

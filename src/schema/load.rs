@@ -18,9 +18,9 @@ use super::{
     DEFAULT_ENVIRONMENTS, DEFAULT_SECRET_NAME, Delivery, Layer, Pattern, ROTATE_KINDS, RotateKind,
     RotateSpec, Rules, Schema, SchemaSource, Strategy, VarSpec, VarType,
 };
-use crate::NameMap;
 use crate::duration;
 use crate::error::{Error, SchemaErrors};
+use crate::name_index::NameIndex;
 use crate::problem::{Code, Problem};
 use crate::rules::check_value;
 
@@ -241,19 +241,18 @@ impl Loader {
             shared_prefixes,
             groups,
             vars: Vec::new(),
-            index: NameMap::default(),
+            index: NameIndex::default(),
         };
         let vars = document
             .into_entries()
             .into_iter()
             .find(|(key, _)| key.get_ref() == "vars");
         schema.vars = self.vars(vars, &schema);
-        schema.index = schema
-            .vars
-            .iter()
-            .enumerate()
-            .map(|(position, var)| (var.name.clone(), position))
-            .collect();
+        let mut index = NameIndex::with_capacity(schema.vars.len());
+        for (position, var) in schema.vars.iter().enumerate() {
+            index.insert(&var.name, position, |known| &schema.vars[known].name);
+        }
+        schema.index = index;
         self.cross_checks(&schema);
         schema
     }

@@ -12,8 +12,8 @@ mod tree;
 use std::borrow::Cow;
 use std::ops::Range;
 
-use crate::NameMap;
 use crate::duration::Duration;
+use crate::name_index::NameIndex;
 
 pub use crate::problem::SchemaSource;
 pub use crate::rules::{MAX_PATTERN_BYTES, Pattern, Rules, VarType};
@@ -46,7 +46,7 @@ pub struct Schema {
     /// Variables, in schema order.
     pub vars: Vec<VarSpec>,
     /// Position of each variable in `vars`, by name.
-    pub(crate) index: NameMap<String, usize>,
+    pub(crate) index: NameIndex,
 }
 
 /// Whether the quick TOML reader gives the `toml` crate's tree for `text` (or
@@ -64,7 +64,8 @@ impl Schema {
     /// The variable called `name`, if declared.
     #[must_use]
     pub fn var(&self, name: &str) -> Option<&VarSpec> {
-        self.index.get(name).map(|&position| &self.vars[position])
+        let position = self.index.get(name, |known| &self.vars[known].name)?;
+        Some(&self.vars[position])
     }
 
     /// True when `environment` is declared.
