@@ -13,8 +13,7 @@ fn main() {
 /// (about 26,000) at every start. Static builds choose their own model.
 fn link_without_pie() {
     let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
-    let features = std::env::var("CARGO_CFG_TARGET_FEATURE").unwrap_or_default();
-    if os == "linux" && !features.split(',').any(|feature| feature == "crt-static") {
+    if os == "linux" && !is_static_build() {
         println!("cargo:rustc-link-arg-bins=-no-pie");
     }
 }
@@ -29,9 +28,7 @@ fn link_without_pie() {
 fn link_unwinder_statically() {
     let target = std::env::var("TARGET").unwrap_or_default();
     let host = std::env::var("HOST").unwrap_or_default();
-    let features = std::env::var("CARGO_CFG_TARGET_FEATURE").unwrap_or_default();
-    let static_build = features.split(',').any(|feature| feature == "crt-static");
-    if target != host || !target.ends_with("-linux-gnu") || static_build {
+    if target != host || !target.ends_with("-linux-gnu") || is_static_build() {
         return;
     }
     let Ok(output) = std::process::Command::new("cc")
@@ -44,4 +41,12 @@ fn link_unwinder_statically() {
     if output.status.success() && std::path::Path::new(&path).is_absolute() {
         println!("cargo:rustc-link-arg-bins=-Wl,--whole-archive,{path},--no-whole-archive");
     }
+}
+
+/// Whether the C runtime is linked statically (`+crt-static`, the release script).
+fn is_static_build() -> bool {
+    std::env::var("CARGO_CFG_TARGET_FEATURE")
+        .unwrap_or_default()
+        .split(',')
+        .any(|feature| feature == "crt-static")
 }
