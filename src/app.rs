@@ -197,7 +197,9 @@ fn execute(options: &Options, action: Action, mut env: EnvSnapshot) -> Result<u8
         env_files,
         env_file_warnings,
     };
-    let schema = schema::from_path(&context.schema_path())?;
+    let schema_path = context.schema_path();
+    crate::heap::prepare_for_schema(&schema_path);
+    let schema = schema::from_path(&schema_path)?;
     if let Some(dir) = &options.secrets_dir {
         // A mount that cannot be listed stops the run before anything is read.
         resolve::SecretsMount::scan(dir)?;

@@ -14,6 +14,7 @@ pub mod docs;
 pub mod duration;
 pub mod error;
 pub mod fsio;
+pub mod heap;
 pub mod import;
 pub mod init;
 pub mod launch;
