@@ -555,6 +555,12 @@ impl Cli {
         Self::try_parse_from(args)
     }
 
+    /// The schema file named with `--schema`, when given.
+    #[must_use]
+    pub fn schema(&self) -> Option<&std::path::Path> {
+        self.top.common.schema.as_deref()
+    }
+
     /// Converts the parsed command line into options and an action.
     ///
     /// # Errors

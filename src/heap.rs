@@ -38,21 +38,24 @@ pub fn reserve_for(schema_bytes: u64) -> Option<usize> {
     Some(usize::try_from(wanted).map_or(MAX_RESERVE_BYTES, |bytes| bytes.min(MAX_RESERVE_BYTES)))
 }
 
-/// Prepares the heap for loading the schema at `path`, when it is large. Any
-/// failure (no such file, no huge pages) leaves the heap as it was: loading the
-/// schema reports what is wrong with the file.
+/// Prepares the heap for loading the schema at `path`, when it is large; once per
+/// process (later calls do nothing). Any failure (no such file, no huge pages)
+/// leaves the heap as it was: loading the schema reports what is wrong with the
+/// file.
 pub fn prepare_for_schema(path: &std::path::Path) {
-    let Ok(meta) = std::fs::metadata(path) else {
-        return;
-    };
-    if let Some(bytes) = reserve_for(meta.len()) {
-        reserve_huge(bytes);
-    }
+    static PREPARED: std::sync::Once = std::sync::Once::new();
+    PREPARED.call_once(|| {
+        if let Ok(meta) = std::fs::metadata(path)
+            && let Some(bytes) = reserve_for(meta.len())
+        {
+            reserve_huge(bytes);
+        }
+    });
 }
 
 /// Reserves `bytes` of heap advised for huge pages; the advised range, if any.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
-pub fn reserve_huge(bytes: usize) -> Option<Range<usize>> {
+fn reserve_huge(bytes: usize) -> Option<Range<usize>> {
     use nix::libc;
     let threshold = libc::c_int::try_from(MAX_RESERVE_BYTES + HUGE_PAGE_BYTES).ok()?;
     // SAFETY: `mallopt` only changes glibc's allocation policy, which every later
@@ -81,7 +84,7 @@ pub fn reserve_huge(bytes: usize) -> Option<Range<usize>> {
 
 /// Elsewhere the heap is left as it is.
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-pub fn reserve_huge(_bytes: usize) -> Option<Range<usize>> {
+fn reserve_huge(_bytes: usize) -> Option<Range<usize>> {
     None
 }
 
@@ -110,8 +113,10 @@ mod tests {
         for line in smaps.lines() {
             if let Some((range, _)) = line.split_once(' ')
                 && let Some((from, to)) = range.split_once('-')
-                && let (Ok(from), Ok(to)) =
-                    (usize::from_str_radix(from, 16), usize::from_str_radix(to, 16))
+                && let (Ok(from), Ok(to)) = (
+                    usize::from_str_radix(from, 16),
+                    usize::from_str_radix(to, 16),
+                )
             {
                 inside = (from..to).contains(&address);
             } else if inside && let Some(flags) = line.strip_prefix("VmFlags:") {
@@ -137,6 +142,9 @@ mod tests {
         // Memory handed out from the reserve is ordinary, usable memory.
         let mut bytes = vec![0u8; 4 * HUGE_PAGE_BYTES];
         bytes[HUGE_PAGE_BYTES] = 1;
-        assert_eq!(bytes.iter().map(|&byte| usize::from(byte)).sum::<usize>(), 1);
+        assert_eq!(
+            bytes.iter().map(|&byte| usize::from(byte)).sum::<usize>(),
+            1
+        );
     }
 }

@@ -8,6 +8,10 @@ use envgate::resolve::EnvSnapshot;
 fn main() -> ExitCode {
     envgate::harden();
     let cli = Cli::parse_args();
+    if let Some(schema) = cli.schema() {
+        // Before the environment is copied: a large schema's heap takes the copy too.
+        envgate::heap::prepare_for_schema(schema);
+    }
     ExitCode::from(envgate::run(cli, EnvSnapshot::from_process()))
 }
 
