@@ -27,6 +27,9 @@ use crate::validate;
 pub const DEFAULT_SCHEMA: &str = "env.schema.toml";
 
 /// Runs envgate for a parsed command line and an environment; returns the exit code.
+///
+/// Meant to be the whole of a process: a check leaves its schema and its copy of
+/// the environment to the process exit rather than freeing them.
 #[must_use]
 pub fn run(cli: Cli, env: EnvSnapshot) -> u8 {
     let (options, action) = match cli.into_action() {
@@ -215,6 +218,8 @@ fn execute(options: &Options, action: Action, mut env: EnvSnapshot) -> Result<u8
             let (code, _) = validate_and_report(&context, &schema, Stream::Stdout, &audit, None);
             signals::stop_if_pending();
             audit.healthy()?;
+            drop(audit);
+            leave_to_exit(schema, context);
             Ok(code)
         }
         Action::Launch(command) => {
@@ -240,6 +245,17 @@ fn execute(options: &Options, action: Action, mut env: EnvSnapshot) -> Result<u8
             unreachable!("handled above")
         }
     }
+}
+
+/// Leaves the schema and the copy of the environment to the process exit, which
+/// returns their memory at once, instead of freeing them one allocation at a time
+/// (about a tenth of a 10,000-variable check). Only for what ends the process: a
+/// check. Neither holds a resolved value (those live in the resolution, zeroized
+/// when it is dropped); the environment copy is the process's own environment,
+/// which stays in its memory until exit anyway.
+fn leave_to_exit(schema: Schema, context: Context<'_>) {
+    std::mem::forget(schema);
+    std::mem::forget(context);
 }
 
 /// `envgate import`: local values validated, then written to Secrets Manager.

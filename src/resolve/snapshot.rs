@@ -37,7 +37,9 @@ impl EnvSnapshot {
         K: Into<OsString>,
         V: Into<OsString>,
     {
-        let mut snapshot = Self::default();
+        let pairs = pairs.into_iter();
+        // Sized once (the process environment knows its length): no rehashing.
+        let mut snapshot = Self::with_capacity(pairs.size_hint().0);
         for (name, value) in pairs {
             snapshot.set(name.into(), value.into());
         }
