@@ -414,3 +414,57 @@ fn table_rows(table: &str) -> Vec<String> {
         .map(|line| line.split_whitespace().collect::<Vec<_>>().join(" "))
         .collect()
 }
+
+/// A schema of 6,000 variables is past the size where envgate reserves its heap on
+/// huge pages (256 KiB), both when it is named with `--schema` (prepared before the
+/// environment is copied) and when it is found by its default name: every value is
+/// still checked, the one bad value is named, and no value is printed.
+#[test]
+fn a_large_schema_is_checked_whole_however_it_is_named() {
+    use std::fmt::Write as _;
+    const COUNT: usize = 6_000;
+    const CANARY: &str = "canary-large-schema-value-7f3a";
+    let mut schema = String::from("version = 1\n");
+    let mut values = Vec::with_capacity(COUNT);
+    for i in 0..COUNT {
+        writeln!(
+            schema,
+            "[vars.LARGE_{i}]\ndescription = \"Variable number {i} of a large schema, described at some length.\"\nmin_length = 8\nsensitive = true"
+        )
+        .unwrap();
+        values.push((format!("LARGE_{i}"), format!("{CANARY}-{i}")));
+    }
+    assert!(schema.len() > 256 * 1024, "{} bytes", schema.len());
+    // One value too short, in the middle.
+    values[COUNT / 2].1 = "q7zx".to_owned();
+    let pairs: Vec<(&str, &str)> = values
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect();
+    let named = Envgate::with_schema(&schema).envs(&pairs);
+    let schema_path = named.dir().join("env.schema.toml");
+    for run in [
+        named.args(["--check"]).run(),
+        Envgate::with_schema(&schema)
+            .envs(&pairs)
+            .args([
+                "--schema".as_ref(),
+                schema_path.as_os_str(),
+                "--check".as_ref(),
+            ])
+            .run(),
+    ] {
+        assert_eq!(run.code, 78, "{}", run.transcript());
+        let transcript = run.transcript();
+        assert!(
+            transcript.contains(&format!("LARGE_{}", COUNT / 2)),
+            "{transcript}"
+        );
+        assert!(transcript.contains("1 error"), "{transcript}");
+        assert!(!transcript.contains(CANARY), "a value was printed");
+        assert!(
+            !transcript.contains("q7zx"),
+            "a value was printed: {transcript}"
+        );
+    }
+}
