@@ -600,10 +600,9 @@ impl<'i> Builder<'i> {
             self.root = table;
             return Some(());
         };
+        // `start_table` found the key free, and nothing since could take it: the
+        // lines in between went into `table`.
         let parent = descend(&mut self.root, &header.path, false)?;
-        if parent.position(header.key.get_ref()).is_some() {
-            return None;
-        }
         parent.push(header.key, Spanned::new(header.span, Value::Table(table)));
         Some(())
     }
