@@ -1,7 +1,7 @@
 //! Room for a large schema's working memory, on transparent huge pages.
 //!
 //! Loading and checking a schema of 10,000 variables touches about 14 MB of heap:
-//! some 3,500 page faults of 4 KiB, each a trap into the kernel (and, in a virtual
+//! some 3,700 page faults of 4 KiB, each a trap into the kernel (and, in a virtual
 //! machine such as a Firecracker task, often into the hypervisor: about 2 µs each,
 //! measured). Before such a schema is read, [`prepare_for_schema`] reserves that
 //! heap in one piece and advises the kernel to back it with 2 MiB pages, so the
