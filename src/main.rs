@@ -1,18 +1,48 @@
 //! The `envgate` binary: parse the command line, run, exit with the code.
+//!
+//! On Linux with glibc the binary has its own C `main` instead of Rust's start-up
+//! routine (docs/DECISIONS.md, "The binary's own entry point"): that routine reads
+//! and parses /proc/self/maps and maps an alternate signal stack on every start,
+//! to print a message on a stack overflow, before envgate exec's the program.
+//! `start_up` keeps the rest of what it does: standard descriptors that are
+//! closed are opened on /dev/null, SIGPIPE is ignored, and buffered output is
+//! flushed before the process exits.
+#![cfg_attr(all(target_os = "linux", target_env = "gnu"), no_main)]
 
-use std::process::ExitCode;
+use std::io::Write;
 
 use envgate::cli::Cli;
 use envgate::resolve::EnvSnapshot;
 
-fn main() -> ExitCode {
+/// Parses the command line, runs, and returns the exit code.
+fn run() -> u8 {
     envgate::harden();
     let cli = Cli::parse_args();
     if let Some(schema) = cli.schema() {
         // Before the environment is copied: a large schema's heap takes the copy too.
         envgate::heap::prepare_for_schema(schema);
     }
-    ExitCode::from(envgate::run(cli, EnvSnapshot::from_process()))
+    let code = envgate::run(cli, EnvSnapshot::from_process());
+    let _ = std::io::stdout().flush();
+    code
+}
+
+/// The process's entry point, called by the C library's start-up code: glibc
+/// hands the arguments to Rust's standard library before this runs, so
+/// `std::env::args_os` works as in a Rust `main`.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[unsafe(no_mangle)]
+extern "C" fn main(
+    _argc: std::ffi::c_int,
+    _argv: *const *const std::ffi::c_char,
+) -> std::ffi::c_int {
+    envgate::start_up();
+    std::ffi::c_int::from(run())
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn main() -> std::process::ExitCode {
+    std::process::ExitCode::from(run())
 }
 
 /// The only C math functions the build calls: `log2` (the entropy rule) and `pow`

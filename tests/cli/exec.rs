@@ -273,3 +273,30 @@ fn file_delivery_into_a_missing_directory_stops_the_launch() {
     assert_eq!(run.code, 73, "{}", run.transcript());
     assert!(!marker.exists());
 }
+
+/// Started with its standard output closed (a careless parent), envgate must not
+/// let the next file it opens, the audit log, take descriptor 1: its report would
+/// be written into the audit log. Rust's start-up routine opens /dev/null there;
+/// envgate's own entry point must do the same.
+#[test]
+fn a_closed_standard_descriptor_is_not_taken_by_the_audit_log() {
+    let gate = Envgate::muejam().envs(DEV_VALUES).args(["--check"]);
+    let mut command = gate.command();
+    // SAFETY: only close(2), async-signal-safe, between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            nix::unistd::close(1).map_err(std::io::Error::from)?;
+            Ok(())
+        });
+    }
+    let run = from_output(command.output().unwrap());
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    let log = std::fs::read_to_string(gate.dir().join("audit.log")).unwrap();
+    assert!(!log.is_empty(), "no audit line was written");
+    for line in log.lines() {
+        assert!(
+            serde_json::from_str::<serde_json::Value>(line).is_ok(),
+            "not an audit line: {line}"
+        );
+    }
+}

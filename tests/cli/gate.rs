@@ -680,6 +680,13 @@ fn a_closed_stdout_is_not_an_internal_error() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_ne!(output.status.code(), Some(134), "{stderr}");
     assert!(!stderr.contains("internal error"), "{stderr}");
+    // SIGPIPE is ignored (as Rust's start-up routine leaves it): the write fails
+    // and envgate ends normally instead of being killed by the signal.
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&output.status),
+        None,
+        "{stderr}"
+    );
 }
 
 // ---- 14. output and codes -----------------------------------------------------
