@@ -10,7 +10,7 @@
 //! cache outlives a call. Constructs it does not take (word boundaries, byte-oriented classes) are
 //! left to the `regex` crate by the caller.
 
-use regex_syntax::hir::{Class, ClassUnicode, Hir, HirKind, Look};
+use regex_syntax::hir::{Class, Hir, HirKind, Look};
 
 /// Why a pattern was not compiled here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,9 +36,20 @@ enum Inst {
     Match,
 }
 
+impl Inst {
+    /// The instruction moved `shift` places on, its targets with it.
+    fn shifted(self, shift: u32) -> Self {
+        match self {
+            Self::Split(first, second) => Self::Split(first + shift, second + shift),
+            Self::Jump(target) => Self::Jump(target + shift),
+            other => other,
+        }
+    }
+}
+
 /// The zero-width assertions the automaton evaluates.
 #[derive(Debug, Clone, Copy)]
-enum Assertion {
+pub(super) enum Assertion {
     /// `\A`, or `^` without multi-line mode.
     Start,
     /// `\z`, or `$` without multi-line mode.
@@ -67,17 +78,9 @@ impl Program {
     /// [`Unsupported`] when `hir` uses a construct evaluated only by the `regex`
     /// crate, or would take more than `limit` bytes.
     pub(super) fn new(hir: &Hir, limit: usize) -> Result<Self, Unsupported> {
-        let mut compiler = Compiler {
-            // Room for a typical schema pattern without growing.
-            program: Program {
-                insts: Vec::with_capacity(128),
-                ranges: Vec::with_capacity(16),
-            },
-            limit,
-        };
+        let mut compiler = Compiler::new(limit);
         compiler.hir(hir)?;
-        compiler.push(Inst::Match)?;
-        Ok(compiler.program)
+        compiler.finish()
     }
 
     /// Whether the whole of `value` matches.
@@ -230,27 +233,64 @@ impl<'a> Threads<'a> {
     }
 }
 
-struct Compiler {
+/// Builds a [`Program`] instruction by instruction: from a [`Hir`], or directly
+/// from the quick reader (`super::quick`), which emits as it reads.
+pub(super) struct Compiler {
     program: Program,
     limit: usize,
 }
 
 impl Compiler {
+    /// An empty program of at most `limit` bytes.
+    pub(super) fn new(limit: usize) -> Self {
+        Self {
+            // Room for a typical schema pattern without growing.
+            program: Program {
+                insts: Vec::with_capacity(128),
+                ranges: Vec::with_capacity(16),
+            },
+            limit,
+        }
+    }
+
+    /// The program, ending in a match.
+    pub(super) fn finish(mut self) -> Result<Program, Unsupported> {
+        self.push(Inst::Match)?;
+        Ok(self.program)
+    }
+
+    /// Consumes the character `ch`.
+    pub(super) fn literal(&mut self, ch: char) -> Result<(), Unsupported> {
+        self.class_of([(ch, ch)])
+    }
+
+    /// Consumes one character within `ranges` (sorted, not overlapping).
+    pub(super) fn class_of(
+        &mut self,
+        ranges: impl IntoIterator<Item = (char, char)>,
+    ) -> Result<(), Unsupported> {
+        let (start, end) = self.ranges(ranges)?;
+        self.push(Inst::Class { start, end }).map(drop)
+    }
+
+    /// Continues only where `assertion` holds.
+    pub(super) fn assert(&mut self, assertion: Assertion) -> Result<(), Unsupported> {
+        self.push(Inst::Assert(assertion)).map(drop)
+    }
+
     fn hir(&mut self, hir: &Hir) -> Result<(), Unsupported> {
         match hir.kind() {
             HirKind::Empty => Ok(()),
             HirKind::Literal(literal) => {
                 let text = std::str::from_utf8(&literal.0).map_err(|_| Unsupported::Construct)?;
-                for ch in text.chars() {
-                    let (start, end) = self.ranges([(ch, ch)])?;
-                    self.push(Inst::Class { start, end })?;
-                }
-                Ok(())
+                text.chars().try_for_each(|ch| self.literal(ch))
             }
-            HirKind::Class(Class::Unicode(class)) => {
-                let (start, end) = self.class(class)?;
-                self.push(Inst::Class { start, end }).map(drop)
-            }
+            HirKind::Class(Class::Unicode(class)) => self.class_of(
+                class
+                    .ranges()
+                    .iter()
+                    .map(|range| (range.start(), range.end())),
+            ),
             HirKind::Class(Class::Bytes(_)) => Err(Unsupported::Construct),
             HirKind::Look(look) => {
                 let assertion = match look {
@@ -262,100 +302,140 @@ impl Compiler {
                     Look::EndCRLF => Assertion::EndLineCrlf,
                     _ => return Err(Unsupported::Construct),
                 };
-                self.push(Inst::Assert(assertion)).map(drop)
+                self.assert(assertion)
             }
             HirKind::Capture(capture) => self.hir(&capture.sub),
             HirKind::Concat(parts) => parts.iter().try_for_each(|part| self.hir(part)),
-            HirKind::Alternation(branches) => self.alternation(branches),
+            HirKind::Alternation(branches) => {
+                let start = self.here();
+                let mut ends = Vec::with_capacity(branches.len());
+                for branch in branches {
+                    self.hir(branch)?;
+                    ends.push(self.here());
+                }
+                // The last branch ends where the alternation does.
+                ends.pop();
+                self.alternate(start, &ends)
+            }
             HirKind::Repetition(repetition) => {
-                self.repetition(&repetition.sub, repetition.min, repetition.max)
+                let start = self.here();
+                self.hir(&repetition.sub)?;
+                self.repeat(start, repetition.min, repetition.max)
             }
         }
     }
 
-    /// `a|b|c`: a split before each branch but the last, a jump after each.
-    fn alternation(&mut self, branches: &[Hir]) -> Result<(), Unsupported> {
-        let mut jumps = Vec::with_capacity(branches.len());
-        for (index, branch) in branches.iter().enumerate() {
-            let last = index + 1 == branches.len();
-            let split = if last {
-                None
+    /// Turns the branches emitted from `start` on, the first ending at `ends[0]`,
+    /// the next at `ends[1]` and so on (the last at the end), into `a|b|c`: a
+    /// split before each branch but the last, a jump after each to the end.
+    pub(super) fn alternate(&mut self, start: u32, ends: &[u32]) -> Result<(), Unsupported> {
+        if ends.is_empty() {
+            return Ok(());
+        }
+        let total = self.program.insts.len() + 2 * ends.len();
+        self.reserve(total)?;
+        let block = self.program.insts.split_off(start as usize);
+        let end = to_u32(total);
+        let mut from = start;
+        for index in 0..=ends.len() {
+            let to = ends
+                .get(index)
+                .copied()
+                .unwrap_or(start + to_u32(block.len()));
+            let last = index == ends.len();
+            let branch = &block[(from - start) as usize..(to - start) as usize];
+            if last {
+                self.emit(branch, from);
             } else {
-                Some(self.push(Inst::Split(0, 0))?)
-            };
-            self.hir(branch)?;
-            if !last {
-                jumps.push(self.push(Inst::Jump(0))?);
+                // The next branch starts after this one and its jump.
+                let next = self.here() + 1 + to_u32(branch.len()) + 1;
+                self.put(Inst::Split(self.here() + 1, next));
+                self.emit(branch, from);
+                self.put(Inst::Jump(end));
             }
-            if let Some(split) = split {
-                let next = self.here();
-                self.program.insts[split] = Inst::Split(to_u32(split + 1), next);
-            }
-        }
-        let end = self.here();
-        for jump in jumps {
-            self.program.insts[jump] = Inst::Jump(end);
+            from = to;
         }
         Ok(())
     }
 
-    /// `sub{min,max}`: `min` copies, then `max - min` optional ones (or a loop).
-    /// `sub` is compiled once; further copies are its instructions shifted.
-    fn repetition(&mut self, sub: &Hir, min: u32, max: Option<u32>) -> Result<(), Unsupported> {
-        let mut compiled = None;
-        for _ in 0..min {
-            self.copy(sub, &mut compiled)?;
-        }
-        let Some(max) = max else {
-            let split = self.push(Inst::Split(0, 0))?;
-            self.copy(sub, &mut compiled)?;
-            self.push(Inst::Jump(to_u32(split)))?;
-            let end = self.here();
-            self.program.insts[split] = Inst::Split(to_u32(split + 1), end);
-            return Ok(());
-        };
-        let mut splits = Vec::new();
-        for _ in min..max {
-            splits.push(self.push(Inst::Split(0, 0))?);
-            self.copy(sub, &mut compiled)?;
-        }
+    /// Repeats the part emitted from `start` on `{min,max}` times (no `max`: any
+    /// number more): `min` copies, then `max - min` optional ones, each after a
+    /// split to the end (without a maximum, one that loops back to its split).
+    /// The part stays where it is as the first copy when `min` is at least one;
+    /// further copies are its instructions shifted. A part only jumps within
+    /// itself or to its own end, and its classes' ranges are shared by every copy.
+    /// The size is checked once, before anything is emitted.
+    pub(super) fn repeat(
+        &mut self,
+        start: u32,
+        min: u32,
+        max: Option<u32>,
+    ) -> Result<(), Unsupported> {
         let end = self.here();
-        for split in splits {
-            self.program.insts[split] = Inst::Split(to_u32(split + 1), end);
+        let len = (end - start) as usize;
+        let optional = max.map_or(1, |max| (max - min) as usize);
+        let total = (start as usize)
+            .saturating_add((min as usize).saturating_mul(len))
+            .saturating_add(optional.saturating_mul(len + 1))
+            .saturating_add(usize::from(max.is_none()));
+        self.reserve(total)?;
+        let last = to_u32(total);
+        // Without a required copy, every copy follows a split: the part is moved.
+        let moved = (min == 0).then(|| self.program.insts.split_off(start as usize));
+        let copy = |compiler: &mut Self| match &moved {
+            Some(part) => compiler.emit(part, start),
+            None => compiler.copy(start, end),
+        };
+        for _ in 1..min {
+            copy(self);
+        }
+        for _ in 0..optional {
+            let split = self.here();
+            self.put(Inst::Split(split + 1, last));
+            copy(self);
+            if max.is_none() {
+                self.put(Inst::Jump(split));
+            }
         }
         Ok(())
     }
 
-    /// Emits `sub`: compiled the first time (its instructions' range noted in
-    /// `compiled`), then copied from there with its targets shifted. A compiled
-    /// part only jumps within itself or to its own end, and its classes' ranges are
-    /// shared by every copy.
-    fn copy(&mut self, sub: &Hir, compiled: &mut Option<(u32, u32)>) -> Result<(), Unsupported> {
-        let Some((start, end)) = *compiled else {
-            let start = self.here();
-            self.hir(sub)?;
-            *compiled = Some((start, self.here()));
-            return Ok(());
-        };
+    /// Emits a copy of the instructions at `start..end`, shifted to the end
+    /// (room reserved).
+    fn copy(&mut self, start: u32, end: u32) {
         let shift = self.here() - start;
         for pc in start..end {
-            let inst = match self.program.insts[pc as usize] {
-                Inst::Split(first, second) => Inst::Split(first + shift, second + shift),
-                Inst::Jump(target) => Inst::Jump(target + shift),
-                other => other,
-            };
-            self.program.insts.push(inst);
+            let inst = self.program.insts[pc as usize].shifted(shift);
+            self.put(inst);
         }
-        self.check_size()
     }
 
-    fn class(&mut self, class: &ClassUnicode) -> Result<(u32, u32), Unsupported> {
-        self.ranges(
-            class
-                .ranges()
-                .iter()
-                .map(|range| (range.start(), range.end())),
-        )
+    /// Emits `part`, which was emitted at `start`, shifted to the end (room
+    /// reserved).
+    fn emit(&mut self, part: &[Inst], start: u32) {
+        let shift = self.here() - start;
+        self.program
+            .insts
+            .extend(part.iter().map(|inst| inst.shifted(shift)));
+    }
+
+    /// Room for `total` instructions, within the size limit.
+    fn reserve(&mut self, total: usize) -> Result<(), Unsupported> {
+        let bytes = total
+            .saturating_mul(std::mem::size_of::<Inst>())
+            .saturating_add(self.program.ranges.len() * std::mem::size_of::<(char, char)>());
+        if bytes > self.limit {
+            return Err(Unsupported::TooBig);
+        }
+        self.program
+            .insts
+            .reserve(total.saturating_sub(self.program.insts.len()));
+        Ok(())
+    }
+
+    /// Emits `inst` (room reserved).
+    fn put(&mut self, inst: Inst) {
+        self.program.insts.push(inst);
     }
 
     fn ranges(
@@ -374,7 +454,8 @@ impl Compiler {
         Ok(self.program.insts.len() - 1)
     }
 
-    fn here(&self) -> u32 {
+    /// Where the next instruction goes.
+    pub(super) fn here(&self) -> u32 {
         to_u32(self.program.insts.len())
     }
 

@@ -1,18 +1,25 @@
-//! A quick reader for the patterns schemas usually hold.
+//! A quick reader for the patterns schemas usually hold, compiled as it reads.
 //!
 //! `regex-syntax` builds an abstract syntax tree, then translates it with all the
 //! flags and Unicode tables of the `regex` crate: about 45,000 instructions for
-//! `^(abc|k3)[a-z0-9]{5,45}$`, on every launch. Most schema patterns use only
-//! literals, `.`, bracketed classes of single characters and ranges, groups,
-//! alternation, repetition and `^`/`$`; this reads exactly those, straight into the
-//! same [`Hir`] `regex-syntax` would give (built with its own constructors), and
-//! answers `None` for anything else: escapes of letters (`\d`, `\w`, `\p{..}`),
-//! flags, named groups, POSIX classes, class set operations, or anything that is
-//! not plainly valid. The caller then asks `regex-syntax`, which also words every
-//! error. A property test checks that whatever this reads, `regex-syntax` reads
-//! the same.
+//! `^(abc|k3)[a-z0-9]{5,45}$`, on every launch; building its [`Hir`] alone, with
+//! an allocation per node, and dropping it again were most of what a launch spent
+//! on 25 such patterns. Most schema patterns use only literals, `.`, bracketed
+//! classes of single characters and ranges, groups, alternation, repetition and
+//! `^`/`$`; this reads exactly those and emits the automaton's instructions
+//! ([`Compiler`]) as it goes, with no tree in between, and answers `None`
+//! for anything else: escapes of letters (`\d`, `\w`, `\p{..}`), flags, named
+//! groups, POSIX classes, class set operations, anything that is not plainly valid,
+//! or a program over the size limit. The caller then asks `regex-syntax`, which
+//! also words every error. Property tests check that whatever this reads,
+//! `regex-syntax` reads too, and that both programs (and the `regex` crate) agree
+//! on every generated value.
+//!
+//! [`Hir`]: regex_syntax::hir::Hir
 
-use regex_syntax::hir::{Capture, ClassUnicode, ClassUnicodeRange, Dot, Hir, Look, Repetition};
+use regex_syntax::hir::{ClassUnicode, ClassUnicodeRange};
+
+use super::nfa::{Assertion, Compiler, Program};
 
 /// Deeper nesting than this is left to `regex-syntax` (and its nesting limit).
 const MAX_DEPTH: usize = 32;
@@ -21,22 +28,28 @@ const MAX_DEPTH: usize = 32;
 /// `regex-syntax`.
 const MAX_COUNT_DIGITS: usize = 4;
 
-/// The [`Hir`] of `source` when it uses only the constructs this reads.
-pub(super) fn parse(source: &str) -> Option<Hir> {
+/// `.`: any character but a line feed, as `regex-syntax` reads it.
+const ANY_BUT_LINE_FEED: [(char, char); 2] = [('\0', '\u{9}'), ('\u{B}', char::MAX)];
+
+/// The program for `source`, of at most `limit` bytes, when it uses only the
+/// constructs this reads.
+pub(super) fn compile(source: &str, limit: usize) -> Option<Program> {
     let mut reader = Reader {
         chars: source.chars().collect(),
         at: 0,
-        captures: 0,
+        out: Compiler::new(limit),
     };
-    let hir = reader.alternation(0)?;
-    (reader.at == reader.chars.len()).then_some(hir)
+    reader.alternation(0)?;
+    if reader.at != reader.chars.len() {
+        return None;
+    }
+    reader.out.finish().ok()
 }
 
 struct Reader {
     chars: Vec<char>,
     at: usize,
-    /// Capture groups opened so far (they are numbered from 1 in order).
-    captures: u32,
+    out: Compiler,
 }
 
 impl Reader {
@@ -51,103 +64,79 @@ impl Reader {
     }
 
     /// `a|b|...` up to the end or a closing parenthesis.
-    fn alternation(&mut self, depth: usize) -> Option<Hir> {
+    fn alternation(&mut self, depth: usize) -> Option<()> {
         if depth > MAX_DEPTH {
             return None;
         }
-        let mut branches = vec![self.concat(depth)?];
+        let start = self.out.here();
+        // Where each branch but the last ends (no allocation without a `|`).
+        let mut ends = Vec::new();
+        self.concat(depth)?;
         while self.peek() == Some('|') {
             self.at += 1;
-            branches.push(self.concat(depth)?);
+            ends.push(self.out.here());
+            self.concat(depth)?;
         }
-        Some(if branches.len() == 1 {
-            branches.pop()?
-        } else {
-            Hir::alternation(branches)
-        })
+        self.out.alternate(start, &ends).ok()
     }
 
     /// A sequence of repeated atoms, up to `|`, `)` or the end.
-    fn concat(&mut self, depth: usize) -> Option<Hir> {
-        let mut parts = Vec::new();
-        // Characters in a row become one literal, as `Hir::concat` would merge
-        // them, without a node per character.
-        let mut run = String::new();
+    fn concat(&mut self, depth: usize) -> Option<()> {
         while let Some(ch) = self.peek() {
             if ch == '|' || ch == ')' {
                 break;
             }
-            let atom = self.atom(depth)?;
-            let repeated = matches!(self.peek(), Some('?' | '*' | '+' | '{'));
-            if let (Atom::Literal(ch), false) = (&atom, repeated) {
-                run.push(*ch);
-                continue;
-            }
-            if !run.is_empty() {
-                parts.push(Hir::literal(std::mem::take(&mut run).into_bytes()));
-            }
-            let repeatable = !matches!(atom, Atom::Anchor(_));
-            let mut hir = atom.into_hir();
-            if repeated {
+            let start = self.out.here();
+            let repeatable = self.atom(depth)?;
+            if matches!(self.peek(), Some('?' | '*' | '+' | '{')) {
+                // An anchor cannot be repeated here.
                 if !repeatable {
                     return None;
                 }
-                hir = self.repetition(hir)?;
+                self.repetition(start)?;
             }
-            parts.push(hir);
         }
-        if !run.is_empty() {
-            parts.push(Hir::literal(run.into_bytes()));
-        }
-        Some(Hir::concat(parts))
+        Some(())
     }
 
-    fn atom(&mut self, depth: usize) -> Option<Atom> {
+    /// Emits one atom; whether it may be repeated (anchors may not).
+    fn atom(&mut self, depth: usize) -> Option<bool> {
         match self.bump()? {
-            '(' => self.group(depth).map(Atom::Other),
-            '[' => self.class().map(Atom::Other),
-            '.' => Some(Atom::Other(Hir::dot(Dot::AnyCharExceptLF))),
-            '^' => Some(Atom::Anchor(Look::Start)),
-            '$' => Some(Atom::Anchor(Look::End)),
-            '\\' => escaped(self.bump()?).map(Atom::Literal),
-            '?' | '*' | '+' | '{' | '}' | ']' => None,
-            ch => Some(Atom::Literal(ch)),
+            '(' => self.group(depth)?,
+            '[' => self.class()?,
+            '.' => self.out.class_of(ANY_BUT_LINE_FEED).ok()?,
+            '^' => {
+                self.out.assert(Assertion::Start).ok()?;
+                return Some(false);
+            }
+            '$' => {
+                self.out.assert(Assertion::End).ok()?;
+                return Some(false);
+            }
+            '\\' => {
+                let ch = escaped(self.bump()?)?;
+                self.out.literal(ch).ok()?;
+            }
+            '?' | '*' | '+' | '{' | '}' | ']' => return None,
+            ch => self.out.literal(ch).ok()?,
         }
+        Some(true)
     }
 
-    /// After `(`: a capture group, or `(?:...)`.
-    fn group(&mut self, depth: usize) -> Option<Hir> {
-        let capturing = if self.peek() == Some('?') {
+    /// After `(`: a capture group, or `(?:...)` (the same to a whole-value match).
+    fn group(&mut self, depth: usize) -> Option<()> {
+        if self.peek() == Some('?') {
             if self.chars.get(self.at + 1) != Some(&':') {
                 return None;
             }
             self.at += 2;
-            false
-        } else {
-            true
-        };
-        let index = if capturing {
-            self.captures += 1;
-            Some(self.captures)
-        } else {
-            None
-        };
-        let sub = self.alternation(depth + 1)?;
-        if self.bump()? != ')' {
-            return None;
         }
-        Some(match index {
-            Some(index) => Hir::capture(Capture {
-                index,
-                name: None,
-                sub: Box::new(sub),
-            }),
-            None => sub,
-        })
+        self.alternation(depth + 1)?;
+        (self.bump()? == ')').then_some(())
     }
 
     /// After `[`: single characters and ranges, perhaps negated.
-    fn class(&mut self) -> Option<Hir> {
+    fn class(&mut self) -> Option<()> {
         let negated = self.peek() == Some('^');
         if negated {
             self.at += 1;
@@ -188,15 +177,24 @@ impl Reader {
             }
             ranges.push(ClassUnicodeRange::new(start, end));
         }
+        // Sorted and merged, and negated, by regex-syntax's own class type.
         let mut class = ClassUnicode::new(ranges);
         if negated {
             class.negate();
         }
-        Some(Hir::class(regex_syntax::hir::Class::Unicode(class)))
+        self.out
+            .class_of(
+                class
+                    .ranges()
+                    .iter()
+                    .map(|range| (range.start(), range.end())),
+            )
+            .ok()
     }
 
-    /// After an atom: `?`, `*`, `+` or `{m}`, `{m,}`, `{m,n}`, then perhaps `?`.
-    fn repetition(&mut self, sub: Hir) -> Option<Hir> {
+    /// After the atom emitted from `start`: `?`, `*`, `+` or `{m}`, `{m,}`,
+    /// `{m,n}`, then perhaps `?` (lazy and greedy match the same whole values).
+    fn repetition(&mut self, start: u32) -> Option<()> {
         let (min, max) = match self.bump()? {
             '?' => (0, Some(1)),
             '*' => (0, None),
@@ -222,54 +220,25 @@ impl Reader {
                 (min, max)
             }
         };
-        let greedy = self.peek() != Some('?');
-        if !greedy {
+        if self.peek() == Some('?') {
             self.at += 1;
         }
         // A second operator (`a**`, `a{2}+`) is left to regex-syntax.
         if matches!(self.peek(), Some('?' | '*' | '+' | '{')) {
             return None;
         }
-        Some(Hir::repetition(Repetition {
-            min,
-            max,
-            greedy,
-            sub: Box::new(sub),
-        }))
+        self.out.repeat(start, min, max).ok()
     }
 
     fn count(&mut self) -> Option<u32> {
         let start = self.at;
-        while self.peek().is_some_and(|ch| ch.is_ascii_digit()) {
+        let mut count = 0u32;
+        while let Some(digit) = self.peek().and_then(|ch| ch.to_digit(10)) {
+            count = count.saturating_mul(10).saturating_add(digit);
             self.at += 1;
         }
         let digits = self.at - start;
-        if digits == 0 || digits > MAX_COUNT_DIGITS {
-            return None;
-        }
-        self.chars[start..self.at]
-            .iter()
-            .collect::<String>()
-            .parse()
-            .ok()
-    }
-}
-
-/// An atom: anchors cannot be repeated here; literal characters in a row are
-/// joined.
-enum Atom {
-    Anchor(Look),
-    Literal(char),
-    Other(Hir),
-}
-
-impl Atom {
-    fn into_hir(self) -> Hir {
-        match self {
-            Self::Anchor(look) => Hir::look(look),
-            Self::Literal(ch) => literal(ch),
-            Self::Other(hir) => hir,
-        }
+        (digits > 0 && digits <= MAX_COUNT_DIGITS).then_some(count)
     }
 }
 
@@ -298,37 +267,81 @@ fn escaped(ch: char) -> Option<char> {
     .then_some(ch)
 }
 
-fn literal(ch: char) -> Hir {
-    let mut buffer = [0; 4];
-    Hir::literal(ch.encode_utf8(&mut buffer).as_bytes())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    const LIMIT: usize = super::super::MAX_PATTERN_BYTES;
+
+    /// Whether the quick program, the program from regex-syntax's tree and the
+    /// `regex` crate agree on each of `values` (when the quick reader reads
+    /// `source`); an error names the first disagreement.
+    fn agrees(source: &str, values: &[String]) -> Result<bool, String> {
+        let Some(quick) = compile(source, LIMIT) else {
+            return Ok(false);
+        };
+        let hir = regex_syntax::parse(source)
+            .map_err(|error| format!("{source:?} read, but regex-syntax refuses it: {error}"))?;
+        let tree = Program::new(&hir, LIMIT).map_err(|error| format!("{source:?}: {error:?}"))?;
+        let regex = regex::Regex::new(&format!(r"\A(?:{source})\z")).unwrap();
+        for value in values {
+            let expected = regex.is_match(value);
+            if quick.is_match(value) != expected || tree.is_match(value) != expected {
+                return Err(format!(
+                    "{source:?} on {value:?}: the regex crate says {expected}"
+                ));
+            }
+        }
+        Ok(true)
+    }
+
+    fn values(texts: &[&str]) -> Vec<String> {
+        texts.iter().map(|text| (*text).to_owned()).collect()
+    }
+
     #[test]
-    fn schema_patterns_are_read_as_regex_syntax_reads_them() {
+    fn schema_patterns_are_read_with_the_regex_crate_meaning() {
+        let values = values(&[
+            "",
+            "abc",
+            "k3abcde",
+            "abcx1y2z3",
+            "k3",
+            "abc12345",
+            "postgres://h",
+            "postgresql://",
+            "sk_live_0123456789abcdefghijklmn",
+            "sk_test_x",
+            "a@b",
+            "x.example.com",
+            "-",
+            "a",
+            "]",
+            "aaabbc",
+            "aaabbbcccc",
+            "x",
+            "é",
+            "xé",
+            "za04",
+            "--",
+            "b",
+        ]);
         for source in [
             "^(abc|k3)[a-z0-9]{5,45}$",
             "[A-Za-z0-9_-]+",
             "postgres(ql)?://.+",
             r"^sk_(live|test)_[0-9a-zA-Z]{24,}$",
-            r"^[^@\s]+$",
             r"\.example\.com$",
             "[-a]|[a-]|[^-]",
             "[--za04]",
             "[^--a-c]|[-]|[---]",
             "a{3}b{2,}c{1,4}?",
             "(?:x|)()é",
+            "(a|b|)*c?",
             "",
         ] {
-            let expected = regex_syntax::parse(source).unwrap();
-            match parse(source) {
-                Some(hir) => assert_eq!(hir, expected, "{source}"),
-                None => assert!(source.contains(r"\s"), "{source} was not read"),
-            }
+            assert_eq!(agrees(source, &values), Ok(true), "{source}");
         }
     }
 
@@ -337,6 +350,7 @@ mod tests {
         for source in [
             r"\d+",
             r"\w",
+            r"^[^@\s]+$",
             "(?i)a",
             "(?P<n>a)",
             "[[:alpha:]]",
@@ -352,22 +366,28 @@ mod tests {
             "[]a]",
             r"\b",
             "a{12345}",
+            "a{99999999999999999999}",
         ] {
-            assert!(parse(source).is_none(), "{source}");
+            assert!(compile(source, LIMIT).is_none(), "{source}");
         }
+    }
+
+    #[test]
+    fn a_program_over_the_limit_is_left_to_regex_syntax() {
+        assert!(compile("[a-z0-9]{5,45}", 2_000).is_some());
+        assert!(compile("[a-z0-9]{5,45}", 500).is_none());
     }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2048))]
-        /// Whatever the quick reader reads, regex-syntax reads as the same Hir;
-        /// whatever regex-syntax refuses, the quick reader refuses.
+        /// Whatever the quick reader reads, regex-syntax reads too, and both
+        /// programs match exactly the values the `regex` crate matches.
         #[test]
         fn the_quick_reader_agrees_with_regex_syntax(
             source in "[a-c0-9é.^$|()\\[\\]{}?*+,:\\-\\\\&~# ]{0,16}",
+            values in proptest::collection::vec("[a-c0-9é.^$|()\\[\\]{}?*+,:\\-\\\\&~#\n ]{0,8}", 1..12),
         ) {
-            if let Some(hir) = parse(&source) {
-                prop_assert_eq!(Ok(hir), regex_syntax::parse(&source).map_err(drop), "{:?}", source);
-            }
+            prop_assert!(agrees(&source, &values).is_ok(), "{}", agrees(&source, &values).unwrap_err());
         }
 
         /// The same for bracketed classes alone, drawn from the characters whose
@@ -375,10 +395,9 @@ mod tests {
         #[test]
         fn the_quick_reader_reads_classes_as_regex_syntax_does(
             source in "\\[\\^?[-a-c09\\]\\\\^]{0,8}\\]{1,2}",
+            values in proptest::collection::vec("[-a-d09\\]\\\\^é]{0,2}", 1..12),
         ) {
-            if let Some(hir) = parse(&source) {
-                prop_assert_eq!(Ok(hir), regex_syntax::parse(&source).map_err(drop), "{:?}", source);
-            }
+            prop_assert!(agrees(&source, &values).is_ok(), "{}", agrees(&source, &values).unwrap_err());
         }
     }
 }
