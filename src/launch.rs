@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use std::ffi::{CString, OsStr, OsString};
 use std::fmt;
 use std::io::Write;
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::PathBuf;
 
@@ -232,9 +232,13 @@ pub fn prepare(
     let envp = environment
         .into_iter()
         .map(|(name, value)| {
-            let mut pair = name.into_vec();
+            // One allocation of the final size (room for the NUL), so no copy of
+            // a value is left behind in a buffer that grew.
+            let (name, value) = (name.as_bytes(), value.as_bytes());
+            let mut pair = Vec::with_capacity(name.len() + value.len() + 2);
+            pair.extend_from_slice(name);
             pair.push(b'=');
-            pair.extend(value.into_vec());
+            pair.extend_from_slice(value);
             CString::new(pair)
         })
         .collect::<Result<Vec<_>, _>>()
