@@ -7,7 +7,8 @@
 //! `start_up` keeps the rest of what it does: standard descriptors that are
 //! closed are opened on /dev/null, SIGPIPE is ignored, and buffered output is
 //! flushed before the process exits.
-#![cfg_attr(all(target_os = "linux", target_env = "gnu"), no_main)]
+// (Test builds keep Rust's `main`: the test harness supplies it.)
+#![cfg_attr(all(target_os = "linux", target_env = "gnu", not(test)), no_main)]
 
 use std::io::Write;
 
@@ -30,7 +31,7 @@ fn run() -> u8 {
 /// The process's entry point, called by the C library's start-up code: glibc
 /// hands the arguments to Rust's standard library before this runs, so
 /// `std::env::args_os` works as in a Rust `main`.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[cfg(all(target_os = "linux", target_env = "gnu", not(test)))]
 #[unsafe(no_mangle)]
 extern "C" fn main(
     _argc: std::ffi::c_int,
@@ -40,7 +41,7 @@ extern "C" fn main(
     std::ffi::c_int::from(run())
 }
 
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+#[cfg(not(all(target_os = "linux", target_env = "gnu", not(test))))]
 fn main() -> std::process::ExitCode {
     std::process::ExitCode::from(run())
 }
