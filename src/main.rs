@@ -4,7 +4,7 @@
 //! routine (docs/DECISIONS.md, "The binary's own entry point"): that routine reads
 //! and parses /proc/self/maps and maps an alternate signal stack on every start,
 //! to print a message on a stack overflow, before envgate exec's the program.
-//! `start_up` keeps the rest of what it does: standard descriptors that are
+//! `fsio::prepare_standard_streams` keeps the rest of what it does: standard descriptors that are
 //! closed are opened on /dev/null, SIGPIPE is ignored, and buffered output is
 //! flushed before the process exits.
 // (Test builds keep Rust's `main`: the test harness supplies it.)
@@ -37,7 +37,7 @@ extern "C" fn main(
     _argc: std::ffi::c_int,
     _argv: *const *const std::ffi::c_char,
 ) -> std::ffi::c_int {
-    envgate::start_up();
+    envgate::fsio::prepare_standard_streams();
     std::ffi::c_int::from(run())
 }
 
