@@ -4,9 +4,9 @@
 //! routine (docs/DECISIONS.md, "The binary's own entry point"): that routine reads
 //! and parses /proc/self/maps and maps an alternate signal stack on every start,
 //! to print a message on a stack overflow, before envgate exec's the program.
-//! `fsio::prepare_standard_streams` keeps the rest of what it does: standard descriptors that are
-//! closed are opened on /dev/null, SIGPIPE is ignored, and buffered output is
-//! flushed before the process exits.
+//! `fsio::prepare_standard_streams` keeps the rest of what it does (closed
+//! standard descriptors are opened on /dev/null, SIGPIPE is ignored), and `run`
+//! flushes buffered output before the process exits.
 // (Test builds keep Rust's `main`: the test harness supplies it.)
 #![cfg_attr(all(target_os = "linux", target_env = "gnu", not(test)), no_main)]
 
