@@ -421,8 +421,8 @@ fn generation(
     };
     let search_path = child_env
         .iter()
-        .find(|(name, _)| name == "PATH")
-        .map(|(_, value)| value.clone());
+        .find(|(name, _)| **name == *"PATH")
+        .map(|(_, value)| value.clone().into_owned());
     match launch::prepare(command, child_env, search_path.as_deref()) {
         Ok(prepared) => Ok(supervise::Generation {
             prepared,

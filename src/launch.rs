@@ -7,6 +7,7 @@
 //! descriptor of envgate's own (Rust opens every file close-on-exec). Its
 //! environment is the inherited one plus every resolved value.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::ffi::{CString, OsStr, OsString};
 use std::fmt;
@@ -36,22 +37,25 @@ use crate::schema::{Delivery, Schema};
 ///
 /// # Errors
 /// [`Error::Output`] (exit 73) when a delivery file cannot be written.
-pub fn child_environment(
-    env: &EnvSnapshot,
-    schema: &Schema,
-    environment: &str,
-    resolution: &Resolution,
+pub fn child_environment<'a>(
+    env: &'a EnvSnapshot,
+    schema: &'a Schema,
+    environment: &'a str,
+    resolution: &'a Resolution,
     files: &mut Option<SecretsDir>,
-) -> Result<Vec<(OsString, OsString)>, Error> {
+) -> Result<ChildEnvironment<'a>, Error> {
     let aliases: Aliases<'_> = schema
         .vars
         .iter()
         .flat_map(|var| var.aliases.iter().map(String::as_str))
         .collect();
-    let mut child = EnvSnapshot::with_capacity(env.len() + schema.vars.len() + 1);
+    let mut child = ChildMap::with_capacity_and_hasher(
+        env.len() + schema.vars.len() + 1,
+        foldhash::fast::RandomState::default(),
+    );
     for (name, value) in env.iter() {
         if !resolved_by_envgate(schema, &aliases, name) {
-            child.set(name.to_owned(), value.to_owned());
+            child.insert(Cow::Borrowed(name), Cow::Borrowed(value));
         }
     }
     for (spec, var) in schema.vars.iter().zip(&resolution.vars) {
@@ -62,20 +66,32 @@ pub fn child_environment(
                 None => files.insert(SecretsDir::create(env)?),
             };
             let path = dir.write(&var.name, value)?;
-            child.set(
-                OsString::from(format!("{}_FILE", var.name)),
-                path.into_os_string(),
+            child.insert(
+                Cow::Owned(OsString::from(format!("{}_FILE", var.name))),
+                Cow::Owned(path.into_os_string()),
             );
         } else {
-            child.set(
-                OsString::from(&var.name),
-                OsString::from(value.expose_secret()),
+            child.insert(
+                Cow::Borrowed(OsStr::new(&var.name)),
+                Cow::Borrowed(OsStr::new(value.expose_secret())),
             );
         }
     }
-    child.set("ENVIRONMENT".into(), environment.into());
-    Ok(child.into_pairs())
+    child.insert(
+        Cow::Borrowed(OsStr::new("ENVIRONMENT")),
+        Cow::Borrowed(OsStr::new(environment)),
+    );
+    Ok(child.into_iter().collect())
 }
+
+/// The program's environment, in order: names and values borrowed from the
+/// inherited environment and the resolution wherever they are used as they are,
+/// so no value is copied before its `NAME=value` string for exec is built.
+pub type ChildEnvironment<'a> = Vec<(Cow<'a, OsStr>, Cow<'a, OsStr>)>;
+
+/// The environment being built: insertion order, and a later value for the same
+/// name replaces the earlier one where it stands.
+type ChildMap<'a> = indexmap::IndexMap<Cow<'a, OsStr>, Cow<'a, OsStr>, foldhash::fast::RandomState>;
 
 /// Every alias of the schema's variables.
 type Aliases<'a> = HashSet<&'a str, foldhash::fast::RandomState>;
@@ -214,9 +230,9 @@ impl Prepared {
 /// [`Error::CommandNotFound`] (127), [`Error::NotExecutable`] or
 /// [`Error::EnvironmentTooLarge`] (126), [`Error::Usage`] for a NUL byte in an
 /// argument.
-pub fn prepare(
+pub fn prepare<N: AsRef<OsStr>, V: AsRef<OsStr>>(
     command: &[OsString],
-    environment: Vec<(OsString, OsString)>,
+    environment: impl IntoIterator<Item = (N, V)>,
     search_path: Option<&OsStr>,
 ) -> Result<Prepared, Error> {
     let Some(program) = command.first() else {
@@ -234,7 +250,7 @@ pub fn prepare(
         .map(|(name, value)| {
             // One allocation of the final size (room for the NUL), so no copy of
             // a value is left behind in a buffer that grew.
-            let (name, value) = (name.as_bytes(), value.as_bytes());
+            let (name, value) = (name.as_ref().as_bytes(), value.as_ref().as_bytes());
             let mut pair = Vec::with_capacity(name.len() + value.len() + 2);
             pair.extend_from_slice(name);
             pair.push(b'=');
@@ -414,6 +430,41 @@ mod tests {
     use super::*;
     use crate::resolve::resolve;
 
+    /// The program sees the inherited variables in their order, a resolved value
+    /// where its name stood (or after them, in schema order, when it was not
+    /// inherited), and `ENVIRONMENT` last unless inherited.
+    #[test]
+    fn the_child_environment_keeps_the_inherited_order() {
+        let schema = crate::schema::from_str(
+            "s.toml",
+            "[vars.PORT]\ndefault = \"8000\"\n[vars.NAME]\n[vars.OLD]\naliases = [\"LEGACY\"]\n",
+        )
+        .unwrap();
+        let env = EnvSnapshot::from_pairs([
+            ("HOME", "/root"),
+            ("NAME", "inherited"),
+            ("LEGACY", "old"),
+            ("PATH", "/bin"),
+        ]);
+        let resolution = resolve(&schema, "staging", &env, &[]);
+        let child = child_environment(&env, &schema, "staging", &resolution, &mut None).unwrap();
+        let pairs: Vec<(&str, &str)> = child
+            .iter()
+            .map(|(name, value)| (name.to_str().unwrap(), value.to_str().unwrap()))
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                ("HOME", "/root"),
+                ("NAME", "inherited"),
+                ("PATH", "/bin"),
+                ("PORT", "8000"),
+                ("OLD", "old"),
+                ("ENVIRONMENT", "staging"),
+            ]
+        );
+    }
+
     #[test]
     fn child_gets_values_and_loses_consumed_file_vars() {
         let dir = tempfile::tempdir().unwrap();
@@ -432,7 +483,7 @@ mod tests {
         let get = |name: &str| {
             child
                 .iter()
-                .find(|(n, _)| n == name)
+                .find(|(n, _)| **n == *name)
                 .map(|(_, v)| v.to_str().unwrap())
         };
         assert_eq!(get("KEY"), Some("from-file"));
