@@ -6,6 +6,66 @@ fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     link_without_pie();
     link_unwinder_statically();
+    link_in_launch_order();
+}
+
+/// The functions a launch runs (link/launch-order.txt, written by
+/// scripts/launch-order.sh) are laid out next to each other, so a launch faults
+/// in fewer pages of code: LLD's `--symbol-ordering-file`. Only where LLD links
+/// (rustc's default on x86_64 Linux since 1.90, unless the flags choose another
+/// linker); `ENVGATE_LINK_ORDER=off` leaves it out. Names the build no longer
+/// has are skipped without a warning: a stale list costs speed, never the build.
+fn link_in_launch_order() {
+    println!("cargo:rerun-if-changed=link/launch-order.txt");
+    println!("cargo:rerun-if-env-changed=ENVGATE_LINK_ORDER");
+    println!("cargo:rerun-if-env-changed=ENVGATE_LINK_MAP");
+    // scripts/launch-order.sh reads the names of a stripped build (the one
+    // `cargo install` makes: stripping is part of what names are derived from)
+    // from the linker's map.
+    if let Ok(map) = std::env::var("ENVGATE_LINK_MAP")
+        && links_with_lld()
+    {
+        println!("cargo:rustc-link-arg-bins=-Wl,-Map={map}");
+    }
+    if std::env::var("ENVGATE_LINK_ORDER").is_ok_and(|value| value == "off") || !links_with_lld() {
+        return;
+    }
+    let manifest = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default();
+    let order = std::path::Path::new(&manifest).join("link/launch-order.txt");
+    if order.is_file() {
+        println!(
+            "cargo:rustc-link-arg-bins=-Wl,--symbol-ordering-file={},--no-warn-symbol-ordering",
+            order.display()
+        );
+    }
+}
+
+/// Whether rustc links this build with LLD: its default for
+/// x86_64-unknown-linux-gnu from 1.90 on, when neither the flags nor the
+/// environment name another linker.
+fn links_with_lld() -> bool {
+    if std::env::var("TARGET").unwrap_or_default() != "x86_64-unknown-linux-gnu"
+        || std::env::var_os("CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_LINKER").is_some()
+    {
+        return false;
+    }
+    let flags = std::env::var("CARGO_ENCODED_RUSTFLAGS").unwrap_or_default();
+    if flags.split('\x1f').any(|flag| {
+        flag.contains("linker") || flag.contains("link-self-contained") || flag.contains("fuse-ld")
+    }) {
+        return false;
+    }
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
+    let Ok(output) = std::process::Command::new(rustc).arg("-vV").output() else {
+        return false;
+    };
+    let version = String::from_utf8_lossy(&output.stdout);
+    let minor = version
+        .lines()
+        .find_map(|line| line.strip_prefix("release: 1."))
+        .and_then(|rest| rest.split('.').next())
+        .and_then(|minor| minor.parse::<u32>().ok());
+    minor.is_some_and(|minor| minor >= 90)
 }
 
 /// A dynamically linked Linux build is linked as a position-dependent executable:

@@ -75,3 +75,50 @@ fn the_entropy_rule_measures_with_the_binarys_own_log2() {
         assert_eq!(run.code, code, "min {minimum}: {}", run.transcript());
     }
 }
+
+/// The functions a launch runs are laid out first in the binary's code, in the
+/// order of link/launch-order.txt (build.rs passes it to LLD): a launch then
+/// faults in fewer pages of code. Checked on this build: the first function of
+/// the list that it defines (envgate's own names carry hashes of the release
+/// profile; the standard library's do not) is the first function of its code.
+#[test]
+fn the_launch_order_file_lays_out_the_code() {
+    assert!(
+        carries(b"Linker: LLD"),
+        "the binary was not linked by LLD: build.rs's launch order applies to LLD links only"
+    );
+    let order = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/link/launch-order.txt"
+    ))
+    .unwrap();
+    let output = std::process::Command::new("nm")
+        .args(["--defined-only", "-n", env!("CARGO_BIN_EXE_envgate")])
+        .output()
+        .expect("nm (binutils) lists the binary's symbols: apt-get install binutils");
+    let listing = String::from_utf8_lossy(&output.stdout);
+    let functions: Vec<&str> = listing
+        .lines()
+        .filter_map(
+            |line| match line.split_whitespace().collect::<Vec<_>>()[..] {
+                [_, "t" | "T" | "W", name] => Some(name),
+                _ => None,
+            },
+        )
+        .collect();
+    let defined: std::collections::HashSet<&str> = functions.iter().copied().collect();
+    let listed: Vec<&str> = order
+        .lines()
+        .filter(|line| !line.starts_with('#') && defined.contains(line))
+        .collect();
+    assert!(
+        listed.len() >= 10,
+        "only {} functions of link/launch-order.txt are in this build",
+        listed.len()
+    );
+    assert_eq!(
+        functions[0], listed[0],
+        "the code does not start with the launch's functions: build.rs no longer \
+         passes link/launch-order.txt to the linker"
+    );
+}
