@@ -22,12 +22,13 @@ fn link_in_launch_order() {
     // scripts/launch-order.sh reads the names of a stripped build (the one
     // `cargo install` makes: stripping is part of what names are derived from)
     // from the linker's map.
-    if let Ok(map) = std::env::var("ENVGATE_LINK_MAP")
-        && links_with_lld()
-    {
+    if !links_with_lld() {
+        return;
+    }
+    if let Ok(map) = std::env::var("ENVGATE_LINK_MAP") {
         println!("cargo:rustc-link-arg-bins=-Wl,-Map={map}");
     }
-    if std::env::var("ENVGATE_LINK_ORDER").is_ok_and(|value| value == "off") || !links_with_lld() {
+    if std::env::var("ENVGATE_LINK_ORDER").is_ok_and(|value| value == "off") {
         return;
     }
     let manifest = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default();

@@ -1,7 +1,7 @@
 //! The command lines a container's ENTRYPOINT gives, read without clap.
 //!
 //! Building clap's model of the options and running its parser cost a launch about
-//! 0.15 ms (its code, its tables and its heap are touched on every start: page
+//! 0.17 ms (its code, its tables and its heap are touched on every start: page
 //! faults, measured side by side; docs/DECISIONS.md, "Common command lines are read
 //! without clap"). [`parse`] reads the plain shapes a launch or a check takes, and
 //! gives up (`None`) on anything else, which then goes to clap: help, versions,
@@ -18,8 +18,8 @@ use crate::secrets::fetch::FetchMode;
 /// Reads `args` (the program's name first) when every word before `--` is one of
 /// the options below, written `--name value` or `--name=value` (`-s value` for the
 /// schema), each at most once except `--env-file`, with a value that is not empty
-/// and does not start with `-` (but `-` itself), all in UTF-8. Everything after `--` is the command.
-/// `None` for any other command line.
+/// and does not start with `-` (but `-` itself), all in UTF-8. Everything after
+/// `--` is the command. `None` for any other command line.
 pub(super) fn parse(args: &[OsString]) -> Option<Cli> {
     let mut line = Line::default();
     let mut words = args.iter().skip(1);
