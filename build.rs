@@ -104,10 +104,16 @@ fn link_unwinder_statically() {
     }
 }
 
-/// Whether the C runtime is linked statically (`+crt-static`, the release script).
+/// Whether the C runtime is linked statically: `+crt-static` in the flags (the
+/// release script), or a musl target, which links statically unless the flags
+/// say `-crt-static`. Cargo leaves musl's default `crt-static` out of
+/// `CARGO_CFG_TARGET_FEATURE`, so the target is asked too: a musl build that got
+/// `-no-pie` beside rustc's `-static-pie` crashed at its first instruction of
+/// start-up.
 fn is_static_build() -> bool {
-    std::env::var("CARGO_CFG_TARGET_FEATURE")
-        .unwrap_or_default()
-        .split(',')
-        .any(|feature| feature == "crt-static")
+    let features = std::env::var("CARGO_CFG_TARGET_FEATURE").unwrap_or_default();
+    let flags = std::env::var("CARGO_ENCODED_RUSTFLAGS").unwrap_or_default();
+    let musl = std::env::var("CARGO_CFG_TARGET_ENV").is_ok_and(|env| env == "musl");
+    features.split(',').any(|feature| feature == "crt-static")
+        || (musl && !flags.contains("-crt-static"))
 }

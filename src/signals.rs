@@ -111,13 +111,9 @@ fn take(set: &SigSet, timeout: Option<Duration>) -> Option<Taken> {
         // SAFETY: sigwaitinfo(2) reads the set and fills `info`; both outlive the call.
         None => unsafe { nix::libc::sigwaitinfo(set.as_ref(), info.as_mut_ptr()) },
         Some(timeout) => {
-            let timespec = nix::libc::timespec {
-                tv_sec: nix::libc::time_t::try_from(timeout.as_secs())
-                    .unwrap_or(nix::libc::time_t::MAX),
-                tv_nsec: nix::libc::c_long::from(timeout.subsec_nanos().cast_signed()),
-            };
+            let timespec = nix::sys::time::TimeSpec::from(timeout);
             // SAFETY: as above; sigtimedwait(2) also reads the timespec.
-            unsafe { nix::libc::sigtimedwait(set.as_ref(), info.as_mut_ptr(), &raw const timespec) }
+            unsafe { nix::libc::sigtimedwait(set.as_ref(), info.as_mut_ptr(), timespec.as_ref()) }
         }
     };
     if number < 0 {
