@@ -7,9 +7,16 @@
 //! heap in one piece and advises the kernel to back it with 2 MiB pages, so the
 //! same memory arrives in a few dozen faults. Small schemas are left alone: a huge
 //! page is zeroed whole however little of it is used, which would slow the common
-//! launch down. Where the kernel has no transparent huge pages, or the C library
-//! is not glibc, this does nothing (docs/DECISIONS.md, "Large schemas use huge
-//! pages").
+//! launch down. glibc's allocator is told through `mallopt`; a musl build has its
+//! own allocator ([`Allocator`], dlmalloc), which maps the reserve itself. Where
+//! the kernel has no transparent huge pages, or on other systems, this does
+//! nothing (docs/DECISIONS.md, "Large schemas use huge pages").
+
+#[cfg(all(target_os = "linux", target_env = "musl"))]
+mod allocator;
+
+#[cfg(all(target_os = "linux", target_env = "musl"))]
+pub use allocator::Allocator;
 
 use std::ops::Range;
 
@@ -82,8 +89,16 @@ fn reserve_huge(bytes: usize) -> Option<Range<usize>> {
     }
 }
 
+/// On musl, envgate's own allocator maps the reserve with its next request for
+/// memory; the range is not known before then.
+#[cfg(all(target_os = "linux", target_env = "musl"))]
+fn reserve_huge(bytes: usize) -> Option<Range<usize>> {
+    allocator::reserve_huge(bytes);
+    None
+}
+
 /// Elsewhere the heap is left as it is.
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+#[cfg(not(all(target_os = "linux", any(target_env = "gnu", target_env = "musl"))))]
 fn reserve_huge(_bytes: usize) -> Option<Range<usize>> {
     None
 }
@@ -107,7 +122,7 @@ mod tests {
     }
 
     /// The kernel's flags for the mapping holding `address` (`VmFlags` in smaps).
-    fn vm_flags_at(address: usize) -> String {
+    pub(super) fn vm_flags_at(address: usize) -> String {
         let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
         let mut inside = false;
         for line in smaps.lines() {

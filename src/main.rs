@@ -15,6 +15,12 @@ use std::io::Write;
 use envgate::cli::Cli;
 use envgate::resolve::EnvSnapshot;
 
+/// musl's own allocator maps and unmaps memory for every few blocks; envgate's
+/// (dlmalloc) keeps it (src/heap/allocator.rs).
+#[cfg(all(target_os = "linux", target_env = "musl"))]
+#[global_allocator]
+static ALLOCATOR: envgate::heap::Allocator = envgate::heap::Allocator::new();
+
 /// Parses the command line, runs, and returns the exit code.
 fn run() -> u8 {
     envgate::harden();

@@ -1,0 +1,247 @@
+//! The memory allocator of a musl build: dlmalloc, with its memory from `mmap`.
+//!
+//! musl's own allocator maps and unmaps memory for each group of small blocks: a
+//! 100-variable launch made 103 `mmap` and 71 `munmap` calls and 203 page faults,
+//! and gave back all the time musl's start-up saves over glibc's (docs/DECISIONS.md,
+//! "How the binary is linked"). dlmalloc (the design glibc's own allocator comes
+//! from, here as the `dlmalloc` crate, in Rust) takes memory from the kernel in
+//! segments of 64 KiB or more and keeps what is freed for reuse: the same launch
+//! makes 14 `mmap` calls and 128 page faults. A large schema's heap is reserved in
+//! one segment on transparent huge pages, as glibc's is (the parent module).
+
+use std::alloc::{GlobalAlloc, Layout};
+use std::ptr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use nix::libc;
+
+use super::HUGE_PAGE_BYTES;
+
+/// The global allocator of a musl build (`#[global_allocator]` in src/main.rs).
+pub struct Allocator {
+    heap: Mutex<dlmalloc::Dlmalloc<Pages>>,
+}
+
+impl Allocator {
+    /// An allocator that has no memory yet.
+    #[must_use]
+    pub const fn new() -> Self {
+        Self {
+            heap: Mutex::new(dlmalloc::Dlmalloc::new_with_allocator(Pages)),
+        }
+    }
+
+    fn heap(&self) -> MutexGuard<'_, dlmalloc::Dlmalloc<Pages>> {
+        // A panic aborts the process (the release profile), so no guard is ever
+        // dropped half-way through an allocation; a test's panic leaves the heap
+        // consistent too, since dlmalloc does not panic while it holds it.
+        self.heap.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Default for Allocator {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+// SAFETY: every call goes to dlmalloc under one lock, with the layout it was
+// given; dlmalloc returns blocks of at least that size and alignment, or null.
+unsafe impl GlobalAlloc for Allocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: as for the impl; the layout's size is not zero (GlobalAlloc's contract).
+        unsafe { self.heap().malloc(layout.size(), layout.align()) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: as for `alloc`.
+        unsafe { self.heap().calloc(layout.size(), layout.align()) }
+    }
+
+    unsafe fn dealloc(&self, block: *mut u8, layout: Layout) {
+        // SAFETY: `block` came from this allocator with `layout` (the caller's contract).
+        unsafe { self.heap().free(block, layout.size(), layout.align()) }
+    }
+
+    unsafe fn realloc(&self, block: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: as for `dealloc`; `new_size` is not zero (the caller's contract).
+        unsafe {
+            self.heap()
+                .realloc(block, layout.size(), layout.align(), new_size)
+        }
+    }
+}
+
+/// Bytes the allocator's next request for memory maps at least, on huge pages;
+/// zero when no large schema is coming.
+static RESERVE_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+/// The flag of a segment reserved for a large schema: never given back to the
+/// kernel while the process lives (it would be faulted in again, 4 KiB at a time).
+const RESERVED: u32 = 1;
+
+/// Has the allocator's next request for memory take `bytes` at once, advised for
+/// transparent huge pages.
+pub(super) fn reserve_huge(bytes: usize) {
+    RESERVE_BYTES.store(bytes, Ordering::Relaxed);
+}
+
+/// Where dlmalloc gets memory: anonymous private mappings.
+struct Pages;
+
+impl Pages {
+    fn map(bytes: usize) -> *mut u8 {
+        // SAFETY: a new anonymous mapping; no existing memory is affected.
+        let address = unsafe {
+            libc::mmap(
+                ptr::null_mut(),
+                bytes,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_ANON | libc::MAP_PRIVATE,
+                -1,
+                0,
+            )
+        };
+        if address == libc::MAP_FAILED {
+            ptr::null_mut()
+        } else {
+            address.cast()
+        }
+    }
+
+    /// Advises the whole huge pages inside `bytes` from `start` for huge pages.
+    fn advise_huge(start: *mut u8, bytes: usize) {
+        let from = (start as usize).next_multiple_of(HUGE_PAGE_BYTES);
+        let to = (start as usize + bytes) / HUGE_PAGE_BYTES * HUGE_PAGE_BYTES;
+        if to > from {
+            // SAFETY: the range is inside a mapping this allocator just made;
+            // the advice changes how the kernel backs it, never its contents.
+            unsafe {
+                libc::madvise(from as *mut libc::c_void, to - from, libc::MADV_HUGEPAGE);
+            }
+        }
+    }
+}
+
+// SAFETY: each method maps, remaps or unmaps only memory this allocator mapped,
+// as dlmalloc asks (the same calls as the crate's own Linux allocator).
+unsafe impl dlmalloc::Allocator for Pages {
+    fn alloc(&self, size: usize) -> (*mut u8, usize, u32) {
+        let reserve = RESERVE_BYTES.swap(0, Ordering::Relaxed);
+        if reserve > size {
+            let bytes = reserve.next_multiple_of(HUGE_PAGE_BYTES);
+            let start = Self::map(bytes);
+            if !start.is_null() {
+                Self::advise_huge(start, bytes);
+                return (start, bytes, RESERVED);
+            }
+        }
+        let start = Self::map(size);
+        if start.is_null() {
+            (start, 0, 0)
+        } else {
+            (start, size, 0)
+        }
+    }
+
+    fn remap(&self, start: *mut u8, old_size: usize, new_size: usize, can_move: bool) -> *mut u8 {
+        let flags = if can_move { libc::MREMAP_MAYMOVE } else { 0 };
+        // SAFETY: `start..start + old_size` is a mapping of this allocator.
+        let moved = unsafe { libc::mremap(start.cast(), old_size, new_size, flags) };
+        if moved == libc::MAP_FAILED {
+            ptr::null_mut()
+        } else {
+            moved.cast()
+        }
+    }
+
+    fn free_part(&self, start: *mut u8, old_size: usize, new_size: usize) -> bool {
+        // SAFETY: as for `remap`; shrinking in place never moves the mapping.
+        unsafe {
+            if libc::mremap(start.cast(), old_size, new_size, 0) != libc::MAP_FAILED {
+                return true;
+            }
+            libc::munmap(start.add(new_size).cast(), old_size - new_size) == 0
+        }
+    }
+
+    fn free(&self, start: *mut u8, size: usize) -> bool {
+        // SAFETY: as for `remap`; dlmalloc holds no block inside it any more.
+        unsafe { libc::munmap(start.cast(), size) == 0 }
+    }
+
+    fn can_release_part(&self, flags: u32) -> bool {
+        flags != RESERVED
+    }
+
+    fn allocates_zeros(&self) -> bool {
+        true
+    }
+
+    fn page_size(&self) -> usize {
+        4096
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The reserve is one per process: tests that allocate take turns.
+    static SERIAL: Mutex<()> = Mutex::new(());
+
+    #[test]
+    fn blocks_hold_their_size_and_alignment_and_keep_their_contents() {
+        let _turn = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
+        let allocator = Allocator::new();
+        let mut blocks = Vec::new();
+        for (index, (size, align)) in [(1, 1), (24, 8), (100, 16), (4096, 64), (300_000, 4096)]
+            .into_iter()
+            .enumerate()
+        {
+            let layout = Layout::from_size_align(size, align).unwrap();
+            // SAFETY: a non-zero layout; the block is freed below with it.
+            let block = unsafe { allocator.alloc(layout) };
+            assert!(!block.is_null());
+            assert_eq!(block as usize % align, 0, "{size} bytes aligned to {align}");
+            // SAFETY: the block holds `size` bytes.
+            unsafe { ptr::write_bytes(block, u8::try_from(index).unwrap(), size) };
+            blocks.push((block, layout, index));
+        }
+        for (block, layout, index) in blocks {
+            // SAFETY: written above, `layout.size()` bytes.
+            let bytes = unsafe { std::slice::from_raw_parts(block, layout.size()) };
+            assert!(bytes.iter().all(|&byte| usize::from(byte) == index));
+            // SAFETY: allocated above with `layout`.
+            unsafe { allocator.dealloc(block, layout) };
+        }
+    }
+
+    #[test]
+    fn a_reserved_heap_is_mapped_once_on_huge_pages_and_kept() {
+        let _turn = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
+        let allocator = Allocator::new();
+        reserve_huge(8 * HUGE_PAGE_BYTES);
+        let layout = Layout::from_size_align(64, 8).unwrap();
+        // SAFETY: a non-zero layout, freed below.
+        let first = unsafe { allocator.alloc(layout) };
+        assert!(!first.is_null());
+        assert_eq!(
+            RESERVE_BYTES.load(Ordering::Relaxed),
+            0,
+            "the reserve is used once"
+        );
+        if std::path::Path::new("/sys/kernel/mm/transparent_hugepage").exists() {
+            let flags = super::super::tests::vm_flags_at(first as usize + 4 * HUGE_PAGE_BYTES);
+            assert!(flags.split(' ').any(|flag| flag == "hg"), "{flags}");
+        }
+        // SAFETY: allocated above with `layout`.
+        unsafe { allocator.dealloc(first, layout) };
+        // SAFETY: as above.
+        let again = unsafe { allocator.alloc(layout) };
+        assert!(!again.is_null());
+        // SAFETY: allocated just above with `layout`.
+        unsafe { allocator.dealloc(again, layout) };
+    }
+}
