@@ -7,6 +7,18 @@ fn main() {
     link_without_pie();
     link_unwinder_statically();
     link_in_launch_order();
+    wrap_thread_creation();
+}
+
+/// A musl build's allocator (src/heap/allocator.rs) takes no lock until the
+/// process starts a second thread: every `pthread_create` goes through
+/// `__wrap_pthread_create` (src/main.rs), which tells it first.
+fn wrap_thread_creation() {
+    let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
+    let env = std::env::var("CARGO_CFG_TARGET_ENV").unwrap_or_default();
+    if os == "linux" && env == "musl" {
+        println!("cargo:rustc-link-arg-bins=-Wl,--wrap=pthread_create");
+    }
 }
 
 /// The functions a launch runs (link/launch-order.txt, written by

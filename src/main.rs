@@ -16,10 +16,51 @@ use envgate::cli::Cli;
 use envgate::resolve::EnvSnapshot;
 
 /// musl's own allocator maps and unmaps memory for every few blocks; envgate's
-/// (dlmalloc) keeps it (src/heap/allocator.rs).
+/// (dlmalloc) keeps it (src/heap/allocator.rs). It takes no lock while the
+/// process has one thread: `threads::__wrap_pthread_create` tells it before a
+/// second one starts.
 #[cfg(all(target_os = "linux", target_env = "musl"))]
 #[global_allocator]
-static ALLOCATOR: envgate::heap::Allocator = envgate::heap::Allocator::new();
+// SAFETY: every thread is started through `pthread_create`, which the linker
+// routes through `threads::__wrap_pthread_create` (build.rs), and that tells the
+// allocator first.
+static ALLOCATOR: envgate::heap::Allocator = unsafe { envgate::heap::Allocator::single_threaded() };
+
+/// `pthread_create`, wrapped by the linker (`-Wl,--wrap=pthread_create`, build.rs):
+/// every call in the binary, the standard library's included, comes here first.
+/// A musl build without the wrap does not link (`__real_pthread_create` is
+/// undefined), so the allocator can never be left unlocked beside a thread.
+#[cfg(all(target_os = "linux", target_env = "musl"))]
+mod threads {
+    use std::ffi::{c_int, c_void};
+
+    use nix::libc::{pthread_attr_t, pthread_t};
+
+    /// A thread's start routine, as `pthread_create` takes it.
+    type Start = unsafe extern "C" fn(*mut c_void) -> *mut c_void;
+
+    unsafe extern "C" {
+        fn __real_pthread_create(
+            thread: *mut pthread_t,
+            attributes: *const pthread_attr_t,
+            start: Start,
+            argument: *mut c_void,
+        ) -> c_int;
+    }
+
+    /// Tells the allocator that threads start, then starts this one.
+    #[unsafe(no_mangle)]
+    unsafe extern "C" fn __wrap_pthread_create(
+        thread: *mut pthread_t,
+        attributes: *const pthread_attr_t,
+        start: Start,
+        argument: *mut c_void,
+    ) -> c_int {
+        super::ALLOCATOR.threads_start();
+        // SAFETY: the caller's arguments, passed on unchanged.
+        unsafe { __real_pthread_create(thread, attributes, start, argument) }
+    }
+}
 
 /// Parses the command line, runs, and returns the exit code.
 fn run() -> u8 {

@@ -10,9 +10,9 @@
 //! one segment on transparent huge pages, as glibc's is (the parent module).
 
 use std::alloc::{GlobalAlloc, Layout};
+use std::cell::UnsafeCell;
 use std::ptr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use nix::libc;
 
@@ -20,23 +20,87 @@ use super::HUGE_PAGE_BYTES;
 
 /// The global allocator of a musl build (`#[global_allocator]` in src/main.rs).
 pub struct Allocator {
-    heap: Mutex<dlmalloc::Dlmalloc<Pages>>,
+    /// Whether other threads may use the heap: then every call takes `busy`.
+    shared: AtomicBool,
+    /// Whether a thread is inside dlmalloc.
+    busy: AtomicBool,
+    heap: UnsafeCell<dlmalloc::Dlmalloc<Pages>>,
 }
 
+// SAFETY: `heap` is only reached through `Allocator::heap`: one thread at a time
+// once `shared` is set, and before that there is only one thread (the contract
+// of `Allocator::single_threaded`).
+unsafe impl Sync for Allocator {}
+
 impl Allocator {
-    /// An allocator that has no memory yet.
+    /// An allocator that has no memory yet, and locks on every call.
     #[must_use]
     pub const fn new() -> Self {
+        Self::locking_from_start(true)
+    }
+
+    const fn locking_from_start(shared: bool) -> Self {
         Self {
-            heap: Mutex::new(dlmalloc::Dlmalloc::new_with_allocator(Pages)),
+            shared: AtomicBool::new(shared),
+            busy: AtomicBool::new(false),
+            heap: UnsafeCell::new(dlmalloc::Dlmalloc::new_with_allocator(Pages)),
         }
     }
 
-    fn heap(&self) -> MutexGuard<'_, dlmalloc::Dlmalloc<Pages>> {
-        // A panic aborts the process (the release profile), so no guard is ever
-        // dropped half-way through an allocation; a test's panic leaves the heap
-        // consistent too, since dlmalloc does not panic while it holds it.
-        self.heap.lock().unwrap_or_else(PoisonError::into_inner)
+    /// An allocator that takes no lock until [`Allocator::threads_start`] is
+    /// called. A launch and a check run on one thread, and the lock's atomic
+    /// swap on every call was a tenth of the 10,000-variable check's time; glibc's
+    /// allocator skips its locks the same way while a process has one thread.
+    ///
+    /// # Safety
+    /// `threads_start` must be called before the process starts its second
+    /// thread: src/main.rs calls it from `pthread_create`, which the linker
+    /// wraps (`--wrap=pthread_create`, build.rs; a build without the wrap fails
+    /// to link).
+    #[must_use]
+    pub const unsafe fn single_threaded() -> Self {
+        Self::locking_from_start(false)
+    }
+
+    /// Every later call takes the lock: called before a thread is started.
+    pub fn threads_start(&self) {
+        self.shared.store(true, Ordering::SeqCst);
+    }
+
+    /// Runs `call` on the heap, holding it alone. A spin lock, not a `Mutex`:
+    /// the uncontended `Mutex` cost a fifth of the 10,000-variable check's time
+    /// in the allocator (perf); this lock is one atomic swap and one plain store.
+    /// Only the AWS path starts threads, and they allocate little.
+    fn heap<T>(&self, call: impl FnOnce(&mut dlmalloc::Dlmalloc<Pages>) -> T) -> T {
+        if !self.shared.load(Ordering::Relaxed) {
+            // SAFETY: the process has one thread (`single_threaded`'s contract):
+            // this one.
+            return call(unsafe { &mut *self.heap.get() });
+        }
+        let mut spins = 0u32;
+        while self.busy.swap(true, Ordering::Acquire) {
+            while self.busy.load(Ordering::Relaxed) {
+                spins += 1;
+                if spins < 64 {
+                    std::hint::spin_loop();
+                } else {
+                    std::thread::yield_now();
+                }
+            }
+        }
+        let _leave = Leave(&self.busy);
+        // SAFETY: `busy` was false and is now true: this thread alone reaches
+        // the heap until `_leave` is dropped.
+        call(unsafe { &mut *self.heap.get() })
+    }
+}
+
+/// Leaves the heap when dropped, on every way out of a call.
+struct Leave<'a>(&'a AtomicBool);
+
+impl Drop for Leave<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
     }
 }
 
@@ -51,25 +115,22 @@ impl Default for Allocator {
 unsafe impl GlobalAlloc for Allocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: as for the impl; the layout's size is not zero (GlobalAlloc's contract).
-        unsafe { self.heap().malloc(layout.size(), layout.align()) }
+        self.heap(|heap| unsafe { heap.malloc(layout.size(), layout.align()) })
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         // SAFETY: as for `alloc`.
-        unsafe { self.heap().calloc(layout.size(), layout.align()) }
+        self.heap(|heap| unsafe { heap.calloc(layout.size(), layout.align()) })
     }
 
     unsafe fn dealloc(&self, block: *mut u8, layout: Layout) {
         // SAFETY: `block` came from this allocator with `layout` (the caller's contract).
-        unsafe { self.heap().free(block, layout.size(), layout.align()) }
+        self.heap(|heap| unsafe { heap.free(block, layout.size(), layout.align()) });
     }
 
     unsafe fn realloc(&self, block: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         // SAFETY: as for `dealloc`; `new_size` is not zero (the caller's contract).
-        unsafe {
-            self.heap()
-                .realloc(block, layout.size(), layout.align(), new_size)
-        }
+        self.heap(|heap| unsafe { heap.realloc(block, layout.size(), layout.align(), new_size) })
     }
 }
 
@@ -188,6 +249,8 @@ unsafe impl dlmalloc::Allocator for Pages {
 mod tests {
     use super::*;
 
+    use std::sync::{Mutex, PoisonError};
+
     /// The reserve is one per process: tests that allocate take turns.
     static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -216,6 +279,70 @@ mod tests {
             // SAFETY: allocated above with `layout`.
             unsafe { allocator.dealloc(block, layout) };
         }
+    }
+
+    #[test]
+    fn threads_allocating_at_once_never_share_a_block() {
+        let _turn = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
+        let allocator = Allocator::new();
+        std::thread::scope(|scope| {
+            for thread in 0u8..4 {
+                let allocator = &allocator;
+                scope.spawn(move || {
+                    let mut held = Vec::new();
+                    for round in 0..5_000usize {
+                        let layout = Layout::from_size_align(8 + round % 200, 8).unwrap();
+                        // SAFETY: a non-zero layout, freed below with it.
+                        let block = unsafe { allocator.alloc(layout) };
+                        assert!(!block.is_null());
+                        // SAFETY: the block holds `layout.size()` bytes.
+                        unsafe { ptr::write_bytes(block, thread, layout.size()) };
+                        held.push((block, layout));
+                        if round % 3 == 0 {
+                            let (block, layout) = held.swap_remove(round % held.len());
+                            // SAFETY: written above; allocated with `layout`.
+                            let bytes = unsafe { std::slice::from_raw_parts(block, layout.size()) };
+                            assert!(bytes.iter().all(|&byte| byte == thread), "overwritten");
+                            // SAFETY: allocated above with `layout`.
+                            unsafe { allocator.dealloc(block, layout) };
+                        }
+                    }
+                    for (block, layout) in held {
+                        // SAFETY: as above.
+                        let bytes = unsafe { std::slice::from_raw_parts(block, layout.size()) };
+                        assert!(bytes.iter().all(|&byte| byte == thread), "overwritten");
+                        // SAFETY: as above.
+                        unsafe { allocator.dealloc(block, layout) };
+                    }
+                });
+            }
+        });
+    }
+
+    #[test]
+    fn an_allocator_told_of_threads_locks_for_them() {
+        let _turn = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
+        // SAFETY: `threads_start` is called below before the threads start.
+        let allocator = unsafe { Allocator::single_threaded() };
+        let layout = Layout::from_size_align(48, 8).unwrap();
+        // SAFETY: a non-zero layout, freed at once.
+        unsafe { allocator.dealloc(allocator.alloc(layout), layout) };
+        assert!(!allocator.shared.load(Ordering::Relaxed));
+        allocator.threads_start();
+        std::thread::scope(|scope| {
+            for _ in 0..4 {
+                scope.spawn(|| {
+                    for _ in 0..5_000 {
+                        // SAFETY: as above.
+                        let block = unsafe { allocator.alloc(layout) };
+                        assert!(!block.is_null());
+                        // SAFETY: allocated just above with `layout`.
+                        unsafe { allocator.dealloc(block, layout) };
+                    }
+                });
+            }
+        });
+        assert!(!allocator.busy.load(Ordering::Relaxed), "the lock is left");
     }
 
     #[test]
