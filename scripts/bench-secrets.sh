@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Secrets Manager launches on the path users run: COUNT (default 40) secrets read by
-# the binary `cargo install --locked --path .` builds, over plain HTTP and over HTTPS
+# the binary the README installs (`cargo install --locked --path . --target
+# x86_64-unknown-linux-musl`), over plain HTTP and over HTTPS
 # (moto's server with a certificate made here), side by side with secretspec 0.21
 # (awssm provider) in the same hyperfine runs; three rounds, medians, ratios.
 # Needs hyperfine and openssl (Debian: apt-get install hyperfine openssl).
@@ -15,9 +16,12 @@ for tool in hyperfine openssl; do
 done
 scripts/setup-test-env.sh >&2
 python=$PWD/.venv/bin/python
-cargo install --locked --quiet --path . --root target/installed
+. scripts/lib/musl-target.sh
+target=$(musl_target)
+cargo install --locked --quiet --path . --target "$target" --root target/installed
 envgate=$PWD/target/installed/bin/envgate
-static=$(scripts/build-release.sh)
+cargo install --locked --quiet --path . --root target/installed-glibc
+glibc=$PWD/target/installed-glibc/bin/envgate
 secretspec=$PWD/.tools/bin/secretspec
 if [ ! -x "$secretspec" ]; then
   echo "bench-secrets: building secretspec 0.21 into .tools (a few minutes)" >&2
@@ -139,13 +143,13 @@ print(f"\nenvgate over HTTPS trusting only the test CA: {alone:.1f} ms, so readi
 print(f"system bundle (plus the CA) costs {m['envgate https'] - alone:.1f} ms per launch.")
 PY
 # Peak memory of one launch each (GNU time's maximum resident set size), with the
-# static release binary too.
+# glibc build (plain `cargo install`) too.
 for scheme in http https; do
   endpoint=$([ "$scheme" = http ] && echo "$http" || echo "$https")
-  for tool in envgate "envgate-static" secretspec; do
+  for tool in envgate "envgate-glibc" secretspec; do
     case $tool in
       envgate) command=$gate ;;
-      envgate-static) command=${gate/$envgate/$static} ;;
+      envgate-glibc) command=${gate/$envgate/$glibc} ;;
       *) command=$spec ;;
     esac
     rss=$("${base[@]}" AWS_ENDPOINT_URL="$endpoint" ENVIRONMENT=bench USE_SECRETS_MANAGER=true \

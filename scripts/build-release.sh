@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Builds the release binary: statically linked (no dynamic loader work at start,
-# and it runs in distroless or scratch images), LTO, stripped.
+# Builds the release binary, as the README's install command does: for musl
+# (static: no dynamic loader, no glibc start-up, runs in distroless or scratch
+# images), position-dependent (.cargo/config.toml), LTO, stripped, with envgate's
+# own allocator (src/heap/allocator.rs). Adds the Rust target when it is missing.
+# Needs a C compiler for musl (Debian: apt-get install musl-tools).
 # Prints the binary's path.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-target=$(rustc -vV | sed -n 's/^host: //p')
-RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static -C relocation-model=static" \
-  cargo build --release --locked --quiet --target "$target"
+. scripts/lib/musl-target.sh
+target=$(musl_target)
+cargo build --release --locked --quiet --target "$target"
 echo "$PWD/target/$target/release/envgate"

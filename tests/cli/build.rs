@@ -39,6 +39,34 @@ fn the_dynamic_binary_is_linked_without_pie() {
     );
 }
 
+/// A musl build (the one the README installs) is static: no program interpreter
+/// (dynamic loader) is named, so nothing is loaded or relocated at start. With
+/// `-no-pie` beside rustc's `-static-pie`, such a build once crashed at start.
+#[cfg(target_env = "musl")]
+#[test]
+fn the_musl_binary_is_static() {
+    let bytes = binary();
+    let word = |at: usize, width: usize| {
+        bytes[at..at + width]
+            .iter()
+            .rev()
+            .fold(0usize, |value, &byte| value << 8 | usize::from(byte))
+    };
+    let (table, entry_size, entries) = (word(0x20, 8), word(0x36, 2), word(0x38, 2));
+    let interpreters = (0..entries)
+        .filter(|index| word(table + index * entry_size, 4) == 3) // PT_INTERP
+        .count();
+    assert_eq!(
+        interpreters, 0,
+        "the musl build names a dynamic loader (PT_INTERP): it must link statically"
+    );
+    let run = crate::harness::Envgate::with_schema("[vars.PORT]\ntype = \"port\"\n")
+        .env("PORT", "8000")
+        .args(["--check"])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.transcript());
+}
+
 /// The dynamic binary loads no libm.so: its two C math functions (`log2`, `pow`)
 /// are defined in the binary (src/main.rs), one shared library fewer to map and
 /// relocate at start and about 300 KB less resident memory.
@@ -81,6 +109,9 @@ fn the_entropy_rule_measures_with_the_binarys_own_log2() {
 /// faults in fewer pages of code. Checked on this build: the first function of
 /// the list that it defines (envgate's own names carry hashes of the release
 /// profile; the standard library's do not) is the first function of its code.
+/// glibc builds only: rustc links musl builds with the C compiler's own linker,
+/// and the list's names are those of the glibc build (docs/DECISIONS.md).
+#[cfg(target_env = "gnu")]
 #[test]
 fn the_launch_order_file_lays_out_the_code() {
     assert!(
