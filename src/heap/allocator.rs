@@ -3,7 +3,7 @@
 //! musl's own allocator maps and unmaps memory for each group of small blocks: a
 //! 100-variable launch made 103 `mmap` and 71 `munmap` calls and 203 page faults,
 //! and gave back all the time musl's start-up saves over glibc's (docs/DECISIONS.md,
-//! "How the binary is linked"). dlmalloc (the design glibc's own allocator comes
+//! "The installed binary is built for musl"). dlmalloc (the design glibc's own allocator comes
 //! from, here as the `dlmalloc` crate, in Rust) takes memory from the kernel in
 //! segments of 64 KiB or more and keeps what is freed for reuse: the same launch
 //! makes 14 `mmap` calls and 128 page faults. A large schema's heap is reserved in
