@@ -110,8 +110,9 @@ impl Default for Allocator {
     }
 }
 
-// SAFETY: every call goes to dlmalloc under one lock, with the layout it was
-// given; dlmalloc returns blocks of at least that size and alignment, or null.
+// SAFETY: every call goes to dlmalloc through `Allocator::heap`, one thread at a
+// time (under the lock once threads start), with the layout it was given;
+// dlmalloc returns blocks of at least that size and alignment, or null.
 unsafe impl GlobalAlloc for Allocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: as for the impl; the layout's size is not zero (GlobalAlloc's contract).
