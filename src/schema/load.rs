@@ -7,11 +7,12 @@
 
 use std::ops::Range;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use toml::Spanned;
 use toml::de::DeTable;
 
+use super::fields::{Allowed, Field, Fields};
 use super::tree::{self, Item, Key, Table, Value};
 
 use super::{
@@ -74,19 +75,21 @@ pub const ROTATE_KEYS: &[&str] = &[
     "max_fallbacks",
 ];
 
+/// Keys of the schema's top level, as fields.
+static TOP: LazyLock<Allowed> = LazyLock::new(|| Allowed::of(&[TOP_KEYS]));
+
+/// Keys of `[envgate]`, as fields.
+static ENVGATE: LazyLock<Allowed> = LazyLock::new(|| Allowed::of(&[ENVGATE_KEYS]));
+
 /// Keys a `[vars.NAME]` table may set.
-static VAR_KEYS: std::sync::LazyLock<Vec<&str>> = std::sync::LazyLock::new(|| {
-    VAR_ONLY_KEYS
-        .iter()
-        .chain(LAYER_KEYS)
-        .chain(RULE_KEYS)
-        .copied()
-        .collect()
-});
+static VAR: LazyLock<Allowed> =
+    LazyLock::new(|| Allowed::of(&[VAR_ONLY_KEYS, LAYER_KEYS, RULE_KEYS]));
 
 /// Keys a per-environment override may set.
-static OVERRIDE_KEYS: std::sync::LazyLock<Vec<&str>> =
-    std::sync::LazyLock::new(|| LAYER_KEYS.iter().chain(RULE_KEYS).copied().collect());
+static OVERRIDE: LazyLock<Allowed> = LazyLock::new(|| Allowed::of(&[LAYER_KEYS, RULE_KEYS]));
+
+/// Keys of a variable's `rotate` table.
+static ROTATE: LazyLock<Allowed> = LazyLock::new(|| Allowed::of(&[ROTATE_KEYS]));
 
 /// Reads and loads the schema at `path`.
 ///
@@ -209,14 +212,14 @@ impl Loader {
     /// The schema `document` describes (consumed: each variable's part of the
     /// tree is freed once its specification is built).
     fn schema(&mut self, document: Table<'_>, source: SchemaSource) -> Schema {
-        self.unknown_keys(&document, TOP_KEYS, &|| "the schema".to_owned());
-        self.version(&document);
-        let envgate = self.table(&document, "envgate");
-        if let Some(envgate) = envgate {
-            self.unknown_keys(envgate, ENVGATE_KEYS, &|| "[envgate]".to_owned());
-        }
+        let top = self.fields(&document, &TOP, &|| "the schema".to_owned());
+        self.version(&top);
+        let envgate = self
+            .table(&top, Field::Envgate)
+            .map(|table| self.fields(table, &ENVGATE, &|| "[envgate]".to_owned()));
+        let envgate = envgate.as_ref();
         let environments = envgate
-            .and_then(|table| self.string_list(table, "environments"))
+            .and_then(|table| self.string_list(table, Field::Environments))
             .map_or_else(
                 || {
                     DEFAULT_ENVIRONMENTS
@@ -227,13 +230,13 @@ impl Loader {
                 |list| list.into_iter().map(Spanned::into_inner).collect(),
             );
         let secret_name = envgate
-            .and_then(|table| self.string(table, "secret_name"))
+            .and_then(|table| self.string(table, Field::SecretName))
             .map_or_else(|| DEFAULT_SECRET_NAME.to_owned(), Spanned::into_inner);
         let shared_prefixes = envgate
-            .and_then(|table| self.string_list(table, "shared_prefixes"))
+            .and_then(|table| self.string_list(table, Field::SharedPrefixes))
             .map(|list| list.into_iter().map(Spanned::into_inner).collect())
             .unwrap_or_default();
-        let groups = self.groups(&document);
+        let groups = self.groups(&top);
         let mut schema = Schema {
             source,
             environments,
@@ -243,10 +246,9 @@ impl Loader {
             vars: Vec::new(),
             index: NameIndex::default(),
         };
-        let vars = document
-            .into_entries()
-            .into_iter()
-            .find(|(key, _)| key.get_ref() == "vars");
+        let vars_position = top.position(Field::Vars);
+        let vars =
+            vars_position.and_then(|position| document.into_entries().into_iter().nth(position));
         schema.vars = self.vars(vars, &schema);
         let mut index = NameIndex::with_capacity(schema.vars.len());
         for (position, var) in schema.vars.iter().enumerate() {
@@ -257,8 +259,8 @@ impl Loader {
         schema
     }
 
-    fn version(&mut self, document: &Table<'_>) {
-        let Some((key, value)) = find(document, "version") else {
+    fn version(&mut self, document: &Fields<'_, '_>) {
+        let Some((key, value)) = document.get(Field::Version) else {
             return;
         };
         let is_one = matches!(value.get_ref(), Value::Integer(int) if int.as_str() == "1");
@@ -271,8 +273,8 @@ impl Loader {
         }
     }
 
-    fn groups(&mut self, document: &Table<'_>) -> Vec<(String, String)> {
-        let Some(table) = self.table(document, "groups") else {
+    fn groups(&mut self, document: &Fields<'_, '_>) -> Vec<(String, String)> {
+        let Some(table) = self.table(document, Field::Groups) else {
             return Vec::new();
         };
         let mut groups = Vec::new();
@@ -338,12 +340,16 @@ impl Loader {
             self.wrong_type(key, value, "a table of the variable's settings");
             return None;
         };
-        self.unknown_keys(table, &VAR_KEYS, &|| format!("[vars.{name}]"));
+        let table = &self.fields(table, &VAR, &|| format!("[vars.{name}]"));
         let kind = self.var_type(table, &name);
         let mut var = VarSpec {
             span: key.span(),
-            description: self.string(table, "description").map(Spanned::into_inner),
-            example: self.scalar_text(table, "example").map(Spanned::into_inner),
+            description: self
+                .string(table, Field::Description)
+                .map(Spanned::into_inner),
+            example: self
+                .scalar_text(table, Field::Example)
+                .map(Spanned::into_inner),
             group: self.group(table, schema),
             kind,
             required_in: self.required_in(table, schema),
@@ -366,15 +372,15 @@ impl Loader {
                 .any(|(_, layer)| layer.secret.is_some())
             || var.rotate.is_some()
             || var.deliver == Delivery::File;
-        var.sensitive = self.bool(table, "sensitive").unwrap_or(implied);
+        var.sensitive = self.bool(table, Field::Sensitive).unwrap_or(implied);
         if !var.sensitive {
             self.default_spans.truncate(defaults_before);
         }
         Some(var)
     }
 
-    fn var_type(&mut self, table: &Table<'_>, name: &str) -> VarType {
-        let Some(text) = self.borrowed_string(table, "type") else {
+    fn var_type(&mut self, table: &Fields<'_, '_>, name: &str) -> VarType {
+        let Some(text) = self.borrowed_string(table, Field::Type) else {
             return VarType::String;
         };
         if let Some(kind) = VarType::parse(text.get_ref()) {
@@ -397,8 +403,8 @@ impl Loader {
         VarType::String
     }
 
-    fn group(&mut self, table: &Table<'_>, schema: &Schema) -> Option<String> {
-        let group = self.string(table, "group")?;
+    fn group(&mut self, table: &Fields<'_, '_>, schema: &Schema) -> Option<String> {
+        let group = self.string(table, Field::Group)?;
         let known = schema.groups.iter().map(|(key, _)| key.as_str());
         if !schema.groups.iter().any(|(key, _)| key == group.get_ref()) {
             let help = match suggest(group.get_ref(), known) {
@@ -417,8 +423,8 @@ impl Loader {
         Some(group.into_inner())
     }
 
-    fn required_in(&mut self, table: &Table<'_>, schema: &Schema) -> Option<Vec<String>> {
-        let list = self.string_list(table, "required_in")?;
+    fn required_in(&mut self, table: &Fields<'_, '_>, schema: &Schema) -> Option<Vec<String>> {
+        let list = self.string_list(table, Field::RequiredIn)?;
         for env in &list {
             self.known_environment(env, schema);
         }
@@ -448,8 +454,8 @@ impl Loader {
         false
     }
 
-    fn deliver(&mut self, table: &Table<'_>) -> Delivery {
-        let Some(text) = self.borrowed_string(table, "deliver") else {
+    fn deliver(&mut self, table: &Fields<'_, '_>) -> Delivery {
+        let Some(text) = self.borrowed_string(table, Field::Deliver) else {
             return Delivery::Env;
         };
         match *text.get_ref() {
@@ -469,8 +475,8 @@ impl Loader {
         }
     }
 
-    fn binary(&mut self, table: &Table<'_>) -> bool {
-        let Some(text) = self.borrowed_string(table, "binary") else {
+    fn binary(&mut self, table: &Fields<'_, '_>) -> bool {
+        let Some(text) = self.borrowed_string(table, Field::Binary) else {
             return false;
         };
         if *text.get_ref() != "base64" {
@@ -488,8 +494,8 @@ impl Loader {
         true
     }
 
-    fn deprecated(&mut self, table: &Table<'_>) -> Option<String> {
-        let (key, value) = find(table, "deprecated")?;
+    fn deprecated(&mut self, table: &Fields<'_, '_>) -> Option<String> {
+        let (key, value) = table.get(Field::Deprecated)?;
         match value.get_ref() {
             Value::Boolean(true) => Some(String::new()),
             Value::Boolean(false) => None,
@@ -501,8 +507,8 @@ impl Loader {
         }
     }
 
-    fn aliases(&mut self, table: &Table<'_>) -> Vec<String> {
-        let Some(list) = self.string_list(table, "aliases") else {
+    fn aliases(&mut self, table: &Fields<'_, '_>) -> Vec<String> {
+        let Some(list) = self.string_list(table, Field::Aliases) else {
             return Vec::new();
         };
         for alias in &list {
@@ -523,10 +529,10 @@ impl Loader {
         list.into_iter().map(Spanned::into_inner).collect()
     }
 
-    fn rotate(&mut self, table: &Table<'_>) -> Option<RotateSpec> {
-        let rotate = self.table(table, "rotate")?;
-        self.unknown_keys(rotate, ROTATE_KEYS, &|| "rotate".to_owned());
-        let kind = match self.string(rotate, "kind") {
+    fn rotate(&mut self, table: &Fields<'_, '_>) -> Option<RotateSpec> {
+        let rotate = self.table(table, Field::Rotate)?;
+        let rotate = &self.fields(rotate, &ROTATE, &|| "rotate".to_owned());
+        let kind = match self.string(rotate, Field::Kind) {
             Some(kind) if RotateKind::parse(kind.get_ref()).is_some() => {
                 RotateKind::parse(kind.get_ref())
             }
@@ -546,7 +552,8 @@ impl Loader {
                 None
             }
             None => {
-                let span = find(table, "rotate")
+                let span = table
+                    .get(Field::Rotate)
                     .map(|(key, _)| key.span())
                     .unwrap_or(0..0);
                 self.push(
@@ -561,7 +568,7 @@ impl Loader {
             }
         };
         let strategy = self.strategy(rotate, kind);
-        let every_text = self.string(rotate, "every");
+        let every_text = self.string(rotate, Field::Every);
         let every = every_text
             .as_ref()
             .and_then(|text| match duration::parse(text.get_ref()) {
@@ -583,18 +590,22 @@ impl Loader {
             every,
             every_text: every_text.map(Spanned::into_inner),
             strategy,
-            admin_secret: self.string(rotate, "admin_secret").map(Spanned::into_inner),
-            ca_file: self.string(rotate, "ca_file").map(Spanned::into_inner),
-            length: self.count(rotate, "length"),
-            alphabet: self.string(rotate, "alphabet").map(Spanned::into_inner),
-            prefix: self.string(rotate, "prefix").map(Spanned::into_inner),
-            max_fallbacks: self.count(rotate, "max_fallbacks"),
+            admin_secret: self
+                .string(rotate, Field::AdminSecret)
+                .map(Spanned::into_inner),
+            ca_file: self.string(rotate, Field::CaFile).map(Spanned::into_inner),
+            length: self.count(rotate, Field::Length),
+            alphabet: self
+                .string(rotate, Field::Alphabet)
+                .map(Spanned::into_inner),
+            prefix: self.string(rotate, Field::Prefix).map(Spanned::into_inner),
+            max_fallbacks: self.count(rotate, Field::MaxFallbacks),
         })
     }
 
     /// `rotate.strategy`: a known strategy, and only for `postgres`.
-    fn strategy(&mut self, rotate: &Table<'_>, kind: Option<RotateKind>) -> Option<Strategy> {
-        let text = self.string(rotate, "strategy")?;
+    fn strategy(&mut self, rotate: &Fields<'_, '_>, kind: Option<RotateKind>) -> Option<Strategy> {
+        let text = self.string(rotate, Field::Strategy)?;
         let names = Strategy::ALL.map(Strategy::as_str);
         let Some(strategy) = Strategy::parse(text.get_ref()) else {
             let help = match suggest(text.get_ref(), names.iter().copied()) {
@@ -626,11 +637,11 @@ impl Loader {
 
     fn overrides(
         &mut self,
-        table: &Table<'_>,
+        table: &Fields<'_, '_>,
         schema: &Schema,
         name: &str,
     ) -> Vec<(String, Layer)> {
-        let Some(environments) = self.table(table, "environments") else {
+        let Some(environments) = self.table(table, Field::Environments) else {
             return Vec::new();
         };
         let mut overrides = Vec::new();
@@ -641,29 +652,29 @@ impl Loader {
                 self.wrong_type(key, value, "a table of rules for that environment");
                 continue;
             };
-            self.unknown_keys(layer_table, &OVERRIDE_KEYS, &|| {
+            let layer_table = self.fields(layer_table, &OVERRIDE, &|| {
                 format!("[vars.{name}.environments.{}]", env.get_ref())
             });
-            overrides.push((env.into_inner(), self.layer(layer_table)));
+            overrides.push((env.into_inner(), self.layer(&layer_table)));
         }
         overrides
     }
 
-    fn layer(&mut self, table: &Table<'_>) -> Layer {
+    fn layer(&mut self, table: &Fields<'_, '_>) -> Layer {
         Layer {
-            required: self.bool(table, "required"),
-            default: self.scalar_text(table, "default").map(|default| {
+            required: self.bool(table, Field::Required),
+            default: self.scalar_text(table, Field::Default).map(|default| {
                 self.default_spans.push(default.span());
                 default.into_inner()
             }),
             secret: self.secret(table),
-            help: self.string(table, "help").map(Spanned::into_inner),
+            help: self.string(table, Field::Help).map(Spanned::into_inner),
             rules: self.rules(table),
         }
     }
 
-    fn secret(&mut self, table: &Table<'_>) -> Option<String> {
-        let text = self.string(table, "secret")?;
+    fn secret(&mut self, table: &Fields<'_, '_>) -> Option<String> {
+        let text = self.string(table, Field::Secret)?;
         let path = text.get_ref().split('#').next().unwrap_or_default();
         if path.is_empty() {
             self.push(
@@ -675,20 +686,20 @@ impl Loader {
         Some(text.into_inner())
     }
 
-    fn rules(&mut self, table: &Table<'_>) -> Rules {
+    fn rules(&mut self, table: &Fields<'_, '_>) -> Rules {
         Rules {
-            min_length: self.count(table, "min_length"),
-            max_length: self.count(table, "max_length"),
-            min: self.int(table, "min"),
-            max: self.int(table, "max"),
+            min_length: self.count(table, Field::MinLength),
+            max_length: self.count(table, Field::MaxLength),
+            min: self.int(table, Field::Min),
+            max: self.int(table, Field::Max),
             pattern: self.pattern(table),
-            one_of: self.text_list(table, "one_of"),
+            one_of: self.text_list(table, Field::OneOf),
             forbid: self
-                .string_list(table, "forbid")
+                .string_list(table, Field::Forbid)
                 .map(|list| list.into_iter().map(Spanned::into_inner).collect()),
-            min_unique_chars: self.count(table, "min_unique_chars"),
+            min_unique_chars: self.count(table, Field::MinUniqueChars),
             min_entropy_bits: self.entropy_bits(table),
-            schemes: self.string_list(table, "schemes").map(|list| {
+            schemes: self.string_list(table, Field::Schemes).map(|list| {
                 list.into_iter()
                     .map(|s| s.into_inner().to_ascii_lowercase())
                     .collect()
@@ -696,8 +707,8 @@ impl Loader {
         }
     }
 
-    fn pattern(&mut self, table: &Table<'_>) -> Option<Pattern> {
-        let text = self.borrowed_string(table, "pattern")?;
+    fn pattern(&mut self, table: &Fields<'_, '_>) -> Option<Pattern> {
+        let text = self.borrowed_string(table, Field::Pattern)?;
         match self.patterns.compile(text.get_ref()) {
             Ok(pattern) => Some(pattern),
             Err(error) => {
@@ -844,17 +855,20 @@ impl Loader {
 
     // ---- typed field readers: each reports a wrong TOML type and returns None ----
 
-    /// Reports every key of `table` not in `allowed`; `context` names the table
-    /// (built only when there is something to report).
-    fn unknown_keys(&mut self, table: &Table<'_>, allowed: &[&str], context: &dyn Fn() -> String) {
-        for (key, _) in table.iter() {
+    /// The `allowed` fields of `table`; reports every other key, with `context`
+    /// naming the table (built only when there is something to report).
+    fn fields<'a, 'i>(
+        &mut self,
+        table: &'a Table<'i>,
+        allowed: &Allowed,
+        context: &dyn Fn() -> String,
+    ) -> Fields<'a, 'i> {
+        let (fields, unknown) = Fields::read(table, allowed);
+        for key in unknown {
             let name = key.get_ref().as_ref();
-            if allowed.contains(&name) {
-                continue;
-            }
-            let help = match suggest(name, allowed.iter().copied()) {
+            let help = match suggest(name, allowed.names.iter().copied()) {
                 Some(best) => format!("Did you mean `{best}`?"),
-                None => format!("Known keys here: {}.", allowed.join(", ")),
+                None => format!("Known keys here: {}.", allowed.names.join(", ")),
             };
             self.push(
                 Problem::error(
@@ -865,6 +879,7 @@ impl Loader {
                 .help(help),
             );
         }
+        fields
     }
 
     fn wrong_type(
@@ -887,8 +902,8 @@ impl Loader {
         );
     }
 
-    fn table<'a, 'i>(&mut self, table: &'a Table<'i>, key: &str) -> Option<&'a Table<'i>> {
-        let (found_key, value) = find(table, key)?;
+    fn table<'a, 'i>(&mut self, table: &Fields<'a, 'i>, field: Field) -> Option<&'a Table<'i>> {
+        let (found_key, value) = table.get(field)?;
         let inner = value.get_ref().as_table();
         if inner.is_none() {
             self.wrong_type(found_key, value, "a table");
@@ -896,14 +911,18 @@ impl Loader {
         inner
     }
 
-    fn string(&mut self, table: &Table<'_>, key: &str) -> Option<Spanned<String>> {
-        self.borrowed_string(table, key)
+    fn string(&mut self, table: &Fields<'_, '_>, field: Field) -> Option<Spanned<String>> {
+        self.borrowed_string(table, field)
             .map(|text| Spanned::new(text.span(), (*text.get_ref()).to_owned()))
     }
 
     /// [`Loader::string`] without a copy, for text that is only looked at.
-    fn borrowed_string<'a>(&mut self, table: &'a Table<'_>, key: &str) -> Option<Spanned<&'a str>> {
-        let (found_key, value) = find(table, key)?;
+    fn borrowed_string<'a>(
+        &mut self,
+        table: &Fields<'a, '_>,
+        field: Field,
+    ) -> Option<Spanned<&'a str>> {
+        let (found_key, value) = table.get(field)?;
         if let Value::String(text) = value.get_ref() {
             Some(Spanned::new(value.span(), text.as_ref()))
         } else {
@@ -912,8 +931,8 @@ impl Loader {
         }
     }
 
-    fn scalar_text(&mut self, table: &Table<'_>, key: &str) -> Option<Spanned<String>> {
-        let (found_key, value) = find(table, key)?;
+    fn scalar_text(&mut self, table: &Fields<'_, '_>, field: Field) -> Option<Spanned<String>> {
+        let (found_key, value) = table.get(field)?;
         let text = scalar_to_text(value.get_ref());
         if text.is_none() {
             self.wrong_type(found_key, value, "a string, number or boolean");
@@ -921,8 +940,8 @@ impl Loader {
         text.map(|text| Spanned::new(value.span(), text))
     }
 
-    fn bool(&mut self, table: &Table<'_>, key: &str) -> Option<bool> {
-        let (found_key, value) = find(table, key)?;
+    fn bool(&mut self, table: &Fields<'_, '_>, field: Field) -> Option<bool> {
+        let (found_key, value) = table.get(field)?;
         let flag = value.get_ref().as_bool();
         if flag.is_none() {
             self.wrong_type(found_key, value, "true or false");
@@ -930,8 +949,8 @@ impl Loader {
         flag
     }
 
-    fn int(&mut self, table: &Table<'_>, key: &str) -> Option<i64> {
-        let (found_key, value) = find(table, key)?;
+    fn int(&mut self, table: &Fields<'_, '_>, field: Field) -> Option<i64> {
+        let (found_key, value) = table.get(field)?;
         let number = match value.get_ref() {
             Value::Integer(int) => i64::from_str_radix(int.as_str(), int.radix()).ok(),
             _ => None,
@@ -942,8 +961,8 @@ impl Loader {
         number
     }
 
-    fn count(&mut self, table: &Table<'_>, key: &str) -> Option<usize> {
-        let (found_key, value) = find(table, key)?;
+    fn count(&mut self, table: &Fields<'_, '_>, field: Field) -> Option<usize> {
+        let (found_key, value) = table.get(field)?;
         let number = match value.get_ref() {
             Value::Integer(int) => usize::from_str_radix(int.as_str(), int.radix()).ok(),
             _ => None,
@@ -956,12 +975,12 @@ impl Loader {
 
     /// `min_entropy_bits`: a finite number, zero or more (`nan` or `-inf` would
     /// switch the rule off).
-    fn entropy_bits(&mut self, table: &Table<'_>) -> Option<f64> {
-        let bits = self.number(table, "min_entropy_bits")?;
+    fn entropy_bits(&mut self, table: &Fields<'_, '_>) -> Option<f64> {
+        let bits = self.number(table, Field::MinEntropyBits)?;
         if bits.is_finite() && bits >= 0.0 {
             return Some(bits);
         }
-        let (key, value) = find(table, "min_entropy_bits")?;
+        let (key, value) = table.get(Field::MinEntropyBits)?;
         self.push(
             Problem::error(
                 Code::SchemaInvalidValue,
@@ -975,8 +994,8 @@ impl Loader {
         None
     }
 
-    fn number(&mut self, table: &Table<'_>, key: &str) -> Option<f64> {
-        let (found_key, value) = find(table, key)?;
+    fn number(&mut self, table: &Fields<'_, '_>, field: Field) -> Option<f64> {
+        let (found_key, value) = table.get(field)?;
         let number = match value.get_ref() {
             Value::Integer(int) => i32::from_str_radix(int.as_str(), int.radix())
                 .ok()
@@ -990,8 +1009,12 @@ impl Loader {
         number
     }
 
-    fn string_list(&mut self, table: &Table<'_>, key: &str) -> Option<Vec<Spanned<String>>> {
-        let (found_key, value) = find(table, key)?;
+    fn string_list(
+        &mut self,
+        table: &Fields<'_, '_>,
+        field: Field,
+    ) -> Option<Vec<Spanned<String>>> {
+        let (found_key, value) = table.get(field)?;
         let Some(array) = value.get_ref().as_array() else {
             self.wrong_type(found_key, value, "an array of strings");
             return None;
@@ -1006,8 +1029,8 @@ impl Loader {
         Some(list)
     }
 
-    fn text_list(&mut self, table: &Table<'_>, key: &str) -> Option<Vec<String>> {
-        let (found_key, value) = find(table, key)?;
+    fn text_list(&mut self, table: &Fields<'_, '_>, field: Field) -> Option<Vec<String>> {
+        let (found_key, value) = table.get(field)?;
         let Some(array) = value.get_ref().as_array() else {
             self.wrong_type(found_key, value, "an array");
             return None;
@@ -1023,10 +1046,6 @@ impl Loader {
         }
         Some(list)
     }
-}
-
-fn find<'a, 'i>(table: &'a Table<'i>, key: &str) -> Option<Entry<'a, 'i>> {
-    table.find(key)
 }
 
 fn span_of(key: &Spanned<std::borrow::Cow<'_, str>>, value: &Spanned<Value<'_>>) -> Range<usize> {

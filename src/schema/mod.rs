@@ -5,6 +5,7 @@
 //! that can differ per environment live in a [`Layer`]; a variable has one base
 //! layer and one override layer per environment, merged by [`VarSpec::layer_for`].
 
+mod fields;
 mod load;
 pub mod reference;
 mod tree;

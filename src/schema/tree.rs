@@ -165,14 +165,13 @@ impl<'i> Table<'i> {
         self.entries.iter().map(|(key, value)| (key, value))
     }
 
-    /// The entry for `key`, if any (a scan: variables' tables hold a few keys).
-    pub(crate) fn find(&self, key: &str) -> Option<(&Key<'i>, &Item<'i>)> {
-        for (candidate, value) in &self.entries {
-            if candidate.get_ref().as_bytes() == key.as_bytes() {
-                return Some((candidate, value));
-            }
-        }
-        None
+    /// The entry at `position` (in document order).
+    ///
+    /// # Panics
+    /// When `position` is not below [`Table::len`].
+    pub(crate) fn entry(&self, position: usize) -> (&Key<'i>, &Item<'i>) {
+        let (key, value) = &self.entries[position];
+        (key, value)
     }
 
     /// The entries, in document order, moved out.
@@ -283,7 +282,7 @@ impl ErrorSink for Failed {
 
 /// A `[table]` header.
 struct Header<'i> {
-    path: Vec<Key<'i>>,
+    path: lines::Path<'i>,
     key: Key<'i>,
     span: Range<usize>,
 }
@@ -458,9 +457,12 @@ impl<'i> Builder<'i> {
     }
 
     /// A simple or dotted key starting at `first`: the parents, then the last part.
-    fn key(&self, cursor: &mut Cursor<'_>, first: &Event) -> Option<(Vec<Key<'i>>, Key<'i>)> {
-        // A simple key allocates no path.
-        let mut path = Vec::new();
+    fn key(
+        &self,
+        cursor: &mut Cursor<'_>,
+        first: &Event,
+    ) -> Option<(lines::Path<'i>, Key<'i>)> {
+        let mut path = lines::Path::new();
         let mut key = self.decode_key(first)?;
         loop {
             let before = cursor.at;

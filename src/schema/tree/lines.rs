@@ -12,9 +12,14 @@
 
 use std::borrow::Cow;
 
+use smallvec::SmallVec;
 use toml::Spanned;
 
 use super::{Item, Key, Value};
+
+/// The parents of a dotted key (`vars` in `[vars.NAME]`): most have one or
+/// none, held without an allocation.
+pub(super) type Path<'i> = SmallVec<[Key<'i>; 2]>;
 
 /// What a line holds.
 pub(super) enum Line<'i> {
@@ -22,13 +27,13 @@ pub(super) enum Line<'i> {
     Blank,
     /// `[path.key]`, with the span of the brackets and what they hold.
     Header {
-        path: Vec<Key<'i>>,
+        path: Path<'i>,
         key: Key<'i>,
         span: std::ops::Range<usize>,
     },
     /// `path.key = value`.
     KeyValue {
-        path: Vec<Key<'i>>,
+        path: Path<'i>,
         key: Key<'i>,
         value: Item<'i>,
     },
@@ -67,9 +72,18 @@ fn is_control(byte: u8) -> bool {
     (byte < 0x20 && byte != b'\t') || byte == 0x7f
 }
 
-fn is_bare_key_byte(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-'
-}
+/// Which bytes a bare key is made of: `A-Za-z0-9_-` (a table, as a key is
+/// read a byte at a time).
+static BARE_KEY_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let b = byte as u8;
+        table[byte] = b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
+        byte += 1;
+    }
+    table
+};
 
 impl<'i> Scanner<'i> {
     fn peek(&self) -> Option<u8> {
@@ -113,17 +127,19 @@ impl<'i> Scanner<'i> {
 
     fn bare_key(&mut self) -> Option<Key<'i>> {
         let start = self.at;
-        while self.peek().is_some_and(is_bare_key_byte) {
-            self.at += 1;
-        }
-        (self.at > start)
+        let length = self.bytes[start..]
+            .iter()
+            .position(|&byte| !BARE_KEY_BYTES[usize::from(byte)])
+            .unwrap_or(self.bytes.len() - start);
+        self.at += length;
+        (length > 0)
             .then(|| Spanned::new(start..self.at, Cow::Borrowed(&self.text[start..self.at])))
     }
 
     /// `a.b.c` (no whitespace around the dots): the parents, then the last part.
-    fn dotted_key(&mut self) -> Option<(Vec<Key<'i>>, Key<'i>)> {
+    fn dotted_key(&mut self) -> Option<(Path<'i>, Key<'i>)> {
         let mut key = self.bare_key()?;
-        let mut path = Vec::new();
+        let mut path = Path::new();
         while self.eat(b'.') {
             path.push(std::mem::replace(&mut key, self.bare_key()?));
             if path.len() >= MAX_KEY_PARTS {
