@@ -457,11 +457,7 @@ impl<'i> Builder<'i> {
     }
 
     /// A simple or dotted key starting at `first`: the parents, then the last part.
-    fn key(
-        &self,
-        cursor: &mut Cursor<'_>,
-        first: &Event,
-    ) -> Option<(lines::Path<'i>, Key<'i>)> {
+    fn key(&self, cursor: &mut Cursor<'_>, first: &Event) -> Option<(lines::Path<'i>, Key<'i>)> {
         let mut path = lines::Path::new();
         let mut key = self.decode_key(first)?;
         loop {
