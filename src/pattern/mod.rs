@@ -10,9 +10,12 @@
 //! several engines, a prefilter and match caches per pattern (about 110 µs for
 //! `^(abc|k3)[a-z0-9]{5,45}$`); this costs a few microseconds, with the same
 //! meaning (a property test compares both on generated patterns and values).
+//! A pattern that checks several values remembers the automaton's steps
+//! ([`dfa`]), so that each further value costs a table lookup a character.
 //! Patterns with word boundaries or byte-oriented classes, and values longer than
 //! [`LONG_VALUE_BYTES`], are matched by the `regex` crate, compiled on first use.
 
+mod dfa;
 mod nfa;
 mod quick;
 
@@ -42,6 +45,8 @@ enum Engine {
     /// envgate's automaton, with the `regex` crate's compile kept for long values.
     Automaton {
         program: nfa::Program,
+        /// The program's steps, remembered from its second value on.
+        steps: dfa::Lazy,
         full: OnceLock<Option<regex::Regex>>,
     },
     /// The `regex` crate, for constructs the automaton does not evaluate.
@@ -52,6 +57,7 @@ impl Engine {
     fn automaton(program: nfa::Program) -> Self {
         Self::Automaton {
             program,
+            steps: dfa::Lazy::default(),
             full: OnceLock::new(),
         }
     }
@@ -103,10 +109,10 @@ impl Pattern {
     #[must_use]
     pub fn is_match(&self, value: &str) -> bool {
         match self.engine.as_ref() {
-            Engine::Automaton { program, full: _ } if value.len() <= LONG_VALUE_BYTES => {
-                program.is_match(value)
-            }
-            Engine::Automaton { program, full } => {
+            Engine::Automaton { program, steps, .. } if value.len() <= LONG_VALUE_BYTES => steps
+                .is_match(program, value)
+                .unwrap_or_else(|| program.is_match(value)),
+            Engine::Automaton { program, full, .. } => {
                 let compiled = full.get_or_init(|| long_value_regex(&self.source));
                 match compiled {
                     Some(regex) => regex.is_match(value),

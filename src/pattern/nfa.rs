@@ -6,8 +6,9 @@
 //! a few thousand instructions where a full regex engine costs tens of thousands:
 //! a part repeated `{5,45}` times is compiled once and copied, its class stored
 //! once. Matching steps every live state over each character (Pike's simulation):
-//! time grows with value length × instructions, never exponentially, and no match
-//! cache outlives a call. Constructs it does not take (word boundaries, byte-oriented classes) are
+//! time grows with value length × instructions, never exponentially. From a
+//! pattern's second value on, [`super::dfa`] remembers the sets of states this
+//! reaches and the steps between them. Constructs it does not take (word boundaries, byte-oriented classes) are
 //! left to the `regex` crate by the caller.
 
 use regex_syntax::hir::{Class, Hir, HirKind, Look};
@@ -123,6 +124,97 @@ impl Program {
             .list()
             .iter()
             .any(|&pc| matches!(self.insts[pc as usize], Inst::Match))
+    }
+
+    /// Whether the only assertions are `\A` and `\z` (`^` and `$` outside
+    /// multi-line mode): then what a step reaches depends on the character's
+    /// class and on whether it is the last one, which is what [`super::dfa`]
+    /// caches.
+    pub(super) fn asserts_only_text_ends(&self) -> bool {
+        self.insts.iter().all(|inst| {
+            !matches!(
+                inst,
+                Inst::Assert(
+                    Assertion::StartLine
+                        | Assertion::EndLine
+                        | Assertion::StartLineCrlf
+                        | Assertion::EndLineCrlf
+                )
+            )
+        })
+    }
+
+    /// The states live before the first character of a value that has one
+    /// (sorted).
+    pub(super) fn start_states(&self) -> Vec<u32> {
+        self.closure(|threads, stack| {
+            let position = Position {
+                previous: None,
+                next: Some('\0'),
+            };
+            self.follow(0, position, threads, stack);
+        })
+    }
+
+    /// The states live after `ch` from `states` (sorted), `last` when no
+    /// character follows it. For programs that
+    /// [assert only the text's ends](Program::asserts_only_text_ends): the
+    /// character after `ch` is not looked at, only whether there is one.
+    pub(super) fn step_states(&self, states: &[u32], ch: char, last: bool) -> Vec<u32> {
+        self.closure(|threads, stack| {
+            let position = Position {
+                previous: Some(ch),
+                next: (!last).then_some('\0'),
+            };
+            for &pc in states {
+                if let Inst::Class { start, end } = self.insts[pc as usize]
+                    && self.class_contains(start, end, ch)
+                {
+                    self.follow(pc + 1, position, threads, stack);
+                }
+            }
+        })
+    }
+
+    /// Whether `states` include the match.
+    pub(super) fn accepts(&self, states: &[u32]) -> bool {
+        states
+            .iter()
+            .any(|&pc| matches!(self.insts[pc as usize], Inst::Match))
+    }
+
+    /// Each ASCII character's class: characters of one class are in the same
+    /// ranges of every class instruction, so every step treats them alike.
+    /// Returns the classes and their number.
+    pub(super) fn ascii_classes(&self) -> ([u8; 128], usize) {
+        let mut starts = [false; 129];
+        for &(low, high) in &self.ranges {
+            if let Some(low) = starts.get_mut(low as usize) {
+                *low = true;
+            }
+            if let Some(after) = starts.get_mut(high as usize + 1) {
+                *after = true;
+            }
+        }
+        let mut classes = [0; 128];
+        let mut class = 0_u8;
+        for (ch, slot) in classes.iter_mut().enumerate().skip(1) {
+            class += u8::from(starts[ch]);
+            *slot = class;
+        }
+        (classes, usize::from(class) + 1)
+    }
+
+    /// The sorted states `fill` adds to an empty set.
+    fn closure(&self, fill: impl FnOnce(&mut Threads, &mut Vec<u32>)) -> Vec<u32> {
+        let len = self.insts.len();
+        let mut slots = vec![0; 2 * len];
+        let mut threads = Threads::new(&mut slots);
+        let mut stack = Vec::with_capacity(len);
+        fill(&mut threads, &mut stack);
+        let mut states = threads.list().to_vec();
+        states.sort_unstable();
+        states
     }
 
     /// Adds `pc` and every state reachable from it without consuming a character.
