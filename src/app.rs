@@ -215,7 +215,11 @@ fn execute(options: &Options, action: Action, mut env: EnvSnapshot) -> Result<u8
         } => crate::docs::run(&schema, format, output.as_deref(), check.as_deref()),
         Action::Check => {
             let audit = open_audit(&context)?;
-            let (code, _) = validate_and_report(&context, &schema, Stream::Stdout, &audit, None);
+            let (code, resolution) =
+                validate_and_report(&context, &schema, Stream::Stdout, &audit, None);
+            if let Some(resolution) = resolution {
+                resolution.wipe_and_leave();
+            }
             signals::stop_if_pending();
             audit.healthy()?;
             drop(audit);
@@ -253,7 +257,8 @@ fn execute(options: &Options, action: Action, mut env: EnvSnapshot) -> Result<u8
 /// check. Neither holds a value envgate keeps secret: the environment copy is the
 /// process's own environment, which stays in its memory until exit anyway, and the
 /// schema is the file. The rest of the context (the env files' values) is dropped
-/// here as always, and zeroized; so was the resolution.
+/// here as always, and zeroized; the resolution's values were zeroized in place
+/// ([`Resolution::wipe_and_leave`](crate::resolve::Resolution::wipe_and_leave)).
 fn leave_to_exit(schema: Schema, context: Context<'_>) {
     let Context { env, .. } = context;
     std::mem::forget(schema);

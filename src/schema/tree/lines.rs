@@ -185,7 +185,10 @@ impl<'i> Scanner<'i> {
     fn array(&mut self) -> Option<Item<'i>> {
         let start = self.at;
         self.at += 1;
-        let mut items = Vec::new();
+        // Gathered in place, then moved into a vector of their exact size: most
+        // arrays hold one or two items, where a vector's first allocation has
+        // room for four.
+        let mut items: SmallVec<[Item<'i>; 4]> = SmallVec::new();
         loop {
             self.skip_whitespace();
             if self.eat(b']') {
@@ -201,7 +204,10 @@ impl<'i> Scanner<'i> {
                 break;
             }
         }
-        Some(Spanned::new(start..self.at, Value::Array(items)))
+        Some(Spanned::new(
+            start..self.at,
+            Value::Array(items.into_iter().collect()),
+        ))
     }
 
     /// A string without escapes, a decimal integer or a boolean, followed by
