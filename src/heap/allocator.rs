@@ -8,6 +8,13 @@
 //! segments of 64 KiB or more and keeps what is freed for reuse: the same launch
 //! makes 14 `mmap` calls and 128 page faults. A large schema's heap is reserved in
 //! one segment on transparent huge pages, as glibc's is (the parent module).
+//!
+//! In front of dlmalloc, small blocks (up to [`SMALL_MAX`] bytes) come from runs
+//! of [`RUN_BYTES`] cut in order, and a freed small block waits on a list of its
+//! size for the next request of that size, as glibc's per-thread cache does.
+//! dlmalloc took about 70 instructions a block and 115 to free one: a tenth of a
+//! 10,000-variable check. Small blocks are never given back to dlmalloc: a
+//! process keeps at most the small memory it once used at the same time.
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::cell::UnsafeCell;
@@ -24,7 +31,7 @@ pub struct Allocator {
     shared: AtomicBool,
     /// Whether a thread is inside dlmalloc.
     busy: AtomicBool,
-    heap: UnsafeCell<dlmalloc::Dlmalloc<Pages>>,
+    heap: UnsafeCell<Heap>,
 }
 
 // SAFETY: `heap` is only reached through `Allocator::heap`: one thread at a time
@@ -43,7 +50,7 @@ impl Allocator {
         Self {
             shared: AtomicBool::new(shared),
             busy: AtomicBool::new(false),
-            heap: UnsafeCell::new(dlmalloc::Dlmalloc::new_with_allocator(Pages)),
+            heap: UnsafeCell::new(Heap::new()),
         }
     }
 
@@ -71,7 +78,7 @@ impl Allocator {
     /// the uncontended `Mutex` cost a fifth of the 10,000-variable check's time
     /// in the allocator (perf); this lock is one atomic swap and one plain store.
     /// Only the AWS path starts threads, and they allocate little.
-    fn heap<T>(&self, call: impl FnOnce(&mut dlmalloc::Dlmalloc<Pages>) -> T) -> T {
+    fn heap<T>(&self, call: impl FnOnce(&mut Heap) -> T) -> T {
         if !self.shared.load(Ordering::Relaxed) {
             // SAFETY: the process has one thread (`single_threaded`'s contract):
             // this one.
@@ -110,9 +117,9 @@ impl Default for Allocator {
     }
 }
 
-// SAFETY: every call goes to dlmalloc through `Allocator::heap`, one thread at a
-// time (under the lock once threads start), with the layout it was given;
-// dlmalloc returns blocks of at least that size and alignment, or null.
+// SAFETY: every call goes to the heap through `Allocator::heap`, one thread at a
+// time (under the lock once threads start), with the layout it was given; the
+// heap returns blocks of at least that size and alignment, or null.
 unsafe impl GlobalAlloc for Allocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: as for the impl; the layout's size is not zero (GlobalAlloc's contract).
@@ -132,6 +139,165 @@ unsafe impl GlobalAlloc for Allocator {
     unsafe fn realloc(&self, block: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         // SAFETY: as for `dealloc`; `new_size` is not zero (the caller's contract).
         self.heap(|heap| unsafe { heap.realloc(block, layout.size(), layout.align(), new_size) })
+    }
+}
+
+/// The largest block served from runs.
+const SMALL_MAX: usize = 512;
+
+/// The size step of small blocks, and their alignment.
+const SMALL_ALIGN: usize = 16;
+
+/// How many sizes of small blocks there are.
+const CLASSES: usize = SMALL_MAX / SMALL_ALIGN;
+
+/// Bytes taken from dlmalloc at a time for small blocks.
+const RUN_BYTES: usize = 32 * 1024;
+
+/// dlmalloc, with small blocks served in front of it.
+struct Heap {
+    /// The first freed block of each size class (each free block's first word
+    /// points to the next one; null ends the list).
+    free: [*mut u8; CLASSES],
+    /// Where the current run's unused part starts and ends.
+    next: *mut u8,
+    end: *mut u8,
+    large: dlmalloc::Dlmalloc<Pages>,
+}
+
+impl Heap {
+    const fn new() -> Self {
+        Self {
+            free: [ptr::null_mut(); CLASSES],
+            next: ptr::null_mut(),
+            end: ptr::null_mut(),
+            large: dlmalloc::Dlmalloc::new_with_allocator(Pages),
+        }
+    }
+
+    /// The size class of a block of `size` bytes (not zero) aligned to
+    /// `align`, when it is small.
+    fn class(size: usize, align: usize) -> Option<usize> {
+        (align <= SMALL_ALIGN && size <= SMALL_MAX).then(|| (size - 1) / SMALL_ALIGN)
+    }
+
+    /// A block of `size` bytes (not zero) aligned to `align`, or null.
+    ///
+    /// # Safety
+    /// As for [`GlobalAlloc::alloc`].
+    unsafe fn malloc(&mut self, size: usize, align: usize) -> *mut u8 {
+        match Self::class(size, align) {
+            // SAFETY: the class's blocks hold `size` bytes, aligned to 16.
+            Some(class) => unsafe { self.small(class) },
+            // SAFETY: the caller's contract.
+            None => unsafe { self.large.malloc(size, align) },
+        }
+    }
+
+    /// A block of class `class`: the last one freed, or the next one of the
+    /// run (a new run when it is used up), or null.
+    ///
+    /// # Safety
+    /// `class` is below [`CLASSES`].
+    #[expect(
+        clippy::cast_ptr_alignment,
+        reason = "small blocks are 16-byte aligned: runs are, and block sizes are multiples of 16"
+    )]
+    unsafe fn small(&mut self, class: usize) -> *mut u8 {
+        let head = self.free[class];
+        if !head.is_null() {
+            // SAFETY: a freed block of this class holds the next one's address
+            // in its first word (written by `free`, 16-byte aligned).
+            self.free[class] = unsafe { head.cast::<*mut u8>().read() };
+            return head;
+        }
+        let bytes = (class + 1) * SMALL_ALIGN;
+        if (self.end as usize) - (self.next as usize) < bytes {
+            // SAFETY: a non-zero size and a valid alignment.
+            let run = unsafe { self.large.malloc(RUN_BYTES, SMALL_ALIGN) };
+            if run.is_null() {
+                return run;
+            }
+            self.next = run;
+            // SAFETY: the run holds `RUN_BYTES`.
+            self.end = unsafe { run.add(RUN_BYTES) };
+        }
+        let block = self.next;
+        // SAFETY: at least `bytes` remain in the run after `block`.
+        self.next = unsafe { block.add(bytes) };
+        block
+    }
+
+    /// Takes back `block`, allocated with `size` and `align`.
+    ///
+    /// # Safety
+    /// As for [`GlobalAlloc::dealloc`].
+    #[expect(
+        clippy::cast_ptr_alignment,
+        reason = "small blocks are 16-byte aligned: runs are, and block sizes are multiples of 16"
+    )]
+    unsafe fn free(&mut self, block: *mut u8, size: usize, align: usize) {
+        match Self::class(size, align) {
+            Some(class) => {
+                // SAFETY: a small block of this class: at least 16 bytes,
+                // 16-byte aligned, and the caller's no more.
+                unsafe { block.cast::<*mut u8>().write(self.free[class]) };
+                self.free[class] = block;
+            }
+            // SAFETY: the caller's contract.
+            None => unsafe { self.large.free(block, size, align) },
+        }
+    }
+
+    /// As [`Heap::malloc`], the block's bytes zero.
+    ///
+    /// # Safety
+    /// As for [`GlobalAlloc::alloc_zeroed`].
+    unsafe fn calloc(&mut self, size: usize, align: usize) -> *mut u8 {
+        match Self::class(size, align) {
+            Some(class) => {
+                // SAFETY: as in `malloc`.
+                let block = unsafe { self.small(class) };
+                if !block.is_null() {
+                    // SAFETY: the block holds `size` bytes; a reused one is not zero.
+                    unsafe { ptr::write_bytes(block, 0, size) };
+                }
+                block
+            }
+            // SAFETY: the caller's contract.
+            None => unsafe { self.large.calloc(size, align) },
+        }
+    }
+
+    /// `block` (of `size` bytes, aligned to `align`) resized to `new_size`
+    /// bytes, contents kept; null (and `block` untouched) when out of memory.
+    ///
+    /// # Safety
+    /// As for [`GlobalAlloc::realloc`].
+    unsafe fn realloc(
+        &mut self,
+        block: *mut u8,
+        size: usize,
+        align: usize,
+        new_size: usize,
+    ) -> *mut u8 {
+        match (Self::class(size, align), Self::class(new_size, align)) {
+            // SAFETY: the caller's contract.
+            (None, None) => unsafe { self.large.realloc(block, size, align, new_size) },
+            (Some(class), Some(new_class)) if class == new_class => block,
+            _ => {
+                // SAFETY: the caller's contract.
+                let moved = unsafe { self.malloc(new_size, align) };
+                if !moved.is_null() {
+                    // SAFETY: both blocks hold the bytes copied; distinct blocks.
+                    unsafe {
+                        ptr::copy_nonoverlapping(block, moved, size.min(new_size));
+                        self.free(block, size, align);
+                    }
+                }
+                moved
+            }
+        }
     }
 }
 
@@ -279,6 +445,61 @@ mod tests {
             assert!(bytes.iter().all(|&byte| usize::from(byte) == index));
             // SAFETY: allocated above with `layout`.
             unsafe { allocator.dealloc(block, layout) };
+        }
+    }
+
+    #[test]
+    fn small_blocks_are_reused_by_size_and_keep_contents_across_sizes() {
+        let _turn = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
+        let allocator = Allocator::new();
+        let small = Layout::from_size_align(40, 8).unwrap();
+        // SAFETY: non-zero layouts; every block is freed with its own below.
+        unsafe {
+            let first = allocator.alloc(small);
+            let second = allocator.alloc(small);
+            assert_ne!(first, second);
+            assert_eq!(
+                second as usize - first as usize,
+                48,
+                "cut in order from a run"
+            );
+            allocator.dealloc(first, small);
+            assert_eq!(allocator.alloc(small), first, "the freed block comes back");
+            // A reused block is zeroed when asked.
+            ptr::write_bytes(first, 0xAB, 40);
+            allocator.dealloc(first, small);
+            let zeroed = allocator.alloc_zeroed(small);
+            assert_eq!(zeroed, first);
+            assert!(
+                std::slice::from_raw_parts(zeroed, 40)
+                    .iter()
+                    .all(|&b| b == 0)
+            );
+            // Growing within the size class keeps the block; across classes and
+            // into dlmalloc's sizes the contents move with it.
+            ptr::write_bytes(zeroed, 7, 40);
+            assert_eq!(allocator.realloc(zeroed, small, 44), zeroed);
+            let grown = allocator.realloc(zeroed, Layout::from_size_align(44, 8).unwrap(), 300);
+            assert!(
+                std::slice::from_raw_parts(grown, 40)
+                    .iter()
+                    .all(|&b| b == 7)
+            );
+            let large = allocator.realloc(grown, Layout::from_size_align(300, 8).unwrap(), 5000);
+            assert!(
+                std::slice::from_raw_parts(large, 40)
+                    .iter()
+                    .all(|&b| b == 7)
+            );
+            let back = allocator.realloc(large, Layout::from_size_align(5000, 8).unwrap(), 40);
+            assert!(std::slice::from_raw_parts(back, 40).iter().all(|&b| b == 7));
+            allocator.dealloc(back, small);
+            allocator.dealloc(second, small);
+            // Over-aligned small requests go to dlmalloc, aligned.
+            let aligned = Layout::from_size_align(32, 64).unwrap();
+            let block = allocator.alloc(aligned);
+            assert_eq!(block as usize % 64, 0);
+            allocator.dealloc(block, aligned);
         }
     }
 
