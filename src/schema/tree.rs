@@ -226,6 +226,26 @@ impl<'i> Table<'i> {
         self.entries.push((key, value));
     }
 
+    /// Adds `key` with `value` unless the table holds `key`: false when it
+    /// does (one hash lookup in a large table).
+    fn push_new(&mut self, key: Key<'i>, value: Item<'i>) -> bool {
+        if let Some(index) = &mut self.index {
+            match index.entry(key.get_ref().clone()) {
+                std::collections::hash_map::Entry::Occupied(_) => return false,
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(self.entries.len());
+                }
+            }
+            self.entries.push((key, value));
+            return true;
+        }
+        if self.position(key.get_ref()).is_some() {
+            return false;
+        }
+        self.push(key, value);
+        true
+    }
+
     fn table_mut(&mut self, position: usize) -> Option<&mut Self> {
         match self.entries[position].1.get_mut() {
             Value::Table(table) => Some(table),
@@ -252,7 +272,7 @@ pub(crate) fn parse(text: &str) -> Option<Table<'_>> {
         base: 0,
         root: Table::default(),
         current: Table::default(),
-        header: None,
+        slot: None,
         tokens: Vec::new(),
         events: Vec::new(),
     };
@@ -280,6 +300,9 @@ impl ErrorSink for Failed {
     }
 }
 
+/// Positions of entries, from a table down through its children.
+type Positions = smallvec::SmallVec<[usize; 4]>;
+
 /// A `[table]` header.
 struct Header<'i> {
     path: lines::Path<'i>,
@@ -296,7 +319,10 @@ struct Builder<'i> {
     root: Table<'i>,
     /// The table being filled: the root's own entries, then each header's.
     current: Table<'i>,
-    header: Option<Header<'i>>,
+    /// Where `current` goes when it is a header's: the position of each table
+    /// from the root down, the last one its own entry (held by an empty table
+    /// until it is finished).
+    slot: Option<Positions>,
     /// The tokens of the expressions being read.
     tokens: Vec<Token>,
     events: Vec<Event>,
@@ -601,26 +627,35 @@ impl<'i> Builder<'i> {
         // fraction of a millisecond of page faults.
         let exact = table.entries.drain(..).collect();
         self.current.entries = std::mem::replace(&mut table.entries, exact);
-        let Some(header) = self.header.take() else {
+        let Some(slot) = self.slot.take() else {
             self.root = table;
             return Some(());
         };
-        // `start_table` found the key free, and nothing since could take it: the
-        // lines in between went into `table`.
-        let parent = descend(&mut self.root, &header.path, false)?;
-        parent.push(header.key, Spanned::new(header.span, Value::Table(table)));
+        // `start_table` put an empty table in the header's place, and nothing
+        // since changed the tree above it: the lines in between went into `table`.
+        let (&last, parents) = slot.split_last()?;
+        let mut parent = &mut self.root;
+        for &position in parents {
+            parent = parent.table_mut(position)?;
+        }
+        *parent.table_mut(last)? = table;
         Some(())
     }
 
+    /// Makes the header's table, empty, where it says: where `current` goes
+    /// once it is filled.
     fn start_table(&mut self, header: Header<'i>) -> Option<()> {
-        let parent = descend(&mut self.root, &header.path, false)?;
+        let Header { path, key, span } = header;
+        let mut slot = Positions::new();
+        let parent = descend_recording(&mut self.root, &path, false, &mut slot)?;
         // Defined twice, or first made implicitly (which `toml` reorders): left
         // to `toml`.
-        if parent.position(header.key.get_ref()).is_some() {
+        if !parent.push_new(key, Spanned::new(span, Value::Table(Table::default()))) {
             return None;
         }
+        slot.push(parent.len() - 1);
         // `finish_table` left `current` empty (its vector's room kept).
-        self.header = Some(header);
+        self.slot = Some(slot);
         Some(())
     }
 }
@@ -629,9 +664,20 @@ impl<'i> Builder<'i> {
 /// `toml` crate's rules for headers (`dotted` false) and dotted keys: a dotted
 /// key adds only to implicit tables, nothing adds to an inline one.
 fn descend<'t, 'i>(
+    table: &'t mut Table<'i>,
+    path: &[Key<'i>],
+    dotted: bool,
+) -> Option<&'t mut Table<'i>> {
+    descend_recording(table, path, dotted, &mut Positions::new())
+}
+
+/// As [`descend`], adding the position of each table it goes through to
+/// `positions`.
+fn descend_recording<'t, 'i>(
     mut table: &'t mut Table<'i>,
     path: &[Key<'i>],
     dotted: bool,
+    positions: &mut Positions,
 ) -> Option<&'t mut Table<'i>> {
     for key in path {
         let position = if let Some(position) = table.position(key.get_ref()) {
@@ -647,6 +693,7 @@ fn descend<'t, 'i>(
             );
             table.entries.len() - 1
         };
+        positions.push(position);
         table = table.table_mut(position)?;
     }
     Some(table)
