@@ -1075,9 +1075,11 @@ fn type_names() -> String {
 /// True for a portable environment variable name: `[A-Za-z_][A-Za-z0-9_]*`.
 #[must_use]
 pub fn is_env_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|first| first.is_ascii_alphabetic() || first == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    let bytes = name.as_bytes();
+    bytes
+        .first()
+        .is_some_and(|&first| first.is_ascii_alphabetic() || first == b'_')
+        && bytes
+            .iter()
+            .all(|&byte| byte.is_ascii_alphanumeric() || byte == b'_')
 }

@@ -68,8 +68,29 @@ struct Scanner<'i> {
 }
 
 /// A byte TOML forbids in comments and single-line strings.
-fn is_control(byte: u8) -> bool {
+const fn is_control(byte: u8) -> bool {
     (byte < 0x20 && byte != b'\t') || byte == 0x7f
+}
+
+/// The bytes a `"basic"` string's text stops at: its quote, a backslash, a
+/// control character.
+static BASIC_STRING_STOPS: [bool; 256] = string_stops(b'"');
+
+/// The bytes a `'literal'` string's text stops at: its quote, a control
+/// character.
+static LITERAL_STRING_STOPS: [bool; 256] = string_stops(b'\'');
+
+const fn string_stops(quote: u8) -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut byte: u8 = 0;
+    loop {
+        table[byte as usize] =
+            byte == quote || (quote == b'"' && byte == b'\\') || is_control(byte);
+        if byte == u8::MAX {
+            break table;
+        }
+        byte += 1;
+    }
 }
 
 /// Which bytes a bare key is made of: `A-Za-z0-9_-` (a table, as a key is
@@ -233,21 +254,23 @@ impl<'i> Scanner<'i> {
     fn string(&mut self, quote: u8) -> Option<&'i str> {
         self.at += 1;
         let start = self.at;
-        if self.bytes[start..].starts_with(&[quote, quote]) {
+        let rest = &self.bytes[start..];
+        if rest.starts_with(&[quote, quote]) {
             return None;
         }
-        loop {
-            let byte = self.peek()?;
-            if byte == quote {
-                break;
-            }
-            if (quote == b'"' && byte == b'\\') || is_control(byte) {
-                return None;
-            }
-            self.at += 1;
+        // Where the text stops: the closing quote, or a byte this does not read
+        // (an escape, a control character).
+        let stops = if quote == b'"' {
+            &BASIC_STRING_STOPS
+        } else {
+            &LITERAL_STRING_STOPS
+        };
+        let length = rest.iter().position(|&byte| stops[usize::from(byte)])?;
+        if rest[length] != quote {
+            return None;
         }
-        self.at += 1;
-        Some(&self.text[start..self.at - 1])
+        self.at += length + 1;
+        Some(&self.text[start..start + length])
     }
 
     fn word(&mut self, word: &str, value: Value<'i>) -> Option<Value<'i>> {
