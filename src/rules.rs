@@ -397,11 +397,11 @@ fn check_items(
             Code::PatternMismatch,
             format!(
                 "{prefix}does not match the pattern `{}`{suffix}",
-                pattern.source
+                pattern.source()
             ),
             format!(
                 "Use a value matching `{}` (the whole value must match).",
-                pattern.source
+                pattern.source()
             ),
         ));
     }
@@ -787,7 +787,7 @@ mod tests {
                     }
                 }
                 if let Some(pattern) = &rules.pattern {
-                    let whole = regex::Regex::new(&pattern.source).unwrap();
+                    let whole = regex::Regex::new(pattern.source()).unwrap();
                     prop_assert!(whole.find(&value).is_some_and(|m| m.start() == 0 && m.end() == value.len()));
                 }
                 if let Some(one_of) = &rules.one_of { prop_assert!(one_of.contains(&value)); }

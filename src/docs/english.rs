@@ -89,7 +89,7 @@ pub fn rule_sentences(kind: VarType, rules: &Rules) -> Vec<(&'static str, String
             "pattern",
             format!(
                 "{each}must match the regular expression {} (the whole value)",
-                code(&pattern.source)
+                code(pattern.source())
             ),
         ));
     }

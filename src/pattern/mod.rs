@@ -32,12 +32,14 @@ pub const MAX_PATTERN_BYTES: usize = 1 << 20;
 pub const LONG_VALUE_BYTES: usize = 4096;
 
 /// A compiled `pattern`, anchored to the whole value. Clones share the compiled
-/// pattern.
+/// pattern (one pointer: a schema's variables hold thousands of clones).
 #[derive(Clone)]
-pub struct Pattern {
-    /// The pattern as written in the schema.
-    pub source: String,
-    engine: Arc<Engine>,
+pub struct Pattern(Arc<Compiled>);
+
+/// A pattern's text and its engine.
+struct Compiled {
+    source: String,
+    engine: Engine,
 }
 
 /// The compiled pattern, on the engine chosen for it.
@@ -66,7 +68,7 @@ impl Engine {
 impl fmt::Debug for Pattern {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pattern")
-            .field("source", &self.source)
+            .field("source", &self.source())
             .field("engine", &self.engine_name())
             .finish()
     }
@@ -99,21 +101,27 @@ impl Pattern {
     }
 
     fn on(source: &str, engine: Engine) -> Self {
-        Self {
+        Self(Arc::new(Compiled {
             source: source.to_owned(),
-            engine: Arc::new(engine),
-        }
+            engine,
+        }))
+    }
+
+    /// The pattern as written in the schema.
+    #[must_use]
+    pub fn source(&self) -> &str {
+        &self.0.source
     }
 
     /// Whether `value` matches the pattern as a whole.
     #[must_use]
     pub fn is_match(&self, value: &str) -> bool {
-        match self.engine.as_ref() {
+        match &self.0.engine {
             Engine::Automaton { program, steps, .. } if value.len() <= LONG_VALUE_BYTES => steps
                 .is_match(program, value)
                 .unwrap_or_else(|| program.is_match(value)),
             Engine::Automaton { program, full, .. } => {
-                let compiled = full.get_or_init(|| long_value_regex(&self.source));
+                let compiled = full.get_or_init(|| long_value_regex(self.source()));
                 match compiled {
                     Some(regex) => regex.is_match(value),
                     None => program.is_match(value),
@@ -126,7 +134,7 @@ impl Pattern {
     /// Which engine the pattern was compiled for: `"automaton"` or `"regex"`.
     #[must_use]
     pub fn engine_name(&self) -> &'static str {
-        match self.engine.as_ref() {
+        match &self.0.engine {
             Engine::Automaton { .. } => "automaton",
             Engine::Full(_) => "regex",
         }
@@ -265,7 +273,7 @@ mod tests {
         let long = "ab".repeat(LONG_VALUE_BYTES);
         assert!(pattern.is_match(&long));
         assert!(!pattern.is_match(&format!("{long}d")));
-        let Engine::Automaton { full, .. } = pattern.engine.as_ref() else {
+        let Engine::Automaton { full, .. } = &pattern.0.engine else {
             panic!("expected the automaton");
         };
         assert!(full.get().is_some_and(Option::is_some));
@@ -277,7 +285,7 @@ mod tests {
         let first = patterns.compile("[a-z]+").unwrap();
         let second = patterns.compile("[a-z]+").unwrap();
         assert_eq!(patterns.compiled.len(), 1);
-        assert!(Arc::ptr_eq(&first.engine, &second.engine));
+        assert!(Arc::ptr_eq(&first.0, &second.0));
         assert!(first.is_match("abc") && second.is_match("abc"));
         assert!(patterns.compile("(").is_err());
     }
