@@ -105,15 +105,15 @@ pub struct Rules {
     /// Regex the whole value must match (each item, for lists).
     pub pattern: Option<Pattern>,
     /// Allowed values (each item, for lists; normalised, for booleans).
-    pub one_of: Option<Vec<String>>,
+    pub one_of: Option<Box<[String]>>,
     /// Case-insensitive substrings the value must not contain.
-    pub forbid: Option<Vec<String>>,
+    pub forbid: Option<Box<[String]>>,
     /// Minimum number of distinct characters.
     pub min_unique_chars: Option<usize>,
     /// Minimum estimated entropy in bits (Shannon, over the value's own characters).
     pub min_entropy_bits: Option<f64>,
     /// Allowed URL schemes.
-    pub schemes: Option<Vec<String>>,
+    pub schemes: Option<Box<[String]>>,
 }
 
 impl Rules {
@@ -654,7 +654,7 @@ mod tests {
     #[test]
     fn one_of_normalises_booleans() {
         let rules = Rules {
-            one_of: Some(vec!["false".to_owned()]),
+            one_of: Some(Box::new(["false".to_owned()])),
             ..Rules::default()
         };
         assert!(codes(VarType::Bool, &rules, "False").is_empty());
@@ -669,7 +669,7 @@ mod tests {
     #[test]
     fn forbid_is_case_insensitive_and_names_the_pattern() {
         let rules = Rules {
-            forbid: Some(vec!["change-this".to_owned()]),
+            forbid: Some(Box::new(["change-this".to_owned()])),
             ..Rules::default()
         };
         let violations = check_value(VarType::String, &rules, "please-CHANGE-THIS-now", true);
@@ -689,7 +689,7 @@ mod tests {
         );
         assert!(codes(VarType::String, &rules, "q8Z!v2#LmN0x&Rt5yW7e").is_empty());
         let rules = Rules {
-            schemes: Some(vec!["https".to_owned()]),
+            schemes: Some(Box::new(["https".to_owned()])),
             ..Rules::default()
         };
         assert!(codes(VarType::Url, &rules, "https://a.example").is_empty());
@@ -702,7 +702,7 @@ mod tests {
     #[test]
     fn sensitive_values_are_described_by_shape_only() {
         let rules = Rules {
-            one_of: Some(vec!["x".to_owned()]),
+            one_of: Some(Box::new(["x".to_owned()])),
             ..Rules::default()
         };
         let canary = "CANARY-zq81";

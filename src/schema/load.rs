@@ -346,18 +346,18 @@ impl Loader {
             span: key.span(),
             description: self
                 .string(table, Field::Description)
-                .map(Spanned::into_inner),
+                .map(|text| text.into_inner().into_boxed_str()),
             example: self
                 .scalar_text(table, Field::Example)
-                .map(Spanned::into_inner),
-            group: self.group(table, schema),
+                .map(|text| text.into_inner().into_boxed_str()),
+            group: self.group(table, schema).map(String::into_boxed_str),
             kind,
-            required_in: self.required_in(table, schema),
+            required_in: self.required_in(table, schema).map(Vec::into_boxed_slice),
             sensitive: false,
             deliver: self.deliver(table),
             binary_base64: self.binary(table),
-            deprecated: self.deprecated(table),
-            aliases: self.aliases(table),
+            deprecated: self.deprecated(table).map(String::into_boxed_str),
+            aliases: self.aliases(table).into_boxed_slice(),
             rotate: self.rotate(table).map(Box::new),
             base: self.layer(table),
             overrides: self.overrides(table, schema, &name),
@@ -665,10 +665,12 @@ impl Loader {
             required: self.bool(table, Field::Required),
             default: self.scalar_text(table, Field::Default).map(|default| {
                 self.default_spans.push(default.span());
-                default.into_inner()
+                default.into_inner().into_boxed_str()
             }),
-            secret: self.secret(table),
-            help: self.string(table, Field::Help).map(Spanned::into_inner),
+            secret: self.secret(table).map(String::into_boxed_str),
+            help: self
+                .string(table, Field::Help)
+                .map(|text| text.into_inner().into_boxed_str()),
             rules: self.rules(table),
         }
     }
@@ -693,7 +695,9 @@ impl Loader {
             min: self.int(table, Field::Min),
             max: self.int(table, Field::Max),
             pattern: self.pattern(table),
-            one_of: self.text_list(table, Field::OneOf),
+            one_of: self
+                .text_list(table, Field::OneOf)
+                .map(Vec::into_boxed_slice),
             forbid: self
                 .string_list(table, Field::Forbid)
                 .map(|list| list.into_iter().map(Spanned::into_inner).collect()),

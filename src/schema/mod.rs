@@ -82,11 +82,11 @@ pub struct Layer {
     /// `required`, when written.
     pub required: Option<bool>,
     /// `default`, when written.
-    pub default: Option<String>,
+    pub default: Option<Box<str>>,
     /// `secret` reference, when written.
-    pub secret: Option<String>,
+    pub secret: Option<Box<str>>,
     /// `help`, when written.
-    pub help: Option<String>,
+    pub help: Option<Box<str>>,
     /// The rules.
     pub rules: Rules,
 }
@@ -230,15 +230,15 @@ pub struct VarSpec {
     /// Span of the variable's table in the schema.
     pub span: Range<usize>,
     /// What it is for.
-    pub description: Option<String>,
+    pub description: Option<Box<str>>,
     /// An example value for docs.
-    pub example: Option<String>,
+    pub example: Option<Box<str>>,
     /// Documentation group key.
-    pub group: Option<String>,
+    pub group: Option<Box<str>>,
     /// Value type.
     pub kind: VarType,
     /// Environments where it is required (when written).
-    pub required_in: Option<Vec<String>>,
+    pub required_in: Option<Box<[String]>>,
     /// Whether the value is secret (never shown).
     pub sensitive: bool,
     /// How the child receives it.
@@ -246,9 +246,9 @@ pub struct VarSpec {
     /// `binary = "base64"`: a SecretBinary secret is delivered base64-encoded.
     pub binary_base64: bool,
     /// Deprecation: `Some(message)` when deprecated (empty message for `true`).
-    pub deprecated: Option<String>,
+    pub deprecated: Option<Box<str>>,
     /// Older names that are read when `name` is unset.
-    pub aliases: Vec<String>,
+    pub aliases: Box<[String]>,
     /// Rotation settings (boxed: most variables have none, and a schema may
     /// declare thousands of variables).
     pub rotate: Option<Box<RotateSpec>>,
