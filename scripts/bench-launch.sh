@@ -8,7 +8,8 @@
 # Targets: at most +1.0 ms per launch; 10,000 variables in at most 20 ms (the
 # whole process: perf stat's elapsed time; hyperfine's includes its own copying
 # of the 10,000-variable environment, which the control row shows).
-# Needs hyperfine (Debian: apt-get install hyperfine).
+# Needs hyperfine (Debian: apt-get install hyperfine); perf and valgrind add
+# the whole-process timing and the instruction count when installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -76,4 +77,16 @@ if command -v perf >/dev/null; then
   done
 else
   echo "perf is not installed: the whole-process timing without hyperfine's copying was not measured (apt-get install linux-perf)"
+fi
+# The same check in instructions (valgrind's callgrind, when installed): the
+# figure that does not move with the machine's hour, where the timings above
+# move by a third (docs/BENCHMARKS.md, "Eleventh pass").
+if command -v valgrind >/dev/null; then
+  for binary in "$installed" "$glibc"; do
+    env -i PATH=/usr/bin:/bin "${envs[@]}" valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+      "$binary" --schema "$work/large.toml" --check >/dev/null 2>"$work/callgrind.txt" || true
+    echo "instructions, --check of 10,000 variables: $(basename "$(dirname "$(dirname "$binary")")"): $(awk '/Collected/ { print $4 }' "$work/callgrind.txt")"
+  done
+else
+  echo "valgrind is not installed: the instruction count was not measured (apt-get install valgrind)"
 fi
