@@ -8,6 +8,7 @@ fn main() {
     link_unwinder_statically();
     link_in_launch_order();
     wrap_thread_creation();
+    wrap_memcpy();
 }
 
 /// A musl build's allocator (src/heap/allocator.rs) takes no lock until the
@@ -18,6 +19,18 @@ fn wrap_thread_creation() {
     let env = std::env::var("CARGO_CFG_TARGET_ENV").unwrap_or_default();
     if os == "linux" && env == "musl" {
         println!("cargo:rustc-link-arg-bins=-Wl,--wrap=pthread_create");
+    }
+}
+
+/// A musl build on x86-64 copies memory with `__wrap_memcpy`
+/// (src/heap/memcpy.rs) instead of musl's `memcpy`, whose single-byte
+/// `movsb` and `rep movsq` start slowly on the short copies envgate makes.
+fn wrap_memcpy() {
+    let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
+    let env = std::env::var("CARGO_CFG_TARGET_ENV").unwrap_or_default();
+    let arch = std::env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();
+    if os == "linux" && env == "musl" && arch == "x86_64" {
+        println!("cargo:rustc-link-arg-bins=-Wl,--wrap=memcpy");
     }
 }
 

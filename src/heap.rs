@@ -18,6 +18,9 @@ mod allocator;
 #[cfg(all(target_os = "linux", target_env = "musl"))]
 pub use allocator::Allocator;
 
+#[cfg(all(target_os = "linux", target_env = "musl", target_arch = "x86_64"))]
+mod memcpy;
+
 use std::ops::Range;
 
 /// Schemas smaller than this leave the heap as it is (about 5,000 variables; the
