@@ -213,42 +213,13 @@ mod tests {
         );
     }
 
-    /// Patterns without line anchors, so that the automaton is built for them.
-    fn pattern() -> impl Strategy<Value = String> {
-        let atom = prop_oneof![
-            "[a-c0-2]".prop_map(String::from),
-            Just(".".to_owned()),
-            Just("[a-c]".to_owned()),
-            Just("[^a1]".to_owned()),
-            Just(r"\d".to_owned()),
-            Just(r"\w".to_owned()),
-            Just(r"\s".to_owned()),
-            Just("(?i:k)".to_owned()),
-            Just("é".to_owned()),
-            Just("^".to_owned()),
-            Just("$".to_owned()),
-            Just(String::new()),
-        ];
-        atom.prop_recursive(4, 24, 3, |inner| {
-            prop_oneof![
-                (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("{a}{b}")),
-                (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("(?:{a}|{b})")),
-                inner.clone().prop_map(|a| format!("(?:{a})*")),
-                inner.clone().prop_map(|a| format!("(?:{a})?")),
-                (inner.clone(), 0u8..3, 0u8..3)
-                    .prop_map(|(a, m, n)| format!("(?:{a}){{{m},{}}}", m + n)),
-                inner.prop_map(|a| format!("^{a}$")),
-            ]
-        })
-    }
-
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(1024))]
         /// Once built, the automaton answers for every non-empty ASCII value, and
         /// as the `regex` crate does, whatever order the values come in.
         #[test]
         fn the_automaton_answers_as_the_regex_crate(
-            source in pattern(),
+            source in crate::pattern::tests::pattern(false),
             values in proptest::collection::vec("[a-c0-2 \\n\r.K_k-]{1,8}", 1..24),
         ) {
             let program = program(&source);

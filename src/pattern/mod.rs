@@ -291,38 +291,41 @@ mod tests {
     }
 
     /// Patterns built from the constructs schemas use: classes (ASCII, POSIX,
-    /// Perl, Unicode, negated), literals with non-ASCII text, case folding, lines,
-    /// alternation, groups and every kind of repetition.
-    fn pattern() -> impl Strategy<Value = String> {
-        let atom = prop_oneof![
-            "[a-c0-2]".prop_map(String::from),
-            Just(".".to_owned()),
-            Just("(?s:.)".to_owned()),
-            Just("[a-c]".to_owned()),
-            Just("[^a1]".to_owned()),
-            Just("[[:digit:]]".to_owned()),
-            Just("[[:^alpha:]]".to_owned()),
-            Just(r"\d".to_owned()),
-            Just(r"\w".to_owned()),
-            Just(r"\s".to_owned()),
-            Just(r"\p{L}".to_owned()),
-            Just(r"[^\d\n]".to_owned()),
-            Just("(?i:k)".to_owned()),
-            Just("(?i:é)".to_owned()),
-            Just("é".to_owned()),
-            Just(r"\.".to_owned()),
-            Just("-".to_owned()),
-            Just("^".to_owned()),
-            Just("$".to_owned()),
-            Just("(?m:^)".to_owned()),
-            Just("(?m:$)".to_owned()),
-            Just("(?Rm:^)".to_owned()),
-            Just("(?Rm:$)".to_owned()),
-            Just("\n".to_owned()),
-            Just("\r".to_owned()),
-            Just(String::new()),
+    /// Perl, Unicode, negated), literals with non-ASCII text, case folding,
+    /// alternation, groups and every kind of repetition; with `line_anchors`,
+    /// multi-line `^` and `$` in LF and CRLF modes too (which keep a pattern on
+    /// Pike's simulation, see [`dfa`]).
+    pub(super) fn pattern(line_anchors: bool) -> impl Strategy<Value = String> {
+        let mut atoms = vec![
+            "[a-c0-2]".prop_map(String::from).boxed(),
+            Just(String::new()).boxed(),
         ];
-        atom.prop_recursive(4, 24, 3, |inner| {
+        let texts = [
+            ".",
+            "(?s:.)",
+            "[a-c]",
+            "[^a1]",
+            "[[:digit:]]",
+            "[[:^alpha:]]",
+            r"\d",
+            r"\w",
+            r"\s",
+            r"\p{L}",
+            r"[^\d\n]",
+            "(?i:k)",
+            "(?i:é)",
+            "é",
+            r"\.",
+            "-",
+            "^",
+            "$",
+            "\n",
+            "\r",
+        ];
+        let lines = ["(?m:^)", "(?m:$)", "(?Rm:^)", "(?Rm:$)"];
+        let chosen = texts.iter().chain(lines.iter().filter(|_| line_anchors));
+        atoms.extend(chosen.map(|text| Just((*text).to_owned()).boxed()));
+        proptest::strategy::Union::new(atoms).prop_recursive(4, 24, 3, |inner| {
             prop_oneof![
                 (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("{a}{b}")),
                 (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("(?:{a}|{b})")),
@@ -345,7 +348,7 @@ mod tests {
         /// not, with line breaks and carriage returns.
         #[test]
         fn the_automaton_agrees_with_the_regex_crate(
-            source in pattern(),
+            source in pattern(true),
             values in proptest::collection::vec("[a-c0-2.\\-\n\r é٣K\u{212A}_]{0,8}", 1..16),
         ) {
             let pattern = Pattern::new(&source).unwrap();
