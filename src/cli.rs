@@ -17,8 +17,6 @@ use crate::secrets::fetch::FetchMode;
 use crate::supervise::{SuperviseOptions, parse_signal};
 use nix::sys::signal::Signal;
 
-mod quick;
-
 /// `--timeout`'s default: the deadline for reading Secrets Manager, in seconds.
 const DEFAULT_TIMEOUT_SECONDS: f64 = 30.0;
 
@@ -68,16 +66,6 @@ struct TopArgs {
     /// The program to launch and its arguments, after `--`.
     #[arg(last = true, value_name = "CMD")]
     command: Vec<OsString>,
-}
-
-/// The command line without its subcommands: what a launch (`envgate -- CMD`) or
-/// `--check` parses. Building clap's model of every subcommand's options took
-/// about a tenth of a launch's instructions; [`Cli::parse_args`] tries this first.
-#[derive(Debug, Parser)]
-#[command(name = "envgate")]
-struct TopOnly {
-    #[command(flatten)]
-    top: TopArgs,
 }
 
 /// Options every command shares.
@@ -498,15 +486,6 @@ fn flag_action(
     }
 }
 
-/// Whether a word before `--` (after the program's name) names a subcommand.
-fn names_a_subcommand(args: &[OsString]) -> bool {
-    args.iter()
-        .skip(1)
-        .take_while(|arg| *arg != "--")
-        .filter_map(|arg| arg.to_str())
-        .any(|word| word == "help" || <Sub as clap::Subcommand>::has_subcommand(word))
-}
-
 /// The completion script for `shell`.
 #[must_use]
 pub fn completions(shell: clap_complete::Shell) -> String {
@@ -531,39 +510,7 @@ impl Cli {
     /// error and exits as clap does.
     #[must_use]
     pub fn parse_args() -> Self {
-        Self::try_parse_args(std::env::args_os()).unwrap_or_else(|error| error.exit())
-    }
-
-    /// Parses `args` (the program name first) as [`Cli::try_parse_from`] does, with
-    /// the same result, building the subcommands only when they can matter.
-    ///
-    /// The plain shapes of a launch or a check (`--schema FILE -- CMD`, and a few
-    /// more options) are read without clap at all ([`quick::parse`]).
-    ///
-    /// Without a subcommand's name before `--`, the command line parses without
-    /// subcommands ([`TopOnly`]): there every word before `--` that is not an
-    /// option's value is an error, so a success there is the full parser's result
-    /// too. Anything else (a subcommand, help, a version request, a mistake) goes to
-    /// the full parser, whose output and messages are the ones users see.
-    ///
-    /// # Errors
-    /// clap's error (including help and version requests) from the full parser.
-    pub fn try_parse_args(
-        args: impl IntoIterator<Item = impl Into<OsString>>,
-    ) -> Result<Self, clap::Error> {
-        let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
-        if let Some(cli) = quick::parse(&args) {
-            return Ok(cli);
-        }
-        if !names_a_subcommand(&args)
-            && let Ok(TopOnly { top }) = TopOnly::try_parse_from(&args)
-        {
-            return Ok(Self {
-                top,
-                subcommand: None,
-            });
-        }
-        Self::try_parse_from(args)
+        <Self as clap::Parser>::parse()
     }
 
     /// The schema file named with `--schema`, when given.
@@ -720,195 +667,6 @@ mod tests {
                 ..
             }
         ));
-    }
-
-    /// Words a command line is made of: options with and without values, values
-    /// that are subcommand names, subcommands, help and version requests, `--`.
-    fn word() -> impl proptest::strategy::Strategy<Value = &'static str> {
-        proptest::sample::select(vec![
-            "--check",
-            "--docs",
-            "--output",
-            "d.md",
-            "-s",
-            "--schema",
-            "x.toml",
-            "--environment",
-            "check",
-            "run",
-            "docs",
-            "rotate",
-            "help",
-            "--help",
-            "-h",
-            "-V",
-            "--version",
-            "--init",
-            "--watch",
-            "--mask",
-            "--env-file",
-            "a.env",
-            "--format",
-            "json",
-            "--strict",
-            "--",
-            "gunicorn",
-            "--bind",
-            "--timeout",
-            "5",
-            "--fetch",
-            "batch",
-            "--restart-signal",
-            "HUP",
-            "--audit-log",
-            "off",
-            "--force",
-            "--explain",
-            "-x",
-            "",
-            "--type",
-        ])
-    }
-
-    proptest::proptest! {
-        /// Parsing without the subcommands first never changes the outcome: the same
-        /// command line, the same error (or help, or version) as the full parser's.
-        #[test]
-        fn the_fast_parse_is_the_full_parse(words in proptest::collection::vec(word(), 0..8)) {
-            let args: Vec<&str> = std::iter::once("envgate").chain(words).collect();
-            let fast = Cli::try_parse_args(&args);
-            let full = Cli::try_parse_from(&args);
-            match (fast, full) {
-                (Ok(fast), Ok(full)) => proptest::prop_assert_eq!(format!("{fast:?}"), format!("{full:?}")),
-                (Err(fast), Err(full)) => {
-                    proptest::prop_assert_eq!(fast.kind(), full.kind());
-                    proptest::prop_assert_eq!(fast.to_string(), full.to_string());
-                }
-                (fast, full) => proptest::prop_assert!(false, "{:?}: fast {:?}, full {:?}", args, fast, full),
-            }
-        }
-    }
-
-    /// Words of the command lines [`quick::parse`] reads, their `=` spellings, and
-    /// near misses it must leave to clap.
-    fn entrypoint_word() -> impl proptest::strategy::Strategy<Value = &'static str> {
-        proptest::sample::select(vec![
-            "--schema",
-            "-s",
-            "--schema=x.toml",
-            "-sx.toml",
-            "-s=x.toml",
-            "x.toml",
-            "--environment",
-            "--environment=production",
-            "production",
-            "--audit-log",
-            "--audit-log=-",
-            "--audit-log=off",
-            "-",
-            "off",
-            "--env-file",
-            "--env-file=a.env",
-            "a.env",
-            "--secrets-dir",
-            "--secrets-dir=/run/secrets",
-            "/run/secrets",
-            "--check",
-            "--check=true",
-            "--force",
-            "--strict",
-            "--explain",
-            "--init",
-            "--mask",
-            "--watch",
-            "--format",
-            "json",
-            "--",
-            "gunicorn",
-            "check",
-            "--schema=",
-            "",
-            "-x",
-        ])
-    }
-
-    proptest::proptest! {
-        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2048))]
-        /// Whatever the quick reader accepts, clap reads the same way; and the
-        /// whole parse (quick reader first) matches the full parser's outcome.
-        #[test]
-        fn the_quick_reading_is_clap_s_reading(words in proptest::collection::vec(entrypoint_word(), 0..9)) {
-            let args: Vec<&str> = std::iter::once("envgate").chain(words).collect();
-            let full = Cli::try_parse_from(&args);
-            if let Some(quick) = quick::parse(&args.iter().map(OsString::from).collect::<Vec<_>>()) {
-                let full = full.as_ref().map_err(ToString::to_string);
-                proptest::prop_assert!(full.is_ok(), "{:?}: quick {:?}, clap {:?}", args, quick, full);
-                proptest::prop_assert_eq!(format!("{quick:?}"), format!("{:?}", full.unwrap()));
-            }
-            let whole = Cli::try_parse_args(&args);
-            proptest::prop_assert_eq!(
-                whole.map(|cli| format!("{cli:?}")).map_err(|error| error.to_string()),
-                full.map(|cli| format!("{cli:?}")).map_err(|error| error.to_string())
-            );
-        }
-    }
-
-    /// The ENTRYPOINT shapes of the README and the docs skip clap: a launch pays
-    /// for clap only when it asks for something else.
-    #[test]
-    fn entrypoint_command_lines_are_read_without_clap() {
-        for line in [
-            "envgate -- gunicorn app.wsgi",
-            "envgate --schema env.schema.toml -- gunicorn app.wsgi --bind :8000",
-            "envgate -s /app/env.schema.toml --environment production -- python -m app",
-            "envgate --schema=/app/env.schema.toml --audit-log=- --init -- gunicorn",
-            "envgate --env-file .env --env-file .env.local --secrets-dir /run/secrets -- env",
-            "envgate --check --strict --explain",
-            "envgate --schema env.schema.toml --audit-log /var/log/envgate.log --mask -- app",
-        ] {
-            let args: Vec<OsString> = line.split(' ').map(OsString::from).collect();
-            let quick = quick::parse(&args);
-            assert!(quick.is_some(), "not read without clap: {line}");
-            let full = Cli::try_parse_from(&args).unwrap();
-            assert_eq!(format!("{quick:?}"), format!("{:?}", Some(full)), "{line}");
-        }
-    }
-
-    /// Words clap reads differently, or refuses, go to clap: a value that is not
-    /// UTF-8, a repeated option, help and version requests, a subcommand.
-    #[test]
-    fn other_command_lines_go_to_clap() {
-        use std::os::unix::ffi::OsStringExt;
-        let not_utf8 = OsString::from_vec(vec![b'x', 0xff]);
-        let args = [
-            OsString::from("envgate"),
-            "--schema".into(),
-            not_utf8.clone(),
-        ];
-        assert!(quick::parse(&args).is_none());
-        let parsed = Cli::try_parse_args(args).unwrap();
-        assert_eq!(parsed.schema(), Some(std::path::Path::new(&not_utf8)));
-        for line in [
-            "envgate --schema a.toml --schema b.toml --check",
-            "envgate --check --check",
-            "envgate --help",
-            "envgate -V",
-            "envgate check --format json",
-            "envgate --schema -- --check",
-            "envgate --check=yes",
-        ] {
-            let args: Vec<OsString> = line.split(' ').map(OsString::from).collect();
-            assert!(quick::parse(&args).is_none(), "read without clap: {line}");
-        }
-    }
-
-    #[test]
-    fn a_launch_parses_without_the_subcommands() {
-        let args = ["envgate", "--schema", "s.toml", "--", "gunicorn", "check"];
-        assert!(!names_a_subcommand(&args.map(OsString::from)));
-        assert!(TopOnly::try_parse_from(args).is_ok());
-        let with_sub = ["envgate", "--schema", "s.toml", "check"];
-        assert!(names_a_subcommand(&with_sub.map(OsString::from)));
     }
 
     #[test]

@@ -146,41 +146,6 @@ pub fn eprint(text: &str) {
     let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
-/// What Rust's start-up routine does before `main` that envgate keeps, for a
-/// binary with its own C `main` (src/main.rs): a standard descriptor (0, 1, 2)
-/// that is closed is opened on /dev/null, so no file envgate opens later (an
-/// audit log, a temporary file) takes its number and receives output meant for
-/// a terminal; SIGPIPE is ignored, so writing to a closed pipe is an error
-/// envgate handles (the program gets the default back before exec). Aborts when
-/// /dev/null cannot be opened, as Rust's runtime does.
-pub fn prepare_standard_streams() {
-    use nix::libc;
-    let mut descriptors = [0, 1, 2].map(|fd| libc::pollfd {
-        fd,
-        events: 0,
-        revents: 0,
-    });
-    // SAFETY: `descriptors` is a valid array of three pollfd for the call's duration.
-    let polled = unsafe { libc::poll(descriptors.as_mut_ptr(), 3, 0) };
-    for descriptor in descriptors {
-        let closed = if polled == -1 {
-            // SAFETY: F_GETFD on any number only reads the descriptor table.
-            unsafe { libc::fcntl(descriptor.fd, libc::F_GETFD) == -1 }
-        } else {
-            descriptor.revents & libc::POLLNVAL != 0
-        };
-        // SAFETY: a constant NUL-terminated path; the new descriptor takes the
-        // lowest free number, the closed one.
-        if closed && unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) } == -1 {
-            std::process::abort();
-        }
-    }
-    // SAFETY: SIG_IGN installs no handler code.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

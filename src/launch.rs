@@ -14,12 +14,13 @@ use std::fmt;
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-use std::path::PathBuf;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::libc;
 use nix::spawn::{PosixSpawnAttr, PosixSpawnFileActions, PosixSpawnFlags, posix_spawn};
-use nix::sys::signal::{SigSet, SigmaskHow, sigprocmask};
+use nix::sys::signal::{SigSet, Signal};
 use nix::unistd::Pid;
 use secrecy::{ExposeSecret, SecretString};
 use std::os::fd::RawFd;
@@ -49,10 +50,7 @@ pub fn child_environment<'a>(
         .iter()
         .flat_map(|var| var.aliases.iter().map(String::as_str))
         .collect();
-    let mut child = ChildMap::with_capacity_and_hasher(
-        env.len() + schema.vars.len() + 1,
-        foldhash::fast::RandomState::default(),
-    );
+    let mut child = ChildMap::with_capacity(env.len() + schema.vars.len() + 1);
     for (name, value) in env.iter() {
         if !resolved_by_envgate(schema, &aliases, name) {
             child.insert(Cow::Borrowed(name), Cow::Borrowed(value));
@@ -91,10 +89,10 @@ pub type ChildEnvironment<'a> = Vec<(Cow<'a, OsStr>, Cow<'a, OsStr>)>;
 
 /// The environment being built: insertion order, and a later value for the same
 /// name replaces the earlier one where it stands.
-type ChildMap<'a> = indexmap::IndexMap<Cow<'a, OsStr>, Cow<'a, OsStr>, foldhash::fast::RandomState>;
+type ChildMap<'a> = indexmap::IndexMap<Cow<'a, OsStr>, Cow<'a, OsStr>>;
 
 /// Every alias of the schema's variables.
-type Aliases<'a> = HashSet<&'a str, foldhash::fast::RandomState>;
+type Aliases<'a> = HashSet<&'a str>;
 
 /// Whether envgate resolves the inherited variable `name` itself, so the program
 /// must not receive it as inherited: `NAME_FILE` of a schema variable, an alias,
@@ -341,9 +339,38 @@ pub fn exec(prepared: Prepared) -> Error {
     } = prepared;
     let _ = std::io::stdout().flush();
     let _ = std::io::stderr().flush();
-    reset_signals();
-    let Err(errno) = nix::unistd::execve(&path, &args, &envp);
-    exec_error(shown, errno)
+    // The standard library's exec empties the signal mask and gives SIGPIPE back
+    // its default action (Rust's runtime ignores it) right before execve(2);
+    // exec itself resets every signal envgate could have caught (it catches
+    // none: held signals are read from a signalfd).
+    let mut command = std::process::Command::new(program_path(&path));
+    if let Some((first, rest)) = args.split_first() {
+        command.arg0(OsStr::from_bytes(first.as_bytes()));
+        command.args(rest.iter().map(|arg| OsStr::from_bytes(arg.as_bytes())));
+    }
+    command.env_clear();
+    for pair in &envp {
+        let pair = pair.as_bytes();
+        let equals = pair
+            .iter()
+            .position(|&byte| byte == b'=')
+            .unwrap_or(pair.len());
+        let value = pair.get(equals + 1..).unwrap_or_default();
+        command.env(OsStr::from_bytes(&pair[..equals]), OsStr::from_bytes(value));
+    }
+    let error = command.exec();
+    exec_error(shown, Errno::from_raw(error.raw_os_error().unwrap_or(0)))
+}
+
+/// `path` as a path with a `/`, so that it is never looked up in `PATH` again
+/// (an empty `PATH` entry gives a bare name).
+fn program_path(path: &CString) -> PathBuf {
+    let path = Path::new(OsStr::from_bytes(path.as_bytes()));
+    if path.as_os_str().as_bytes().contains(&b'/') {
+        path.to_owned()
+    } else {
+        Path::new(".").join(path)
+    }
 }
 
 /// Starts the prepared program as a child of envgate (supervisor mode), with
@@ -374,7 +401,7 @@ pub fn spawn(prepared: &Prepared, output: Option<(RawFd, RawFd)>) -> Result<Pid,
         .set_flags(PosixSpawnFlags::POSIX_SPAWN_SETSIGDEF | PosixSpawnFlags::POSIX_SPAWN_SETSIGMASK)
         .map_err(spawn_error)?;
     attributes
-        .set_sigdefault(&SigSet::all())
+        .set_sigdefault(&standard_signals())
         .map_err(spawn_error)?;
     attributes
         .set_sigmask(&SigSet::empty())
@@ -395,20 +422,11 @@ fn c_string(text: &OsStr) -> Result<CString, std::ffi::NulError> {
     CString::new(text.as_bytes())
 }
 
-/// Default dispositions for every signal and an empty mask.
-fn reset_signals() {
-    for signal in 1..=libc::SIGRTMAX() {
-        if signal == libc::SIGKILL || signal == libc::SIGSTOP {
-            continue;
-        }
-        // SAFETY: setting SIG_DFL installs no handler code; it is done right before
-        // exec (the signal watcher thread only waits in sigwait). Signals that cannot be changed
-        // (the ones glibc reserves) return an error, which is ignored.
-        unsafe {
-            libc::signal(signal, libc::SIG_DFL);
-        }
-    }
-    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+/// Every standard signal (1 to 31), for posix_spawn(3) to set to its default
+/// action in the child. Not the real-time ones: glibc keeps 32 and 33 for
+/// itself, and asking it to reset them leaves them ignored in the child.
+fn standard_signals() -> SigSet {
+    Signal::iterator().collect()
 }
 
 fn exec_error(program: String, errno: Errno) -> Error {

@@ -6,6 +6,8 @@
 //! `app` wires the stages together ([`run`]); every byte printed goes through
 //! [`fsio`].
 
+#![forbid(unsafe_code)]
+
 mod app;
 pub mod audit;
 pub mod cli;
@@ -14,11 +16,9 @@ pub mod docs;
 pub mod duration;
 pub mod error;
 pub mod fsio;
-pub mod heap;
 pub mod import;
 pub mod init;
 pub mod launch;
-mod name_index;
 pub mod pattern;
 pub mod problem;
 pub mod report;
@@ -34,12 +34,6 @@ pub mod trust;
 pub mod validate;
 
 pub use app::{DEFAULT_SCHEMA, run};
-
-/// The hash map for names (of variables, patterns, mounted files): foldhash,
-/// seeded per process, instead of SipHash. The keys come from the schema and the
-/// environment the deployer controls, not from the network, and a launch hashes
-/// every one of them.
-pub(crate) type NameMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// Process-wide protections, set before anything is read: termination signals are
 /// held for the watcher (see [`signals`]), envgate is marked non-dumpable (no core

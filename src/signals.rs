@@ -17,13 +17,20 @@
 //! Before it starts the program, the supervisor calls [`take_over`]: the watcher
 //! thread (if one was started) ends, and the supervisor takes every signal itself
 //! with [`next`], on its own thread, with no hop between threads.
+//!
+//! Held signals are read from a signalfd(2) (nix's safe wrapper), waited on with
+//! poll(2), so a wait can also end when another descriptor is ready.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use std::os::fd::{AsFd, BorrowedFd};
+
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, pthread_sigmask};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
 
 /// The signals that stop envgate before exec.
 pub const STOP_SIGNALS: [Signal; 4] = [
@@ -101,31 +108,77 @@ pub fn take_over() {
 /// `None` when the time passed (or the wait was interrupted).
 #[must_use]
 pub fn next(timeout: Option<Duration>) -> Option<Taken> {
-    take(&held_set(), timeout)
+    next_or_ready(timeout, None).ok().flatten()
+}
+
+/// The next held signal (`Ok(Some)`), or `Err(())` as soon as `other` is
+/// readable, waiting at most `timeout` (`Ok(None)` when the time passed).
+/// A signal already pending comes first.
+///
+/// # Errors
+/// `Err(())` when `other` became readable first.
+#[allow(clippy::result_unit_err)] // "the other descriptor is ready" carries nothing
+pub fn next_or_ready(
+    timeout: Option<Duration>,
+    other: Option<BorrowedFd<'_>>,
+) -> Result<Option<Taken>, ()> {
+    let Some(signals) = held_fd() else {
+        std::thread::sleep(timeout.unwrap_or(WATCHER_POLL));
+        return Ok(None);
+    };
+    if let Some(taken) = read_one(signals) {
+        return Ok(Some(taken));
+    }
+    let mut ready = vec![PollFd::new(signals.as_fd(), PollFlags::POLLIN)];
+    if let Some(other) = other {
+        ready.push(PollFd::new(other, PollFlags::POLLIN));
+    }
+    if poll(&mut ready, poll_timeout(timeout)).unwrap_or(0) == 0 {
+        return Ok(None);
+    }
+    if let Some(taken) = read_one(signals) {
+        return Ok(Some(taken));
+    }
+    let other_ready = ready
+        .get(1)
+        .and_then(PollFd::revents)
+        .is_some_and(|events| !events.is_empty());
+    if other_ready { Err(()) } else { Ok(None) }
+}
+
+/// `timeout` for poll(2), rounded up to the next millisecond (a shorter wait
+/// would spin).
+fn poll_timeout(timeout: Option<Duration>) -> PollTimeout {
+    let Some(timeout) = timeout else {
+        return PollTimeout::NONE;
+    };
+    let millis = timeout.as_micros().div_ceil(1000);
+    PollTimeout::try_from(millis).unwrap_or(PollTimeout::MAX)
+}
+
+/// The signalfd of every held signal, made once (non-blocking, close-on-exec).
+fn held_fd() -> Option<&'static SignalFd> {
+    static HELD: OnceLock<Option<SignalFd>> = OnceLock::new();
+    HELD.get_or_init(|| {
+        SignalFd::with_flags(&held_set(), SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC).ok()
+    })
+    .as_ref()
+}
+
+/// One pending signal of `signals`' set, with where it came from; `None` when
+/// none is pending.
+fn read_one(signals: &SignalFd) -> Option<Taken> {
+    let info = signals.read_signal().ok().flatten()?;
+    let signal = Signal::try_from(i32::try_from(info.ssi_signo).ok()?).ok()?;
+    Some(Taken {
+        signal,
+        from_kernel: info.ssi_code == nix::libc::SI_KERNEL,
+    })
 }
 
 /// Takes one held signal, with where it came from; waits at most `timeout`.
-fn take(set: &SigSet, timeout: Option<Duration>) -> Option<Taken> {
-    let mut info = std::mem::MaybeUninit::<nix::libc::siginfo_t>::uninit();
-    let number = match timeout {
-        // SAFETY: sigwaitinfo(2) reads the set and fills `info`; both outlive the call.
-        None => unsafe { nix::libc::sigwaitinfo(set.as_ref(), info.as_mut_ptr()) },
-        Some(timeout) => {
-            let timespec = nix::sys::time::TimeSpec::from(timeout);
-            // SAFETY: as above; sigtimedwait(2) also reads the timespec.
-            unsafe { nix::libc::sigtimedwait(set.as_ref(), info.as_mut_ptr(), timespec.as_ref()) }
-        }
-    };
-    if number < 0 {
-        return None;
-    }
-    // SAFETY: a signal was taken, so `info` is filled.
-    let info = unsafe { info.assume_init() };
-    let signal = Signal::try_from(number).ok()?;
-    Some(Taken {
-        signal,
-        from_kernel: info.si_code == nix::libc::SI_KERNEL,
-    })
+fn take(timeout: Option<Duration>) -> Option<Taken> {
+    next(timeout)
 }
 
 /// Starts the thread that stops envgate on a stop signal (once, and not after
@@ -140,12 +193,11 @@ pub fn watch() {
     if slot.is_some() {
         return;
     }
-    let set = held_set();
     let spawned = std::thread::Builder::new()
         .name("envgate-signals".to_owned())
         .spawn(move || {
             loop {
-                let taken = take(&set, Some(WATCHER_POLL));
+                let taken = take(Some(WATCHER_POLL));
                 if RETIRED.load(Ordering::SeqCst) {
                     if let Some(taken) = taken {
                         // Not ours any more: pending again, for the supervisor.
@@ -171,18 +223,13 @@ pub fn watch() {
 
 /// Stops envgate if a stop signal arrived (and waits, blocked) since the start.
 pub fn stop_if_pending() {
-    let mut pending = std::mem::MaybeUninit::<nix::libc::sigset_t>::uninit();
-    // SAFETY: sigpending(2) fills the set it is given and touches nothing else.
-    if unsafe { nix::libc::sigpending(pending.as_mut_ptr()) } != 0 {
-        return;
-    }
-    // SAFETY: sigpending returned 0, so the set is initialised.
-    let pending = unsafe { SigSet::from_sigset_t_unchecked(pending.assume_init()) };
-    if let Some(signal) = STOP_SIGNALS
-        .into_iter()
-        .find(|signal| pending.contains(*signal))
-    {
-        stop(signal);
+    // A descriptor of the stop signals alone: reading one takes only a stop
+    // signal, and the process ends right after.
+    let pending = SignalFd::with_flags(&stop_set(), SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
+        .ok()
+        .and_then(|stops| read_one(&stops));
+    if let Some(taken) = pending {
+        stop(taken.signal);
     }
 }
 
@@ -204,7 +251,7 @@ fn stop(signal: Signal) -> ! {
         "envgate: stopped by {} before the program was launched; nothing was launched.\n",
         signal.as_str()
     ));
-    // SAFETY: _exit ends the process at once, without running other threads'
-    // destructors or atexit handlers; the audit line was written unbuffered.
-    unsafe { nix::libc::_exit(128 + signal as i32) }
+    // The audit line was written unbuffered; values are not in any buffer that
+    // exit flushes.
+    std::process::exit(128 + signal as i32)
 }

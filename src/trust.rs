@@ -64,20 +64,36 @@ pub fn system_bundle(ssl_cert_file: Option<&OsStr>) -> Option<PathBuf> {
 /// Which certificate of the file cannot be used and why, or why the file cannot be
 /// read or holds none.
 pub fn bundle_roots(path: &Path) -> Result<RootCertStore, BundleError> {
-    let pem = crate::fsio::read_regular(path, MAX_BUNDLE_BYTES).map_err(|error| {
-        BundleError::Unreadable {
-            path: path.to_owned(),
-            reason: crate::fsio::io_reason(&error),
-        }
-    })?;
+    roots_of(&read_bundle(path)?, path)
+}
+
+/// The PEM text of the bundle at `path`, once every certificate in it was
+/// checked as [`bundle_roots`] does.
+///
+/// # Errors
+/// As [`bundle_roots`].
+pub fn checked_bundle(path: &Path) -> Result<Vec<u8>, BundleError> {
+    let pem = read_bundle(path)?;
+    roots_of(&pem, path)?;
+    Ok(pem)
+}
+
+fn read_bundle(path: &Path) -> Result<Vec<u8>, BundleError> {
+    crate::fsio::read_regular(path, MAX_BUNDLE_BYTES).map_err(|error| BundleError::Unreadable {
+        path: path.to_owned(),
+        reason: crate::fsio::io_reason(&error),
+    })
+}
+
+fn roots_of(pem: &[u8], path: &Path) -> Result<RootCertStore, BundleError> {
     let unusable = |position: usize, why: String| BundleError::Unusable {
         path: path.to_owned(),
         position,
         why,
     };
-    let certificates = match plain_certificates(&pem) {
+    let certificates = match plain_certificates(pem) {
         Some(certificates) => certificates,
-        None => pem_certificates(&pem).map_err(|(position, why)| unusable(position, why))?,
+        None => pem_certificates(pem).map_err(|(position, why)| unusable(position, why))?,
     };
     let mut roots = RootCertStore::empty();
     for (index, certificate) in certificates.into_iter().enumerate() {

@@ -26,17 +26,15 @@ use std::ffi::OsStr;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use secrecy::{ExposeSecret, ExposeSecretMut, SecretString};
-use zeroize::Zeroize;
+use secrecy::{ExposeSecret, SecretString};
 
-use crate::NameMap;
 use crate::error::Error;
 use crate::fsio::{io_reason, read_regular};
-use crate::name_index::NameIndex;
 use crate::problem::{Code, Problem};
 use crate::schema::{Schema, VarSpec};
 pub use mounts::SecretsMount;
 pub use snapshot::EnvSnapshot;
+use std::collections::HashMap;
 
 /// The largest `NAME_FILE` or `--env-file` envgate reads.
 pub const MAX_VALUE_FILE_BYTES: u64 = 1024 * 1024;
@@ -46,7 +44,7 @@ pub struct EnvFile {
     /// The path as given.
     pub path: PathBuf,
     /// Entries by name; a name repeated in the file keeps its last value.
-    entries: NameMap<String, SecretString>,
+    entries: HashMap<String, SecretString>,
 }
 
 impl fmt::Debug for EnvFile {
@@ -98,7 +96,7 @@ pub fn load_env_files(
             line: Some(error.line),
             reason: error.reason,
         })?;
-        let mut entries: NameMap<String, SecretString> = NameMap::default();
+        let mut entries: HashMap<String, SecretString> = HashMap::default();
         for entry in raw {
             let lookup = |name: &str| {
                 env.get_str(name)
@@ -256,7 +254,7 @@ pub struct Resolution {
     /// Conflicts, unreadable files, non-UTF-8 values.
     pub problems: Vec<Problem>,
     /// Position of each name in `vars`.
-    index: NameIndex,
+    index: HashMap<String, usize>,
 }
 
 impl Resolution {
@@ -265,7 +263,7 @@ impl Resolution {
         Self {
             vars: Vec::with_capacity(count),
             problems: Vec::new(),
-            index: NameIndex::with_capacity(count),
+            index: HashMap::with_capacity(count),
         }
     }
 
@@ -277,25 +275,11 @@ impl Resolution {
 
     /// Where `name` is in `vars`.
     fn position(&self, name: &str) -> Option<usize> {
-        self.index.get(name, |known| &self.vars[known].name)
-    }
-
-    /// Zeroizes every value in place and leaves the memory to the process exit,
-    /// which returns it at once: for what ends the process (a check), instead of
-    /// freeing 10,000 values one at a time.
-    pub fn wipe_and_leave(mut self) {
-        for var in &mut self.vars {
-            if let Some(value) = &mut var.value {
-                value.expose_secret_mut().zeroize();
-            }
-        }
-        std::mem::forget(self);
+        self.index.get(name).copied()
     }
 
     fn push(&mut self, resolved: ResolvedVar) {
-        let vars = &self.vars;
-        self.index
-            .insert(&resolved.name, vars.len(), |known| &vars[known].name);
+        self.index.insert(resolved.name.clone(), self.vars.len());
         self.vars.push(resolved);
     }
 
@@ -550,24 +534,6 @@ aliases = ["OLD_C"]
 
     fn schema() -> Schema {
         crate::schema::from_str("s.toml", SCHEMA).unwrap()
-    }
-
-    #[test]
-    fn a_resolution_left_to_exit_is_zeroized_first() {
-        const CANARY: &str = "CANARY-wipe-8c1f";
-        let mut resolution = Resolution::with_capacity(1);
-        resolution.push(ResolvedVar {
-            name: "A".to_owned(),
-            value: Some(SecretString::from(CANARY.to_owned())),
-            origin: Origin::Env,
-        });
-        let value = resolution.vars[0].value.as_ref().unwrap().expose_secret();
-        let (start, len) = (value.as_ptr(), value.len());
-        resolution.wipe_and_leave();
-        // SAFETY: the value's memory was leaked, not freed: it stays allocated
-        // and readable for the rest of the process.
-        let left = unsafe { std::slice::from_raw_parts(start, len) };
-        assert!(left.iter().all(|&byte| byte == 0), "{left:?}");
     }
 
     fn value<'a>(resolution: &'a Resolution, name: &str) -> (Option<&'a str>, &'a Origin) {

@@ -17,10 +17,10 @@ use std::path::{Path, PathBuf};
 use secrecy::SecretString;
 
 use super::{Found, Origin, Source, read_value_file};
-use crate::NameMap;
 use crate::error::Error;
 use crate::problem::{Code, Problem};
 use crate::schema::{Schema, VarSpec};
+use std::collections::HashMap;
 
 /// The files of one secrets directory, by name.
 #[derive(Debug)]
@@ -28,9 +28,9 @@ pub struct SecretsMount {
     /// The directory as given.
     dir: PathBuf,
     /// Each file by its exact name.
-    exact: NameMap<String, PathBuf>,
+    exact: HashMap<String, PathBuf>,
     /// Each file by its upper-cased name.
-    folded: NameMap<String, PathBuf>,
+    folded: HashMap<String, PathBuf>,
 }
 
 impl SecretsMount {
@@ -43,8 +43,8 @@ impl SecretsMount {
             path: dir.to_owned(),
             source,
         };
-        let mut exact = NameMap::default();
-        let mut folded = NameMap::default();
+        let mut exact = HashMap::default();
+        let mut folded = HashMap::default();
         for entry in std::fs::read_dir(dir).map_err(unreadable)? {
             let entry = entry.map_err(unreadable)?;
             let Some(name) = entry.file_name().to_str().map(str::to_owned) else {

@@ -11,7 +11,7 @@ const FILE_SUFFIX: &str = "_FILE";
 pub struct EnvSnapshot {
     /// Every pair in order, hash-indexed by name: lookups are per variable, so keep
     /// them O(1), and each name is stored once.
-    vars: indexmap::IndexMap<OsString, OsString, foldhash::fast::RandomState>,
+    vars: indexmap::IndexMap<OsString, OsString>,
     /// Whether some name ends in `_FILE` (or once did): when none does, asking
     /// for `NAME_FILE` builds no name.
     has_file_names: bool,
@@ -50,10 +50,7 @@ impl EnvSnapshot {
     #[must_use]
     pub fn with_capacity(capacity: usize) -> Self {
         Self {
-            vars: indexmap::IndexMap::with_capacity_and_hasher(
-                capacity,
-                foldhash::fast::RandomState::default(),
-            ),
+            vars: indexmap::IndexMap::with_capacity(capacity),
             has_file_names: false,
         }
     }

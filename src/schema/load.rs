@@ -10,7 +10,6 @@ use std::path::Path;
 use std::sync::{Arc, LazyLock};
 
 use toml::Spanned;
-use toml::de::DeTable;
 
 use super::fields::{Allowed, Field, Fields};
 use super::tree::{self, Item, Key, Table, Value};
@@ -21,7 +20,6 @@ use super::{
 };
 use crate::duration;
 use crate::error::{Error, SchemaErrors};
-use crate::name_index::NameIndex;
 use crate::problem::{Code, Problem};
 use crate::rules::check_value;
 
@@ -120,17 +118,12 @@ pub fn from_str(name: &str, text: &str) -> Result<Schema, SchemaErrors> {
         name: name.to_owned(),
         text: Arc::from(text),
     };
-    // The quick reader takes what schemas hold; `toml` reads (and words the
-    // errors of) anything else.
-    let document = if let Some(document) = tree::parse(text) {
-        document
-    } else {
-        let (document, syntax_errors) = DeTable::parse_recoverable(text);
-        if !syntax_errors.is_empty() {
+    let document = match tree::parse(text) {
+        Ok(document) => document,
+        Err(syntax_errors) => {
             let problems = syntax_errors.iter().map(syntax_problem).collect();
             return Err(SchemaErrors { source, problems });
         }
-        Table::from_document(document.into_inner())
     };
     let mut loader = Loader::default();
     let mut schema = loader.schema(document, source.clone());
@@ -244,17 +237,15 @@ impl Loader {
             shared_prefixes,
             groups,
             vars: Vec::new(),
-            index: NameIndex::default(),
+            index: std::collections::HashMap::new(),
         };
         let vars_position = top.position(Field::Vars);
         let vars =
             vars_position.and_then(|position| document.into_entries().into_iter().nth(position));
         schema.vars = self.vars(vars, &schema);
-        let mut index = NameIndex::with_capacity(schema.vars.len());
-        for (position, var) in schema.vars.iter().enumerate() {
-            index.insert(&var.name, position, |known| &schema.vars[known].name);
-        }
-        schema.index = index;
+        schema.index = (schema.vars.iter().enumerate())
+            .map(|(position, var)| (var.name.clone(), position))
+            .collect();
         self.cross_checks(&schema);
         schema
     }

@@ -14,7 +14,7 @@ use std::borrow::Cow;
 use std::ops::Range;
 
 use crate::duration::Duration;
-use crate::name_index::NameIndex;
+use std::collections::HashMap;
 
 pub use crate::problem::SchemaSource;
 pub use crate::rules::{MAX_PATTERN_BYTES, Pattern, Rules, VarType};
@@ -47,25 +47,14 @@ pub struct Schema {
     /// Variables, in schema order.
     pub vars: Vec<VarSpec>,
     /// Position of each variable in `vars`, by name.
-    pub(crate) index: NameIndex,
-}
-
-/// Whether the quick TOML reader gives the `toml` crate's tree for `text` (or
-/// leaves `text` to it): the differential check of the `schema` fuzz target.
-#[doc(hidden)]
-#[must_use]
-pub fn quick_reader_agrees(text: &str) -> bool {
-    tree::parse(text).is_none_or(|quick| {
-        toml::de::DeTable::parse(text)
-            .is_ok_and(|document| quick == tree::Table::from_document(document.into_inner()))
-    })
+    pub(crate) index: HashMap<String, usize>,
 }
 
 impl Schema {
     /// The variable called `name`, if declared.
     #[must_use]
     pub fn var(&self, name: &str) -> Option<&VarSpec> {
-        let position = self.index.get(name, |known| &self.vars[known].name)?;
+        let position = *self.index.get(name)?;
         Some(&self.vars[position])
     }
 

@@ -1,165 +1,110 @@
-//! The HTTP client the AWS SDK sends its requests through: hyper's pooled HTTP/1.1
-//! client over rustls (ring), trusting the root store envgate has read and checked.
+//! The HTTP client the AWS SDK sends its requests through: the SDK's own
+//! (`aws-smithy-http-client`, hyper over rustls with ring), with three settings
+//! of envgate's:
 //!
-//! The SDK's own HTTPS client takes trust only as PEM text. It kept the bundle,
-//! copied it for each connector and decoded it again with its constant-time decoder
-//! (meant for private keys): a second parse of every certificate on every HTTPS
-//! launch and two copies of the bundle in memory. This client is given the root
-//! store built from the one parse envgate does anyway (to refuse an unusable bundle
-//! with a clear message), and offers only HTTP/1.1, which is all Secrets Manager
-//! and STS need (docs/DECISIONS.md, "The HTTPS client is envgate's own").
+//! - trust: the one CA bundle `trust` read and checked (a clear error for an
+//!   unusable bundle before any request), or none for a plain `http://` endpoint;
+//! - proxies: `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` (either
+//!   case) from the environment, as the SDK's default client reads them;
+//! - a TLS refusal (an untrusted certificate, a name it does not carry, an alert)
+//!   is final, not retried until the deadline: a new connection would be refused
+//!   the same way.
 
 use std::error::Error;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
 
+use aws_smithy_http_client::proxy::ProxyConfig;
+use aws_smithy_http_client::tls::rustls_provider::CryptoMode;
+use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
+use aws_smithy_http_client::{Builder, Connector};
+use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
     SharedHttpConnector,
 };
-use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_runtime_api::client::result::ConnectorError;
-use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use aws_smithy_types::body::SdkBody;
-use aws_smithy_types::retry::ErrorKind;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector as TcpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use aws_smithy_runtime_api::client::runtime_components::{
+    RuntimeComponents, RuntimeComponentsBuilder,
+};
+use aws_smithy_types::config_bag::ConfigBag;
 
-/// A client trusting `roots`, for `https://` endpoints (plain `http://` too).
+/// The CAs a client trusts.
+#[derive(Debug, Clone)]
+pub(crate) enum Trust {
+    /// The certificates of one PEM bundle, already checked.
+    Bundle(Vec<u8>),
+    /// The platform's roots (`SSL_CERT_DIR`, OpenSSL's directories).
+    Platform,
+    /// None: a plain `http://` endpoint uses no TLS.
+    Nothing,
+}
+
+/// The SDK's HTTPS client trusting `trust`, through the environment's proxy.
 ///
 /// # Errors
-/// Why rustls refused the configuration.
-pub(crate) fn client(roots: rustls::RootCertStore) -> Result<SharedHttpClient, rustls::Error> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(SharedHttpClient::new(Https {
-        tls,
-        connectors: Mutex::default(),
-    }))
+/// When the SDK refuses the TLS settings.
+pub(crate) fn client(trust: Trust) -> Result<SharedHttpClient, BoxError> {
+    let store = match trust {
+        Trust::Bundle(pem) => TrustStore::empty().with_pem_certificate(pem),
+        Trust::Platform => TrustStore::default(),
+        Trust::Nothing => TrustStore::empty(),
+    };
+    let context = TlsContext::builder().with_trust_store(store).build()?;
+    let sdk = Builder::new().build_with_connector_fn(move |settings, components| {
+        let mut connector = Connector::builder()
+            .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+            .tls_context(context.clone())
+            .proxy_config(ProxyConfig::from_env())
+            .enable_tcp_nodelay(true);
+        connector.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            connector.set_sleep_impl(components.sleep_impl());
+        }
+        connector.build()
+    });
+    Ok(SharedHttpClient::new(TlsRefusalsAreFinal(sdk)))
 }
 
-/// A connect timeout and a read timeout, as the SDK sets them.
-type Timeouts = (Option<Duration>, Option<Duration>);
-
+/// The SDK's client, with TLS refusals classified as final.
 #[derive(Debug)]
-struct Https {
-    tls: rustls::ClientConfig,
-    /// The SDK asks for a connector before every attempt: one per timeout settings
-    /// (each with its pool of kept-alive connections), made on first use.
-    connectors: Mutex<Vec<(Timeouts, SharedHttpConnector)>>,
-}
+struct TlsRefusalsAreFinal(SharedHttpClient);
 
-impl HttpClient for Https {
+impl HttpClient for TlsRefusalsAreFinal {
     fn http_connector(
         &self,
         settings: &HttpConnectorSettings,
-        _components: &RuntimeComponents,
+        components: &RuntimeComponents,
     ) -> SharedHttpConnector {
-        let timeouts = (settings.connect_timeout(), settings.read_timeout());
-        let mut connectors = self
-            .connectors
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some((_, connector)) = connectors.iter().find(|(made, _)| *made == timeouts) {
-            return connector.clone();
-        }
-        let connector = SharedHttpConnector::new(Connector::new(self.tls.clone(), timeouts));
-        connectors.push((timeouts, connector.clone()));
-        connector
+        SharedHttpConnector::new(FinalTls(self.0.http_connector(settings, components)))
+    }
+
+    fn validate_base_client_config(
+        &self,
+        components: &RuntimeComponentsBuilder,
+        config: &ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.validate_base_client_config(components, config)
     }
 }
 
-type Pool = Client<hyper_rustls::HttpsConnector<TcpConnector>, SdkBody>;
-
-/// Sends requests through one pool of connections.
 #[derive(Debug)]
-struct Connector {
-    pool: Pool,
-    /// How long an answer (its headers) may take, connecting included.
-    read_timeout: Option<Duration>,
-}
+struct FinalTls(SharedHttpConnector);
 
-impl Connector {
-    fn new(tls: rustls::ClientConfig, (connect_timeout, read_timeout): Timeouts) -> Self {
-        let mut tcp = TcpConnector::new();
-        tcp.enforce_http(false);
-        tcp.set_nodelay(true);
-        tcp.set_connect_timeout(connect_timeout);
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(tcp);
-        let pool = Client::builder(TokioExecutor::new())
-            .pool_timer(TokioTimer::new())
-            .build(https);
-        Self { pool, read_timeout }
-    }
-}
-
-impl HttpConnector for Connector {
+impl HttpConnector for FinalTls {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-        let request = match request.try_into_http1x() {
-            Ok(request) => request,
-            Err(error) => {
-                return HttpConnectorFuture::ready(Err(ConnectorError::user(error.into())));
-            }
-        };
-        let answer = self.pool.request(request);
-        let read_timeout = self.read_timeout;
-        HttpConnectorFuture::new(async move {
-            let answered = match read_timeout {
-                Some(limit) => tokio::time::timeout(limit, answer)
-                    .await
-                    .map_err(|_| ConnectorError::timeout(Box::new(NoAnswer(limit))))?,
-                None => answer.await,
-            };
-            let response = answered.map_err(connector_error)?;
-            HttpResponse::try_from(response.map(SdkBody::from_body_1_x))
-                .map_err(|error| ConnectorError::other(error.into(), None))
-        })
+        let answer = self.0.call(request);
+        HttpConnectorFuture::new(async move { answer.await.map_err(final_when_tls) })
     }
 }
 
-/// No answer within the read timeout.
-#[derive(Debug)]
-struct NoAnswer(Duration);
-
-impl std::fmt::Display for NoAnswer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "no answer within {}s", self.0.as_secs_f32())
+/// `error` as an error the SDK does not retry when TLS refused the connection;
+/// unchanged otherwise.
+fn final_when_tls(error: ConnectorError) -> ConnectorError {
+    if chain(&error).any(<dyn Error>::is::<rustls::Error>) {
+        ConnectorError::other(error.into_source(), None)
+    } else {
+        error
     }
-}
-
-impl Error for NoAnswer {}
-
-/// The SDK's view of a failed request, which decides whether it is retried: the
-/// SDK's own client's classification, except that a TLS refusal (an untrusted
-/// certificate, a name it does not carry, an alert) is not retried, since a new
-/// connection would be refused the same way.
-fn connector_error(error: hyper_util::client::legacy::Error) -> ConnectorError {
-    let refused_by_tls = chain(&error).any(<dyn Error>::is::<rustls::Error>);
-    let has_io_cause = chain(&error).any(<dyn Error>::is::<std::io::Error>);
-    let hyper = chain(&error).find_map(|cause| cause.downcast_ref::<hyper::Error>());
-    let classify: fn(Box<dyn Error + Send + Sync>) -> ConnectorError = match hyper {
-        _ if refused_by_tls => |error| ConnectorError::other(error, None),
-        Some(hyper) if hyper.is_timeout() => ConnectorError::timeout,
-        Some(hyper) if hyper.is_user() => ConnectorError::user,
-        Some(hyper) if hyper.is_closed() || hyper.is_canceled() || has_io_cause => {
-            ConnectorError::io
-        }
-        Some(hyper) if hyper.is_incomplete_message() => {
-            |error| ConnectorError::other(error, Some(ErrorKind::TransientError))
-        }
-        Some(_) => |error| ConnectorError::other(error, None),
-        None if error.is_connect() || has_io_cause => ConnectorError::io,
-        None => |error| ConnectorError::other(error, None),
-    };
-    classify(error.into())
 }
 
 /// `error` and its causes; an `io::Error`'s cause is its payload (hyper-rustls
@@ -175,12 +120,15 @@ fn chain<'a>(error: &'a (dyn Error + 'static)) -> impl Iterator<Item = &'a (dyn 
 
 #[cfg(test)]
 mod tests {
-    use super::chain;
+    use super::*;
 
     #[test]
-    fn the_chain_reaches_an_error_inside_an_io_error() {
+    fn a_tls_refusal_inside_an_io_error_is_final() {
         let tls = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
         let io = std::io::Error::other(std::io::Error::other(tls));
-        assert!(chain(&io).any(<dyn std::error::Error>::is::<rustls::Error>));
+        let classified = final_when_tls(ConnectorError::io(Box::new(io)));
+        assert!(classified.is_other() && classified.as_other().is_none());
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert!(final_when_tls(ConnectorError::io(Box::new(refused))).is_io());
     }
 }

@@ -413,23 +413,24 @@ pub(crate) async fn sdk_config(
 /// no TLS is used. With no bundle found, the platform's roots are loaded as usual.
 fn http_client(env: &EnvSnapshot) -> Result<SharedHttpClient, FetchError> {
     let plain_http = endpoint_override(env).is_some_and(|url| url.starts_with("http://"));
-    let roots = if plain_http {
-        rustls::RootCertStore::empty()
+    let trust = if plain_http {
+        https::Trust::Nothing
     } else {
         trusted_roots(env).map_err(|reason| FetchError::Unavailable { reason })?
     };
-    https::client(roots).map_err(|error| FetchError::Unavailable {
+    https::client(trust).map_err(|error| FetchError::Unavailable {
         reason: format!("cannot set up TLS: {error}"),
     })
 }
 
 /// The CAs HTTPS endpoints are checked against: `SSL_CERT_FILE`, else the first
 /// distribution bundle found, else the platform's roots.
-fn trusted_roots(env: &EnvSnapshot) -> Result<rustls::RootCertStore, String> {
+fn trusted_roots(env: &EnvSnapshot) -> Result<https::Trust, String> {
     match crate::trust::system_bundle(env.get("SSL_CERT_FILE")) {
-        Some(path) => crate::trust::bundle_roots(&path)
+        Some(path) => crate::trust::checked_bundle(&path)
+            .map(https::Trust::Bundle)
             .map_err(|error| format!("{error}: fix the bundle, or point SSL_CERT_FILE at another")),
-        None => crate::trust::platform_roots(),
+        None => crate::trust::platform_roots().map(|_| https::Trust::Platform),
     }
 }
 

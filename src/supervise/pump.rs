@@ -8,8 +8,7 @@
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::mem::ManuallyDrop;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -45,8 +44,8 @@ impl MaskedOutput {
     pub fn start(masker: Masker) -> std::io::Result<Self> {
         let masker: Shared = Arc::new(Mutex::new(Arc::new(masker)));
         let (done_sender, done) = channel();
-        let stdout = start_pump(nix::libc::STDOUT_FILENO, &masker, done_sender.clone())?;
-        let stderr = start_pump(nix::libc::STDERR_FILENO, &masker, done_sender)?;
+        let stdout = start_pump(duplicate(&std::io::stdout())?, &masker, done_sender.clone())?;
+        let stderr = start_pump(duplicate(&std::io::stderr())?, &masker, done_sender)?;
         Ok(Self {
             stdout,
             stderr,
@@ -89,8 +88,14 @@ impl MaskedOutput {
     }
 }
 
+/// A descriptor of envgate's own on `stream`'s open file (its writes go where
+/// the stream's go), for a pump to write to.
+fn duplicate(stream: &impl AsFd) -> std::io::Result<File> {
+    Ok(File::from(stream.as_fd().try_clone_to_owned()?))
+}
+
 /// One pipe whose read end a new thread masks into `target`; returns the write end.
-fn start_pump(target: RawFd, masker: &Shared, done: Sender<()>) -> std::io::Result<OwnedFd> {
+fn start_pump(target: File, masker: &Shared, done: Sender<()>) -> std::io::Result<OwnedFd> {
     let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
     // Above the system's pipe-max-size this fails; the default capacity still works.
     let _ = nix::fcntl::fcntl(&read, nix::fcntl::FcntlArg::F_SETPIPE_SZ(PIPE_CAPACITY));
@@ -107,10 +112,7 @@ fn start_pump(target: RawFd, masker: &Shared, done: Sender<()>) -> std::io::Resu
 /// Copies `source` to `target`, masked, until the pipe ends. When `target` is
 /// gone (EPIPE), stops reading, so the program meets a closed pipe as it would
 /// without masking.
-fn pump(mut source: File, target: RawFd, masker: &Shared) {
-    // SAFETY: fd 1 or 2 stays open for envgate's whole life; ManuallyDrop keeps
-    // this File from closing it.
-    let mut target = ManuallyDrop::new(unsafe { File::from_raw_fd(target) });
+fn pump(mut source: File, mut target: File, masker: &Shared) {
     let mut chunk = vec![0u8; CHUNK];
     let mut out = Vec::with_capacity(CHUNK + 1024);
     let mut stream = MaskStream::default();

@@ -415,10 +415,9 @@ fn table_rows(table: &str) -> Vec<String> {
         .collect()
 }
 
-/// A schema of 6,000 variables is past the size where envgate reserves its heap on
-/// huge pages (256 KiB), both when it is named with `--schema` (prepared before the
-/// environment is copied) and when it is found by its default name: every value is
-/// still checked, the one bad value is named, and no value is printed.
+/// A schema of 6,000 variables, named with `--schema` or found by its default
+/// name: every value is checked, the one bad value is named, and no value is
+/// printed.
 #[test]
 fn a_large_schema_is_checked_whole_however_it_is_named() {
     use std::fmt::Write as _;
