@@ -37,6 +37,11 @@ const AGENT_DROPPED: &str = "the Secrets Manager Agent closed the connection wit
 /// How many requests may be in flight to the agent at once.
 const CONCURRENCY: usize = 10;
 
+/// The most of an agent's answer envgate reads: a secret holds at most 64 KiB,
+/// which JSON escaping or base64 can make larger; anything beyond is refused
+/// unread.
+pub const MAX_ANSWER_BYTES: usize = 256 * 1024;
+
 /// Where the agent listens and the token it wants.
 pub struct Agent {
     /// `http://host:port`, without a trailing slash.
@@ -64,16 +69,52 @@ impl Agent {
             .unwrap_or(DEFAULT_AGENT)
             .trim_end_matches('/')
             .to_owned();
-        if !base.starts_with("http://") {
-            return Err(FetchError::AgentToken {
-                reason: format!(
-                    "ENVGATE_SECRETS_AGENT must be an http:// URL on this host (got {base})"
-                ),
-            });
-        }
+        on_this_host(&base)?;
         let token = token(env)?;
         Ok(Self { base, token })
     }
+}
+
+/// `Ok` when `base` is `http://HOST:PORT` with a loopback HOST: a loopback
+/// address, or a name all of whose addresses are loopback. Checked before any
+/// connection: the token (possibly `AWS_SESSION_TOKEN`, a real AWS credential)
+/// goes in clear over HTTP.
+fn on_this_host(base: &str) -> Result<(), FetchError> {
+    let refuse = |why: &str| FetchError::AgentAddress {
+        reason: format!(
+            "ENVGATE_SECRETS_AGENT must be an http:// URL of an agent on this host (a loopback address); {why} (got {})",
+            crate::secrets::without_credentials(base)
+        ),
+    };
+    let url = url::Url::parse(base).map_err(|_| refuse("it is not a URL"))?;
+    if url.scheme() != "http" {
+        return Err(refuse("its scheme is not http"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(refuse("it carries a user name or password"));
+    }
+    let port = url.port_or_known_default().unwrap_or(80);
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(address)) => address.is_loopback(),
+        Some(url::Host::Ipv6(address)) => address.is_loopback(),
+        Some(url::Host::Domain(name)) => resolves_only_to_loopback(name, port),
+        None => false,
+    };
+    if loopback {
+        Ok(())
+    } else {
+        Err(refuse("its host is not a loopback address"))
+    }
+}
+
+/// Whether `name` resolves, and only to loopback addresses.
+fn resolves_only_to_loopback(name: &str, port: u16) -> bool {
+    use std::net::ToSocketAddrs;
+    let Ok(addresses) = (name, port).to_socket_addrs() else {
+        return false;
+    };
+    let addresses: Vec<_> = addresses.collect();
+    !addresses.is_empty() && addresses.iter().all(|address| address.ip().is_loopback())
 }
 
 /// The SSRF token: `AWS_TOKEN` (or the file it names), else `AWS_SESSION_TOKEN`.
@@ -192,12 +233,15 @@ async fn get_one(
         }
     })?;
     let status = response.status().as_u16();
-    let body = response
-        .into_body()
+    let body = http_body_util::Limited::new(response.into_body(), MAX_ANSWER_BYTES)
         .collect()
         .await
         .map_err(|error| FetchError::Unavailable {
-            reason: format!("the agent's answer broke off: {error}"),
+            reason: if error.is::<http_body_util::LengthLimitError>() {
+                format!("the agent's answer (HTTP {status}) is larger than {MAX_ANSWER_BYTES} bytes; it was not read")
+            } else {
+                format!("the agent's answer (HTTP {status}) broke off")
+            },
         })?
         .to_bytes();
     if status == 200 {
@@ -249,7 +293,11 @@ struct AgentSecret {
 fn parse(body: &[u8]) -> Result<FetchedSecret, FetchError> {
     let secret: AgentSecret =
         serde_json::from_slice(body).map_err(|error| FetchError::Unavailable {
-            reason: format!("the agent's answer is not GetSecretValue's JSON ({error})"),
+            reason: format!(
+                "the agent's answer ({} bytes) is not GetSecretValue's JSON ({})",
+                body.len(),
+                json_error_place(&error)
+            ),
         })?;
     let binary = match secret.secret_binary {
         Some(text) => Some(
@@ -278,8 +326,41 @@ fn parse(body: &[u8]) -> Result<FetchedSecret, FetchError> {
     })
 }
 
-/// An error answer: AWS's code and message when the agent passed them on, else
-/// what the agent itself refused.
+/// What kind of JSON error `error` is and where, never the text it quotes (a
+/// value, a token).
+fn json_error_place(error: &serde_json::Error) -> String {
+    let kind = match error.classify() {
+        serde_json::error::Category::Io => "read error",
+        serde_json::error::Category::Syntax => "syntax error",
+        serde_json::error::Category::Data => "unexpected shape",
+        serde_json::error::Category::Eof => "cut short",
+    };
+    format!("{kind} at line {} column {}", error.line(), error.column())
+}
+
+/// Whether `code` reads as an AWS error code (`ResourceNotFoundException`,
+/// `DecryptionFailure`, `AccessDenied`, …): letters only, ending as AWS's codes
+/// end. Anything else in that field (a value a hostile agent put there) is not
+/// repeated.
+fn looks_like_code(code: &str) -> bool {
+    const ENDINGS: [&str; 7] = [
+        "Exception",
+        "Error",
+        "Failure",
+        "Denied",
+        "Operation",
+        "Exceeded",
+        "Throttling",
+    ];
+    code.len() <= 64
+        && code.bytes().all(|byte| byte.is_ascii_alphabetic())
+        && ENDINGS.iter().any(|ending| code.ends_with(ending))
+}
+
+/// An error answer: AWS's code when the agent passed it on, else what the agent
+/// itself refused. Only the status, the length and a well-formed code are
+/// described: the body is never repeated (an agent or a proxy may echo the
+/// token or a value).
 fn agent_error(status: u16, body: &[u8]) -> FetchError {
     #[derive(Deserialize)]
     struct AwsError {
@@ -287,31 +368,36 @@ fn agent_error(status: u16, body: &[u8]) -> FetchError {
         kind: Option<String>,
         message: Option<String>,
     }
-    let text = String::from_utf8_lossy(body);
     if let Ok(error) = serde_json::from_slice::<AwsError>(body)
-        && let Some(kind) = error.kind.as_deref()
+        && let Some(kind) = error.kind.as_deref().filter(|kind| looks_like_code(kind))
     {
         return match kind {
             "TimeoutError" | "ConnectionError" | "InternalFailure" => FetchError::Unavailable {
                 reason: format!("{AGENT_UPSTREAM_FAILED} ({kind}, HTTP {status})"),
             },
-            _ => map_code(
+            _ => match map_code(
                 Some(kind),
                 error.message.as_deref().unwrap_or_default(),
                 Some(status),
-            ),
+            ) {
+                FetchError::Other { code, .. } => FetchError::Other {
+                    code,
+                    message: format!("the agent answered HTTP {status}"),
+                },
+                mapped => mapped,
+            },
         };
     }
+    let length = body.len();
     match status {
         403 => FetchError::AgentToken {
             reason: format!(
-                "the agent refused the token ({}): AWS_TOKEN must hold the token the agent was started with",
-                text.trim()
+                "the agent refused the token (HTTP 403, {length} bytes): AWS_TOKEN must hold the token the agent was started with"
             ),
         },
         429 => FetchError::Throttled,
         _ => FetchError::Unavailable {
-            reason: format!("the agent answered HTTP {status}: {}", text.trim()),
+            reason: format!("the agent answered HTTP {status} ({length} bytes)"),
         },
     }
 }
@@ -345,6 +431,62 @@ mod tests {
             agent_error(429, b"Connection limit exceeded"),
             FetchError::Throttled
         );
+    }
+
+    #[test]
+    fn only_an_agent_on_this_host_is_accepted() {
+        for base in [
+            "http://127.0.0.1:2773",
+            "http://127.9.8.7:1",
+            "http://[::1]:2773",
+            "http://localhost:2773",
+        ] {
+            assert_eq!(on_this_host(base), Ok(()), "{base}");
+        }
+        for base in [
+            "http://192.0.2.1:2773",
+            "http://[2001:db8::1]:2773",
+            "https://127.0.0.1:2773",
+            "http://u:p@127.0.0.1:2773",
+            "http://agent.invalid:2773",
+            "127.0.0.1:2773",
+        ] {
+            let error = on_this_host(base).unwrap_err();
+            assert!(
+                matches!(error, FetchError::AgentAddress { .. }),
+                "{base}: {error:?}"
+            );
+            assert!(!format!("{error:?}").contains("u:p"), "{error:?}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever an agent answers, with whatever status, the error never
+        /// repeats a byte run of the body (a value, a token) longer than an
+        /// AWS error code, and its parse errors say where, not what.
+        #[test]
+        fn no_answer_is_repeated(
+            status in 200u16..600,
+            canary in "CANARY[a-zA-Z0-9]{10,30}",
+            shape in 0usize..6,
+        ) {
+            let body = match shape {
+                0 => format!(r#"{{"SecretString":"{canary}","Name":"n"}}"#),
+                1 => format!(r#"{{"__type":"{canary} x","message":"{canary}"}}"#),
+                2 => format!(r#"{{"__type":"ValidationException","message":"{canary}"}}"#),
+                3 => format!(r#"{{"SecretString": {canary}}}"#),
+                4 => canary.clone(),
+                _ => format!(r#"{{"SecretBinary":"{canary}!"}}"#),
+            };
+            let described = if status == 200 {
+                parse(body.as_bytes()).err().map(|error| format!("{error:?}"))
+            } else {
+                Some(format!("{:?}", agent_error(status, body.as_bytes())))
+            };
+            if let Some(described) = described {
+                proptest::prop_assert!(!described.contains(&canary), "{}", described);
+            }
+        }
     }
 
     #[test]

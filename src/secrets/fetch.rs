@@ -118,6 +118,12 @@ pub enum FetchError {
         /// What is wrong.
         reason: String,
     },
+    /// `ENVGATE_SECRETS_AGENT` does not name an agent on this host: refused
+    /// before any connection, so the token never leaves the host.
+    AgentAddress {
+        /// What is wrong.
+        reason: String,
+    },
     /// The credential chain found no credentials.
     NoCredentials {
         /// The SDK's explanation.
@@ -146,6 +152,7 @@ impl FetchError {
             Self::Timeout => "Timeout",
             Self::NoCredentials { .. } => "NoCredentials",
             Self::AgentToken { .. } => "AgentToken",
+            Self::AgentAddress { .. } => "AgentAddress",
         }
     }
 }

@@ -161,3 +161,140 @@ fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// A hostile "agent" on 127.0.0.1: every request gets `status` with `body`
+/// (sent in pieces, with its length announced); returns its URL.
+fn hostile_agent(status: u16, body: Vec<u8>) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let body = std::sync::Arc::new(body);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let body = std::sync::Arc::clone(&body);
+            std::thread::spawn(move || {
+                let mut request = [0u8; 4096];
+                let _ = stream.read(&mut request);
+                let head = format!(
+                    "HTTP/1.1 {status} Whatever\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = stream.write_all(head.as_bytes());
+                for piece in body.chunks(64 * 1024) {
+                    if stream.write_all(piece).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    url
+}
+
+/// envgate asking `agent` for one secret, with `token` as its SSRF token.
+fn ask(agent: &str, token: &str) -> crate::harness::Run {
+    let text = schema("production", &[("DB_PASSWORD", "db#password")]);
+    Envgate::with_schema(&text)
+        .env("USE_SECRETS_MANAGER", "true")
+        .env("ENVIRONMENT", "production")
+        .env("ENVGATE_SECRETS_AGENT", agent)
+        .env("AWS_TOKEN", token)
+        .args(["--fetch", "agent", "--timeout", "5", "--", "true"])
+        .run()
+}
+
+/// What an agent answers is never repeated: not a SecretString in an error
+/// answer, not a token it echoes, not a value a parse error would quote; an
+/// answer past the cap is refused unread, with a short message.
+#[test]
+fn agent_answers_are_described_never_printed() {
+    const VALUE: &str = "CANARY-agent-value-5d1e";
+    const TOKEN_CANARY: &str = "CANARY-agent-token-77ab";
+    let get_secret_value = format!(
+        r#"{{"ARN":"arn:aws:secretsmanager:us-east-1:1:secret:production/db-AbCdEf","Name":"production/db","SecretString":"{{\"password\":\"{VALUE}\"}}","VersionStages":["AWSCURRENT"]}}"#
+    );
+    let answers: Vec<(u16, Vec<u8>)> = vec![
+        (500, get_secret_value.clone().into_bytes()),
+        (403, format!("Bad token: {TOKEN_CANARY}").into_bytes()),
+        (
+            400,
+            format!(r#"{{"__type":"{VALUE}","message":"{VALUE}"}}"#).into_bytes(),
+        ),
+        (
+            400,
+            format!(r#"{{"__type":"InvalidParameterException","message":"{VALUE}"}}"#).into_bytes(),
+        ),
+        (200, format!(r#"{{"SecretString": {VALUE}}}"#).into_bytes()),
+        (
+            200,
+            format!(r#"{{"SecretString": 12, "Name": "{VALUE}""#).into_bytes(),
+        ),
+        (502, VALUE.repeat(2_000_000 / VALUE.len()).into_bytes()),
+    ];
+    for (status, body) in answers {
+        let run = ask(&hostile_agent(status, body), TOKEN_CANARY);
+        assert_ne!(run.code, 0, "HTTP {status}: {}", run.transcript());
+        let output = run.all_output();
+        assert!(
+            !output.contains(VALUE),
+            "HTTP {status} repeated a value: {output}"
+        );
+        assert!(
+            !output.contains(TOKEN_CANARY),
+            "HTTP {status} repeated the token: {output}"
+        );
+        assert!(
+            output.len() < 8_000,
+            "HTTP {status}: {} bytes of output",
+            output.len()
+        );
+    }
+}
+
+/// A 50 MB answer is not read whole: envgate stops at its cap and says so.
+#[test]
+fn an_oversized_agent_answer_is_refused_unread() {
+    let run = ask(&hostile_agent(200, vec![b' '; 50 * 1024 * 1024]), "t");
+    assert_eq!(run.code, 69, "{}", run.transcript());
+    assert!(run.stderr.contains("larger than"), "{}", run.stderr);
+    assert!(
+        run.stderr.len() < 8_000,
+        "{} bytes of diagnostics",
+        run.stderr.len()
+    );
+}
+
+/// The token (here `AWS_SESSION_TOKEN`, a real AWS credential) goes over plain
+/// HTTP, so an agent address off this host is refused (78) before any
+/// connection.
+#[test]
+fn an_agent_off_this_host_is_refused_before_any_connection() {
+    const SESSION: &str = "CANARY-session-token-0c4f";
+    let text = schema("production", &[("DB_PASSWORD", "db#password")]);
+    for address in [
+        "http://192.0.2.10:2773",
+        "http://10.1.2.3:2773",
+        "https://127.0.0.1:2773",
+        "http://user:pw@127.0.0.1:2773",
+        "http://agent.invalid:2773",
+        "not a url",
+    ] {
+        let started = std::time::Instant::now();
+        let run = Envgate::with_schema(&text)
+            .env("USE_SECRETS_MANAGER", "true")
+            .env("ENVIRONMENT", "production")
+            .env("ENVGATE_SECRETS_AGENT", address)
+            .env("AWS_SESSION_TOKEN", SESSION)
+            .args(["--fetch", "agent", "--timeout", "20", "--", "true"])
+            .run();
+        assert_eq!(run.code, 78, "{address}: {}", run.transcript());
+        assert!(run.stderr.contains("loopback"), "{address}: {}", run.stderr);
+        assert!(!run.all_output().contains(SESSION), "{address}");
+        assert!(!run.all_output().contains("pw@"), "{address}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{address}"
+        );
+    }
+}
