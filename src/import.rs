@@ -138,22 +138,31 @@ pub fn run(
     }
     let outcome = crate::secrets::block_on_within(secrets.timeout, async {
         let client = Client::new(&crate::secrets::sdk_config(secrets, env).await?);
-        let mut lines = String::new();
+        let (mut lines, mut conflicts) = (String::new(), 0);
         // On a terminal, a line per secret as it is written.
         let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
         for (index, (id, values)) in planned.iter().enumerate() {
             if progress {
                 crate::fsio::eprint(&format!("[{}/{}] {id}…\n", index + 1, planned.len()));
             }
-            lines.push_str(&import_one(&client, id, values, request, audit).await?);
+            let (line, conflict) = import_one(&client, id, values, request, audit).await?;
+            lines.push_str(&line);
+            conflicts += usize::from(conflict);
         }
-        Ok(lines)
+        Ok((lines, conflicts))
     });
     match outcome {
-        Ok(lines) => {
+        Ok((lines, conflicts)) => {
             report.push_str(&lines);
             if request.dry_run {
                 report.push_str("dry run: nothing was written\n");
+            }
+            if conflicts > 0 {
+                let _ = writeln!(
+                    report,
+                    "envgate: {conflicts} secret(s) not written: their current value is not a JSON object (give --overwrite to replace it)"
+                );
+                return Ok((exit::CONFIG_INVALID, report));
             }
             Ok((exit::OK, report))
         }
@@ -185,14 +194,15 @@ fn describe(error: &FetchError, region: Option<&str>) -> String {
     }
 }
 
-/// Reads one secret, merges the planned values, writes it; returns the report line.
+/// Reads one secret, merges the planned values, writes it; returns the report
+/// line and whether the secret was left alone for a conflict.
 async fn import_one(
     client: &Client,
     id: &str,
     planned: &Planned,
     request: &ImportRequest,
     audit: &Audit,
-) -> Result<String, FetchError> {
+) -> Result<(String, bool), FetchError> {
     let existing = match client.get_secret_value().secret_id(id).send().await {
         Ok(output) => Some(output.secret_string().unwrap_or_default().to_owned()),
         Err(error) => match crate::secrets::fetch::map_sdk_error(&error) {
@@ -209,6 +219,7 @@ async fn import_one(
         .collect();
     let verb = if request.dry_run { "would " } else { "" };
     let line = match (&existing, &merged.body) {
+        _ if merged.conflict => return Ok((format!("conflict {id}{}\n", merged.notes), true)),
         (_, None) => format!("unchanged {id}{}\n", merged.notes),
         (None, Some(body)) => {
             if !request.dry_run {
@@ -261,7 +272,7 @@ async fn import_one(
             format!("{verb}update {id}{}\n", merged.notes)
         }
     };
-    Ok(line)
+    Ok((line, false))
 }
 
 fn written(audit: &Audit, id: &str, version: Option<&str>, vars: Vec<String>) {
@@ -281,6 +292,9 @@ fn written(audit: &Audit, id: &str, version: Option<&str>, vars: Vec<String>) {
 struct Merged {
     body: Option<SecretString>,
     notes: String,
+    /// The secret holds something other than a JSON object and `--overwrite`
+    /// was not given: nothing is written.
+    conflict: bool,
 }
 
 /// Merges the planned keys into the existing JSON object (or the whole string).
@@ -291,20 +305,35 @@ fn merge(existing: Option<&str>, planned: &Planned, overwrite: bool) -> Merged {
             (_, true, _) => Merged {
                 body: None,
                 notes: " (the whole value is already current)".to_owned(),
+                conflict: false,
             },
             (Some(_), false, false) => Merged {
                 body: None,
                 notes: " (skipped: it has a different value; --overwrite replaces it)".to_owned(),
+                conflict: false,
             },
             _ => Merged {
                 body: Some(value.clone()),
                 notes: " (the whole value)".to_owned(),
+                conflict: false,
             },
         };
     }
-    let mut object: serde_json::Map<String, serde_json::Value> = existing
-        .and_then(|text| serde_json::from_str(text).ok())
-        .unwrap_or_default();
+    // Keys go into a JSON object; anything else there (text, a list, a number,
+    // broken JSON, a binary secret) is replaced only when asked.
+    let current = existing.map(serde_json::from_str::<serde_json::Value>);
+    let (mut object, replacing) = match current {
+        None => (serde_json::Map::new(), false),
+        Some(Ok(serde_json::Value::Object(object))) => (object, false),
+        Some(_) if overwrite => (serde_json::Map::new(), true),
+        Some(_) => {
+            return Merged {
+                body: None,
+                notes: ": its current value is not a JSON object; nothing was written (--overwrite replaces the whole value)".to_owned(),
+                conflict: true,
+            };
+        }
+    };
     let (mut added, mut replaced, mut skipped, mut same) = (vec![], vec![], vec![], vec![]);
     for (key, (_, value)) in &planned.keys {
         let new = serde_json::Value::String(value.expose_secret().to_owned());
@@ -335,11 +364,18 @@ fn merge(existing: Option<&str>, planned: &Planned, overwrite: bool) -> Merged {
             let _ = write!(notes, "; {label}: {}", keys.join(", "));
         }
     }
+    if replacing {
+        notes.insert_str(
+            0,
+            "; its current value (not a JSON object) is replaced whole",
+        );
+    }
     let notes = notes.replacen("; ", ": ", 1);
-    let changed = !added.is_empty() || !replaced.is_empty();
+    let changed = replacing || !added.is_empty() || !replaced.is_empty();
     Merged {
         body: changed.then(|| SecretString::from(serde_json::Value::Object(object).to_string())),
         notes,
+        conflict: false,
     }
 }
 
@@ -402,5 +438,36 @@ mod tests {
         assert_eq!(body["password"], "new");
         let nothing = merge(Some(r#"{"host":"db"}"#), &planned(&[("host", "db")]), false);
         assert!(nothing.body.is_none());
+    }
+
+    #[test]
+    fn a_value_that_is_not_an_object_is_replaced_only_with_overwrite() {
+        const OLD: &str = "CANARY-old-9e2b";
+        let plan = planned(&[("token", "new")]);
+        for existing in [
+            OLD.to_owned(),
+            format!(r#"["{OLD}"]"#),
+            format!(r#""{OLD}""#),
+            "12345".to_owned(),
+            format!(r#"{{"token":"{OLD}""#),
+            String::new(),
+        ] {
+            let kept = merge(Some(&existing), &plan, false);
+            assert!(kept.conflict && kept.body.is_none(), "{existing}");
+            assert!(kept.notes.contains("not a JSON object"), "{}", kept.notes);
+            let replaced = merge(Some(&existing), &plan, true);
+            assert!(!replaced.conflict, "{existing}");
+            assert_eq!(
+                replaced.body.unwrap().expose_secret(),
+                r#"{"token":"new"}"#,
+                "{existing}"
+            );
+            assert!(
+                replaced.notes.contains("replaced whole"),
+                "{}",
+                replaced.notes
+            );
+            assert!(!replaced.notes.contains(OLD) && !kept.notes.contains(OLD));
+        }
     }
 }
