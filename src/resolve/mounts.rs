@@ -4,12 +4,15 @@
 //!
 //! Each file holds one value, read like a `NAME_FILE` (UTF-8, one trailing newline
 //! trimmed, at most [`MAX_VALUE_FILE_BYTES`](super::MAX_VALUE_FILE_BYTES)). Names
-//! match case-insensitively (`db_password` serves `DB_PASSWORD`; an exact match
-//! wins), as pydantic-settings matches by default. Names starting with a dot are
+//! match case-insensitively (`db_password` serves `DB_PASSWORD`), as
+//! pydantic-settings matches by default. Names starting with a dot are
 //! skipped: Kubernetes keeps its `..data` link and timestamped directories there.
 //! Files are followed through symlinks (the way Kubernetes mounts them). A file
-//! for a name the schema does not declare is a warning; a file that cannot be
-//! read is an error of its variable. The directory is listed again on every
+//! for a name the schema does not declare is a warning; an entry named after a
+//! variable that is not a readable regular file (a directory, which Docker makes
+//! for a missing bind-mount source; a FIFO; a broken link) is an error of its
+//! variable, never a reason to fall through to a lower source; so are two
+//! entries whose names differ only in case. The directory is listed again on every
 //! resolution, so `--watch` sees a mount that changes in place.
 
 use std::path::{Path, PathBuf};
@@ -27,10 +30,10 @@ use std::collections::HashMap;
 pub struct SecretsMount {
     /// The directory as given.
     dir: PathBuf,
-    /// Each file by its exact name.
+    /// Each entry by its exact name.
     exact: HashMap<String, PathBuf>,
-    /// Each file by its upper-cased name.
-    folded: HashMap<String, PathBuf>,
+    /// The entries of each upper-cased name (more than one: a conflict).
+    folded: HashMap<String, Vec<PathBuf>>,
 }
 
 impl SecretsMount {
@@ -44,16 +47,18 @@ impl SecretsMount {
             source,
         };
         let mut exact = HashMap::default();
-        let mut folded = HashMap::default();
+        let mut folded: HashMap<String, Vec<PathBuf>> = HashMap::default();
         for entry in std::fs::read_dir(dir).map_err(unreadable)? {
             let entry = entry.map_err(unreadable)?;
             let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
                 continue;
             };
-            if name.starts_with('.') || entry.path().is_dir() {
+            if name.starts_with('.') {
                 continue;
             }
-            folded.insert(name.to_ascii_uppercase(), entry.path());
+            let same = folded.entry(name.to_ascii_uppercase()).or_default();
+            same.push(entry.path());
+            same.sort();
             exact.insert(name, entry.path());
         }
         Ok(Self {
@@ -63,10 +68,12 @@ impl SecretsMount {
         })
     }
 
-    fn file_for(&self, name: &str) -> Option<&PathBuf> {
-        self.exact
-            .get(name)
-            .or_else(|| self.folded.get(&name.to_ascii_uppercase()))
+    /// The entries for the variable `name`: none, one, or (names differing only
+    /// in case) several.
+    fn entries_for(&self, name: &str) -> &[PathBuf] {
+        self.folded
+            .get(&name.to_ascii_uppercase())
+            .map_or(&[], Vec::as_slice)
     }
 
     /// A warning for each file whose name the schema does not declare.
@@ -104,8 +111,28 @@ impl SecretsMount {
 
 impl Source for SecretsMount {
     fn lookup(&self, var: &VarSpec, _environment: &str, usable: &dyn Fn(&str) -> bool) -> Found {
-        let Some(path) = self.file_for(&var.name) else {
-            return Found::Nothing;
+        let path = match self.entries_for(&var.name) {
+            [] => return Found::Nothing,
+            [path] => path,
+            several => {
+                let names: Vec<String> = several
+                    .iter()
+                    .map(|path| format!("`{}`", path.display()))
+                    .collect();
+                return Found::Failed(
+                    Problem::error(
+                        Code::FileUnreadable,
+                        format!(
+                            "{} holds {} for {}: names that differ only in case, so which one is meant is unclear",
+                            self.dir.display(),
+                            names.join(" and "),
+                            var.name
+                        ),
+                    )
+                    .help("Keep one file per variable in the mount (remove or rename the others).")
+                    .var(&var.name),
+                );
+            }
         };
         match read_value_file(path) {
             Ok(value) if usable(&value) => {

@@ -159,3 +159,59 @@ fn a_missing_directory_exits_66() {
     );
     assert!(run.stderr.contains("--secrets-dir"), "{}", run.stderr);
 }
+
+/// An entry named after a variable that is not a readable regular file fails
+/// that variable, whatever a lower source holds: a directory (what Docker
+/// creates for a missing bind-mount source), a FIFO, a broken link. Nothing
+/// falls through to the env file or the default.
+#[test]
+fn an_entry_that_is_not_a_file_fails_its_variable() {
+    for kind in ["directory", "fifo", "broken link"] {
+        let gate = Envgate::with_schema(SCHEMA);
+        let dir = mount(&gate, &[("API_KEY", b"k")]);
+        let entry = dir.join("DB_PASSWORD");
+        match kind {
+            "directory" => std::fs::create_dir(&entry).unwrap(),
+            "fifo" => {
+                nix::unistd::mkfifo(&entry, nix::sys::stat::Mode::S_IRWXU).unwrap();
+            }
+            _ => symlink(dir.join("nowhere"), &entry).unwrap(),
+        }
+        let env_file = gate.file("app.env", "DB_PASSWORD=from-the-env-file-ok\n");
+        let run = gate
+            .args(["--secrets-dir".as_ref(), dir.as_os_str()])
+            .args(["--env-file".as_ref(), env_file.as_os_str()])
+            .args(printed("echo launched"))
+            .run();
+        assert_eq!(run.code, 78, "{kind}: {}", run.transcript());
+        assert!(run.stdout.is_empty(), "{kind}: nothing launched");
+        assert!(run.stderr.contains("DB_PASSWORD"), "{kind}: {}", run.stderr);
+    }
+}
+
+/// Two entries whose names differ only in case are an error naming both, not a
+/// silent pick of one.
+#[test]
+fn names_differing_only_in_case_are_an_error_naming_both() {
+    let gate = Envgate::with_schema(SCHEMA);
+    let dir = mount(
+        &gate,
+        &[
+            ("DB_PASSWORD", b"canary-upper-case-pw"),
+            ("db_password", b"canary-lower-case-pw"),
+            ("API_KEY", b"k"),
+        ],
+    );
+    let run = gate
+        .args(["--secrets-dir".as_ref(), dir.as_os_str()])
+        .args(printed("echo launched"))
+        .run();
+    assert_eq!(run.code, 78, "{}", run.transcript());
+    assert!(run.stderr.contains("db_password"), "{}", run.stderr);
+    assert!(run.stderr.contains("DB_PASSWORD`"), "{}", run.stderr);
+    assert!(
+        !run.all_output().contains("canary-"),
+        "{}",
+        run.transcript()
+    );
+}
