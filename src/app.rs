@@ -450,7 +450,7 @@ fn supervise(
     audit: &Audit,
     first: supervise::Generation,
 ) -> Result<u8, Error> {
-    let mut refresh = || {
+    let refresh = || {
         let (code, resolution) =
             validate_and_report(context, schema, Stream::Stderr, audit, Some(KEEPS_RUNNING));
         let resolution = resolution.filter(|_| code == exit::OK)?;
@@ -466,7 +466,7 @@ fn supervise(
         options: &context.options.supervise,
         ttl: std::time::Duration::from_secs(context.settings.secrets_cache_ttl),
         audit,
-        refresh: &mut refresh,
+        refresh: &refresh,
     };
     supervise::run(supervision, first)
 }
@@ -515,6 +515,11 @@ fn validate_and_report(
         &context.env,
         &mut resolution,
     );
+    if consequence.is_some() && secrets::abandoned() {
+        // A `--watch` refresh dropped because the program is stopping: nothing
+        // of it is reported or audited.
+        return (exit::UNAVAILABLE, None);
+    }
     audit::record_secret_access(audit, &secrets);
     let problems = collect_problems(context, schema, &resolution, secrets.problems);
     let rows = options

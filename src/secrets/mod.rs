@@ -185,8 +185,39 @@ struct Context<'a> {
     timeout: Duration,
 }
 
-/// Runs `work` on a fresh current-thread runtime, within the deadline. The only
-/// place envgate starts an async runtime.
+/// Set by [`abandon`]: every store read in flight, and every one to come, ends
+/// at once.
+static ABANDONED: std::sync::LazyLock<(std::sync::atomic::AtomicBool, tokio::sync::Notify)> =
+    std::sync::LazyLock::new(Default::default);
+
+/// Ends every store read in flight (and refuses the ones to come) with
+/// [`FetchError::Timeout`]: for a supervisor whose program is stopping, which
+/// must not wait on a silent store for a refresh whose result is dropped.
+pub fn abandon() {
+    let (flag, wake) = &*ABANDONED;
+    flag.store(true, std::sync::atomic::Ordering::SeqCst);
+    wake.notify_waiters();
+}
+
+/// Whether [`abandon`] was called.
+#[must_use]
+pub fn abandoned() -> bool {
+    ABANDONED.0.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// Returns once [`abandon`] is called.
+async fn until_abandoned() {
+    let (flag, wake) = &*ABANDONED;
+    let mut notified = std::pin::pin!(wake.notified());
+    // Registered before the flag is read: a call in between still wakes it.
+    notified.as_mut().enable();
+    if !flag.load(std::sync::atomic::Ordering::SeqCst) {
+        notified.await;
+    }
+}
+
+/// Runs `work` on a fresh current-thread runtime, within the deadline, unless
+/// [`abandon`] ends it first. The only place envgate starts an async runtime.
 pub(crate) fn block_on_within<T>(
     timeout: Duration,
     work: impl std::future::Future<Output = Result<T, FetchError>>,
@@ -204,9 +235,14 @@ pub(crate) fn block_on_within<T>(
     // made about 45 KB more of it resident.
     let work = Box::pin(work);
     let result = runtime.block_on(async {
-        tokio::time::timeout(timeout, work)
-            .await
-            .unwrap_or(Err(FetchError::Timeout))
+        let finished = std::pin::pin!(tokio::time::timeout(timeout, work));
+        let abandoned = std::pin::pin!(until_abandoned());
+        match futures_util::future::select(finished, abandoned).await {
+            futures_util::future::Either::Left((finished, _)) => {
+                finished.unwrap_or(Err(FetchError::Timeout))
+            }
+            futures_util::future::Either::Right(((), _)) => Err(FetchError::Timeout),
+        }
     });
     // The deadline is hard: a name lookup (getaddrinfo runs on a blocking thread)
     // that never returns must not hold envgate past it, as dropping the runtime
@@ -730,6 +766,11 @@ fn fetch_problem(context: &Context<'_>, need: &Need, error: &FetchError) -> Prob
             format!("{var}: cannot read secret `{id}` through {endpoint}: {reason}"),
         )
         .help("Check that the agent runs on this host (curl its /ping), that ENVGATE_SECRETS_AGENT names its port, and the agent's own log for its access to Secrets Manager."),
+        FetchError::AgentAddress { reason } => Problem::error(
+            Code::InvalidSetting,
+            format!("{var}: cannot read secret `{id}`: {reason}"),
+        )
+        .help("The agent's token is an AWS credential and goes over plain HTTP: ENVGATE_SECRETS_AGENT must name the agent on this host (http://127.0.0.1:PORT or http://localhost:PORT)."),
         FetchError::AgentToken { reason } => Problem::error(
             Code::StoreUnavailable,
             format!("{var}: cannot read secret `{id}` through {endpoint}: {reason}"),

@@ -17,13 +17,19 @@
 //!   sensitive value ([`mask`]).
 //!
 //! The loop runs on the main thread and takes every signal itself (SIGCHLD
-//! included, [`signals::next`]), with a timeout for the next refresh.
+//! included, [`signals::next_or_ready`]), with a timeout for the next refresh.
+//! A refresh runs on a thread of its own: the loop keeps forwarding signals and
+//! reaping while the store is slow or silent, and receives the refresh's result
+//! when it is done (a byte on a pipe wakes it). The next refresh is counted from
+//! the end of the last one. When the program stops, a refresh in flight is
+//! abandoned ([`crate::secrets::abandon`]) and its result dropped.
 
 pub mod mask;
 pub mod pump;
 pub mod reap;
 pub mod watch;
 
+use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
@@ -120,9 +126,10 @@ pub struct Supervision<'a> {
     pub ttl: Duration,
     /// The audit trail.
     pub audit: &'a Audit,
-    /// Re-reads and re-validates; `None` when the configuration is invalid or the
-    /// store unavailable (already reported and audited).
-    pub refresh: &'a mut dyn FnMut() -> Option<Generation>,
+    /// Re-reads and re-validates (on a thread of its own); `None` when the
+    /// configuration is invalid or the store unavailable (already reported and
+    /// audited).
+    pub refresh: &'a (dyn Fn() -> Option<Generation> + Sync),
 }
 
 /// Runs the program under envgate until it ends; returns envgate's exit code.
@@ -155,6 +162,28 @@ pub fn run(supervision: Supervision<'_>, first: Generation) -> Result<u8, Error>
     supervisor.run(first, supervision.ttl, supervision.refresh)
 }
 
+/// What the supervisor's loop acts on.
+enum Event {
+    /// A held signal arrived.
+    Signal(Taken),
+    /// The refresh thread has its result.
+    Refreshed,
+    /// The next refresh is due.
+    Due,
+}
+
+/// The loop's state: the running generation and program, and the refresh.
+struct Loop<'scope> {
+    current: Generation,
+    pid: Pid,
+    /// When the next refresh starts (`None`: no more refreshes).
+    next_refresh: Option<Instant>,
+    /// The refresh in flight.
+    refreshing: Option<std::thread::ScopedJoinHandle<'scope, Option<Generation>>>,
+    /// A stop signal came: a refresh's result is dropped.
+    stopping: bool,
+}
+
 /// The running supervisor's state.
 struct Supervisor<'a> {
     options: &'a SuperviseOptions,
@@ -169,47 +198,131 @@ impl Supervisor<'_> {
         &mut self,
         first: Generation,
         ttl: Duration,
-        refresh: &mut dyn FnMut() -> Option<Generation>,
+        refresh: &(dyn Fn() -> Option<Generation> + Sync),
     ) -> Result<u8, Error> {
-        let mut current = first;
-        let mut pid = self.start(&current)?;
-        let delay = || watch::next_delay(ttl, random());
-        let mut next_refresh = self.options.watch.then(|| Instant::now() + delay());
-        loop {
-            match Self::next_signal(next_refresh) {
-                Some(taken) if taken.signal == Signal::SIGCHLD => {
-                    if let Some(status) = reap::reap_ended(pid) {
-                        return Ok(self.finish(status));
-                    }
-                }
-                Some(taken) => {
-                    Self::forward(pid, taken);
-                    if STOP_SIGNALS.contains(&taken.signal) {
-                        // Stopping: no refresh may restart what is being stopped.
-                        next_refresh = None;
-                    }
-                }
-                None => {
-                    next_refresh = Some(Instant::now() + delay());
-                    let Some(fresh) = refresh() else {
-                        self.refresh_failed();
-                        continue;
-                    };
-                    match watch::plan(&current.values, &fresh.values, self.options.reload_signal) {
-                        Change::Unchanged => self.refreshed("unchanged", Vec::new()),
-                        Change::Reload(names) => self.reload(pid, &mut current, fresh, names),
-                        Change::Restart(names) => {
-                            let (status, stop_asked) = self.stop(pid, &names);
-                            if stop_asked {
-                                return Ok(self.finish(status));
+        let (wake_read, wake_write) =
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)
+                .map_err(|errno| Error::NotExecutable {
+                    program: first.prepared.program().to_owned(),
+                    reason: format!("cannot create the supervisor's pipe: {}", errno.desc()),
+                })?;
+        let result = std::thread::scope(|scope| {
+            let mut loop_state = Loop {
+                current: first,
+                pid: Pid::from_raw(0),
+                next_refresh: None,
+                refreshing: None,
+                stopping: false,
+            };
+            loop_state.pid = self.start(&loop_state.current)?;
+            let delay = || watch::next_delay(ttl, random());
+            loop_state.next_refresh = self.options.watch.then(|| Instant::now() + delay());
+            loop {
+                let until = if loop_state.refreshing.is_some() {
+                    None
+                } else {
+                    loop_state.next_refresh
+                };
+                match Self::next_event(until, wake_read.as_fd()) {
+                    Event::Signal(taken) if taken.signal == Signal::SIGCHLD => {
+                        if let Some(status) = reap::reap_ended(loop_state.pid) {
+                            if loop_state.refreshing.is_some() {
+                                crate::secrets::abandon();
                             }
-                            drop(current);
-                            current = fresh;
-                            self.mask_also(&current.values);
-                            pid = self.start(&current)?;
+                            return Ok(self.finish(status));
+                        }
+                    }
+                    Event::Signal(taken) => {
+                        Self::forward(loop_state.pid, taken);
+                        if STOP_SIGNALS.contains(&taken.signal) {
+                            // Stopping: no refresh may restart what is being stopped.
+                            loop_state.stopping = true;
+                            loop_state.next_refresh = None;
+                            if loop_state.refreshing.is_some() {
+                                crate::secrets::abandon();
+                            }
+                        }
+                    }
+                    Event::Due => {
+                        let wake = &wake_write;
+                        loop_state.refreshing = Some(scope.spawn(move || {
+                            let fresh = refresh();
+                            let _ = nix::unistd::write(wake, b"r");
+                            fresh
+                        }));
+                    }
+                    Event::Refreshed => {
+                        let mut byte = [0u8; 1];
+                        let _ = nix::unistd::read(wake_read.as_fd(), &mut byte);
+                        let Some(handle) = loop_state.refreshing.take() else {
+                            continue;
+                        };
+                        let fresh = handle.join().ok().flatten();
+                        if loop_state.stopping {
+                            continue;
+                        }
+                        loop_state.next_refresh = Some(Instant::now() + delay());
+                        if let Some(code) = self.apply(&mut loop_state, fresh)? {
+                            return Ok(code);
                         }
                     }
                 }
+            }
+        });
+        drop(wake_write);
+        result
+    }
+
+    /// Applies a refresh's result: nothing, a reload or a restart. `Some(code)`
+    /// when a stop signal came during the restart and envgate is done.
+    fn apply(
+        &mut self,
+        state: &mut Loop<'_>,
+        fresh: Option<Generation>,
+    ) -> Result<Option<u8>, Error> {
+        let Some(fresh) = fresh else {
+            self.refresh_failed();
+            return Ok(None);
+        };
+        match watch::plan(
+            &state.current.values,
+            &fresh.values,
+            self.options.reload_signal,
+        ) {
+            Change::Unchanged => self.refreshed("unchanged", Vec::new()),
+            Change::Reload(names) => self.reload(state.pid, &mut state.current, fresh, names),
+            Change::Restart(names) => {
+                let (status, stop_asked) = self.stop(state.pid, &names);
+                if stop_asked {
+                    return Ok(Some(self.finish(status)));
+                }
+                state.current = fresh;
+                self.mask_also(&state.current.values);
+                state.pid = self.start(&state.current)?;
+            }
+        }
+        Ok(None)
+    }
+
+    /// The next thing the loop acts on: a signal, the refresh's result, or
+    /// `until` passing (a refresh is due).
+    fn next_event(until: Option<Instant>, refreshed: BorrowedFd<'_>) -> Event {
+        loop {
+            let timeout = match until {
+                Some(until) => {
+                    let left = until.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Event::Due;
+                    }
+                    Some(left)
+                }
+                None => None,
+            };
+            match signals::next_or_ready(timeout, Some(refreshed)) {
+                Ok(Some(taken)) => return Event::Signal(taken),
+                Err(()) => return Event::Refreshed,
+                // The time passed or the wait was interrupted: look at the deadline again.
+                Ok(None) => {}
             }
         }
     }

@@ -566,3 +566,124 @@ fn watch_serves_a_rotated_secret_through_gunicorn_and_django() {
     }
     eprintln!("new value served {took:?} after the change (TTL 1 s)");
 }
+
+/// An agent on 127.0.0.1 that answers the first request with `API_TOKEN`'s
+/// secret and then accepts every connection and never answers (a silent
+/// store). Returns its URL and the count of requests it received.
+fn agent_silent_after_first() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let requests = std::sync::Arc::new(AtomicUsize::new(0));
+    let seen = std::sync::Arc::clone(&requests);
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            if seen.fetch_add(1, Ordering::SeqCst) == 0 {
+                let body = format!(
+                    r#"{{"ARN":"arn:aws:secretsmanager:us-east-1:1:secret:production/api-AbCdEf","Name":"production/api","VersionId":"v1","SecretString":"{{\"token\":\"{TOKEN_ONE}\"}}","VersionStages":["AWSCURRENT"]}}"#
+                );
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            } else {
+                held.push(stream);
+            }
+        }
+    });
+    (url, requests)
+}
+
+/// `--watch` reading `API_TOKEN` through [`agent_silent_after_first`], refreshed
+/// every second, running `sh -c script`.
+fn watched_through_a_silent_store(
+    script: &str,
+) -> (Envgate, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let (agent, requests) = agent_silent_after_first();
+    let text = crate::secrets::schema("production", &[("API_TOKEN", "api#token")]);
+    let gate = Envgate::with_schema(&text)
+        .env("USE_SECRETS_MANAGER", "true")
+        .env("ENVIRONMENT", "production")
+        .env("ENVGATE_SECRETS_AGENT", agent)
+        .env("AWS_TOKEN", "agent-token")
+        .env("SECRETS_CACHE_TTL", "1")
+        .args([
+            "--fetch",
+            "agent",
+            "--timeout",
+            "20",
+            "--watch",
+            "--",
+            "sh",
+            "-c",
+            script,
+        ]);
+    (gate, requests)
+}
+
+/// While a refresh waits on a silent store, envgate is still an init: a SIGTERM
+/// reaches the program at once and envgate exits with its status, without
+/// waiting for the store's deadline (20 s here).
+#[test]
+fn watch_forwards_a_stop_signal_while_the_store_is_silent() {
+    let log_dir = tempfile::tempdir().unwrap();
+    let log = log_dir.path().join("program.log");
+    let script = format!(
+        "trap 'echo term >> {log}; exit 0' TERM; echo started >> {log}; while :; do sleep 0.01; done",
+        log = log.display()
+    );
+    let (gate, requests) = watched_through_a_silent_store(&script);
+    let child = spawn(&gate);
+    wait_until("the program's start", Duration::from_secs(10), || {
+        lines(&log) == ["started"]
+    });
+    wait_until(
+        "a refresh waiting on the store",
+        Duration::from_secs(10),
+        || requests.load(std::sync::atomic::Ordering::SeqCst) >= 2,
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    let sent = Instant::now();
+    kill(pid_of(&child), Signal::SIGTERM).unwrap();
+    wait_until("the program got SIGTERM", Duration::from_secs(30), || {
+        lines(&log).len() == 2
+    });
+    let reached = sent.elapsed();
+    let run = finish(child);
+    let exited = sent.elapsed();
+    assert!(
+        reached < Duration::from_millis(500),
+        "SIGTERM reached the program after {reached:?}"
+    );
+    assert!(
+        exited < Duration::from_secs(2),
+        "envgate exited {exited:?} after SIGTERM"
+    );
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert!(!run.all_output().contains(TOKEN_ONE));
+}
+
+/// A program that exits on its own while a refresh waits on a silent store is
+/// reaped at once, and envgate exits with its status.
+#[test]
+fn watch_reaps_a_program_that_exits_while_the_store_is_silent() {
+    let (gate, requests) = watched_through_a_silent_store("sleep 2.5; exit 7");
+    let started = Instant::now();
+    let child = spawn(&gate);
+    let run = finish(child);
+    let took = started.elapsed();
+    assert!(
+        requests.load(std::sync::atomic::Ordering::SeqCst) >= 2,
+        "no refresh was in flight"
+    );
+    assert_eq!(run.code, 7, "{}", run.transcript());
+    assert!(
+        took < Duration::from_secs(6),
+        "envgate exited {took:?} after its start"
+    );
+}
