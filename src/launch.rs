@@ -339,10 +339,7 @@ pub fn exec(prepared: Prepared) -> Error {
     } = prepared;
     let _ = std::io::stdout().flush();
     let _ = std::io::stderr().flush();
-    // The standard library's exec empties the signal mask and gives SIGPIPE back
-    // its default action (Rust's runtime ignores it) right before execve(2);
-    // exec itself resets every signal envgate could have caught (it catches
-    // none: held signals are read from a signalfd).
+    defaults_across_exec();
     let mut command = std::process::Command::new(program_path(&path));
     if let Some((first, rest)) = args.split_first() {
         command.arg0(OsStr::from_bytes(first.as_bytes()));
@@ -360,6 +357,30 @@ pub fn exec(prepared: Prepared) -> Error {
     }
     let error = command.exec();
     exec_error(shown, Errno::from_raw(error.raw_os_error().unwrap_or(0)))
+}
+
+/// The program's signal state, set right before execve(2): an empty mask, and
+/// every standard signal at its default action, whatever envgate's parent left
+/// ignored (SIGPIPE, which Rust's runtime ignores; SIGCHLD ignored would make the
+/// program's children vanish unreaped). Each signal gets a handler that acts as
+/// the default would (signal-hook's safe registration), and execve resets every
+/// handled signal to its default; a signal pending when the mask empties meets
+/// that default action, as it would with SIG_DFL. SIGKILL and SIGSTOP cannot be
+/// ignored; SIGILL, SIGFPE and SIGSEGV cannot be handled this way and keep what
+/// the parent gave them. glibc's own signals (32, 33) are left alone.
+fn defaults_across_exec() {
+    let always = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    for signal in Signal::iterator() {
+        let number = signal as i32;
+        if !signal_hook::consts::FORBIDDEN.contains(&number) {
+            let _ = signal_hook::flag::register_conditional_default(number, always.clone());
+        }
+    }
+    let _ = nix::sys::signal::pthread_sigmask(
+        nix::sys::signal::SigmaskHow::SIG_SETMASK,
+        Some(&SigSet::empty()),
+        None,
+    );
 }
 
 /// `path` as a path with a `/`, so that it is never looked up in `PATH` again

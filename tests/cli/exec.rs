@@ -300,3 +300,38 @@ fn a_closed_standard_descriptor_is_not_taken_by_the_audit_log() {
         );
     }
 }
+
+/// glibc keeps signals 32 and 33 for itself. Started from a parent where they
+/// are at their default, the exec'd program finds them at their default. (Under
+/// `--init` glibc's posix_spawn sets them ignored in the child whatever its
+/// caller asks: see docs/DECISIONS.md, "Signals".)
+#[test]
+fn signals_32_and_33_start_at_their_default_in_exec_mode() {
+    let gate = Envgate::muejam()
+        .envs(DEV_VALUES)
+        .args(["--", "cat", "/proc/self/status"]);
+    let mut command = gate.command();
+    // glibc's signal(3) and sigaction(3) refuse its own signals: the system
+    // call sets them.
+    // SAFETY: only async-signal-safe calls between fork and exec; the action is
+    // a zeroed sigaction (SIG_DFL), valid for the call.
+    unsafe {
+        command.pre_exec(|| {
+            for signal in [32_i64, 33] {
+                let action: nix::libc::sigaction = std::mem::zeroed();
+                nix::libc::syscall(
+                    nix::libc::SYS_rt_sigaction,
+                    signal,
+                    std::ptr::addr_of!(action),
+                    std::ptr::null_mut::<nix::libc::sigaction>(),
+                    8_i64,
+                );
+            }
+            Ok(())
+        });
+    }
+    let run = from_output(command.output().unwrap());
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    let ignored = u64::from_str_radix(&status_field(&run.stdout, "SigIgn"), 16).unwrap();
+    assert_eq!(ignored & (0b11 << 31), 0, "SigIgn {ignored:016x}");
+}
