@@ -134,7 +134,7 @@ impl Envgate {
 
     /// The command, ready to spawn.
     pub(crate) fn command(&self) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_envgate"));
+        let mut command = Command::new(binary());
         command
             .current_dir(self.dir.path())
             .env_clear()
@@ -156,7 +156,7 @@ impl Envgate {
 
     /// The envgate binary followed by this invocation's arguments, for a wrapper.
     pub(crate) fn argv(&self) -> Vec<OsString> {
-        std::iter::once(OsString::from(env!("CARGO_BIN_EXE_envgate")))
+        std::iter::once(binary())
             .chain(self.args.iter().cloned())
             .collect()
     }
@@ -209,4 +209,11 @@ pub(crate) fn from_output(output: Output) -> Run {
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }
+}
+
+/// The binary under test: this build's, or `ENVGATE_TEST_BINARY` (another
+/// build, e.g. an older commit's, to show a new test fails there).
+pub(crate) fn binary() -> OsString {
+    std::env::var_os("ENVGATE_TEST_BINARY")
+        .unwrap_or_else(|| OsString::from(env!("CARGO_BIN_EXE_envgate")))
 }
