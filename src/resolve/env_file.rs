@@ -64,6 +64,8 @@ pub struct SyntaxError {
 struct Cursor<'a> {
     chars: std::iter::Peekable<std::str::Chars<'a>>,
     line: usize,
+    /// The 1-based column (in characters) of the next character.
+    column: usize,
 }
 
 impl Cursor<'_> {
@@ -75,6 +77,9 @@ impl Cursor<'_> {
         let next = self.chars.next();
         if next == Some('\n') {
             self.line += 1;
+            self.column = 1;
+        } else if next.is_some() {
+            self.column += 1;
         }
         next
     }
@@ -123,6 +128,7 @@ pub fn parse(text: &str) -> Result<Vec<RawEntry>, SyntaxError> {
     let mut cursor = Cursor {
         chars: text.chars().peekable(),
         line: 1,
+        column: 1,
     };
     let mut entries = Vec::new();
     loop {
@@ -157,9 +163,14 @@ pub fn parse(text: &str) -> Result<Vec<RawEntry>, SyntaxError> {
                 cursor.bump();
             }
             Some(_) => {
+                // The line's text is not repeated: it may be a value.
                 return Err(SyntaxError {
                     line,
-                    reason: format!("expected `=` after {name}"),
+                    reason: format!(
+                        "expected `=` at column {} (after a variable name of {} characters)",
+                        cursor.column,
+                        name.chars().count()
+                    ),
                 });
             }
         }
@@ -374,5 +385,35 @@ mod tests {
         let (value, notes) = expand("q9$x#k2$", Quoting::Bare, lookup);
         assert_eq!(value, "q9$x#k2$");
         assert!(notes.unset.is_empty());
+    }
+
+    use proptest::strategy::Strategy as _;
+
+    proptest::proptest! {
+        /// A syntax error says where, never what: no word of the file (a value,
+        /// a key pasted on the wrong line) appears in its reason.
+        #[test]
+        fn syntax_errors_never_repeat_the_text(
+            pieces in proptest::collection::vec(
+                proptest::prop_oneof![
+                    "CANARY[a-z0-9]{6}",
+                    proptest::sample::select(vec![" ", "\t", "=", "\n", "\r\n", "'", "\"", "#", "export ", "$", "${", "}", "\\"]).prop_map(|piece: &str| piece.to_owned()),
+                ],
+                1..24,
+            ),
+        ) {
+            let text: String = pieces.concat();
+            if let Err(error) = parse(&text) {
+                proptest::prop_assert!(!error.reason.contains("CANARY"), "{:?}", error);
+            }
+        }
+    }
+
+    #[test]
+    fn a_line_without_equals_names_its_column_not_its_words() {
+        let error = parse("A=1\n  sk_live_X note\n").unwrap_err();
+        assert_eq!(error.line, 2);
+        assert!(error.reason.contains("column 13"), "{}", error.reason);
+        assert!(!error.reason.contains("sk_live"), "{}", error.reason);
     }
 }

@@ -361,3 +361,72 @@ fn import_shows_progress_on_a_terminal_only() {
         "{text}"
     );
 }
+
+/// The current SecretString of `name`.
+fn current_string(endpoint: &str, name: &str) -> String {
+    let client = crate::moto::client(endpoint);
+    crate::moto::block_on(async {
+        client
+            .get_secret_value()
+            .secret_id(name)
+            .send()
+            .await
+            .unwrap()
+            .secret_string()
+            .unwrap_or_default()
+            .to_owned()
+    })
+}
+
+/// A secret whose value is not a JSON object (text, a list, a quoted string, a
+/// number, broken JSON) is a conflict: without `--overwrite` nothing is written
+/// and the run exits 78 naming it; with it, the report says the old content is
+/// replaced whole. Never the old value in the output.
+#[test]
+fn import_does_not_replace_a_value_that_is_not_a_json_object() {
+    let upstream = crate::moto::endpoint();
+    for (index, old) in [
+        "CANARY-plain-old-value",
+        r#"["CANARY-in-a-list"]"#,
+        r#""CANARY-quoted""#,
+        "12345",
+        r#"{"WORKERS": "CANARY-truncated""#,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let prefix = crate::moto::unique(&format!("conflict{index}"));
+        let gate = project().args(["init", "--from", ".env"]);
+        assert_eq!(gate.run().code, 0);
+        let schema = drafted(&gate, &prefix);
+        let config = format!("{prefix}/development/config");
+        crate::moto::create_secret(&crate::moto::client(&upstream), &config, old);
+        let env_file = gate.dir().join(".env");
+        for extra in [&["--dry-run"][..], &[]] {
+            let run = import(&schema, &upstream, &env_file, extra).run();
+            assert_eq!(run.code, 78, "{old} {extra:?}: {}", run.transcript());
+            assert!(
+                run.all_output().contains(&format!("conflict {config}")),
+                "{}",
+                run.transcript()
+            );
+            assert!(
+                run.all_output().contains("not a JSON object"),
+                "{}",
+                run.transcript()
+            );
+            assert!(!run.all_output().contains("CANARY"), "{}", run.transcript());
+            assert_eq!(current_string(&upstream, &config), old, "nothing written");
+        }
+        let forced = import(&schema, &upstream, &env_file, &["--overwrite"]).run();
+        assert_eq!(forced.code, 0, "{}", forced.transcript());
+        assert!(
+            forced.stdout.contains("replaced whole"),
+            "{}",
+            forced.stdout
+        );
+        let now: serde_json::Value =
+            serde_json::from_str(&current_string(&upstream, &config)).unwrap();
+        assert_eq!(now["WORKERS"], "4");
+    }
+}
