@@ -113,7 +113,7 @@ pub(super) fn render() -> String {
     debug_assert_eq!(TOP_KEYS, ["version", "envgate", "groups", "vars"]);
     debug_assert_eq!(
         ENVGATE_KEYS,
-        ["environments", "secret_name", "shared_prefixes"]
+        ["environments", "secret_name", "shared_prefixes", "guard"]
     );
     let document = json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -129,7 +129,8 @@ pub(super) fn render() -> String {
                 "properties": {
                     "environments": strings("Environments (default development, staging, production)."),
                     "secret_name": { "type": "string", "description": "Naming convention, default {environment}/{name}." },
-                    "shared_prefixes": strings("Secret prefixes any environment may read."),
+                    "shared_prefixes": strings("Secret prefixes any environment may read (whole path segments)."),
+                    "guard": { "enum": ["prefix", "none"], "description": "The cross-environment guard: prefix (default; names carry the environment) or none (each environment in its own AWS account)." },
                 }
             },
             "groups": {

@@ -50,6 +50,7 @@ fields! {
     Environments = "environments",
     SecretName = "secret_name",
     SharedPrefixes = "shared_prefixes",
+    Guard = "guard",
     MinLength = "min_length",
     MaxLength = "max_length",
     Min = "min",

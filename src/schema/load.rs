@@ -15,8 +15,8 @@ use super::fields::{Allowed, Field, Fields};
 use super::tree::{self, Item, Key, Table, Value};
 
 use super::{
-    DEFAULT_ENVIRONMENTS, DEFAULT_SECRET_NAME, Delivery, Layer, Pattern, ROTATE_KINDS, RotateKind,
-    RotateSpec, Rules, Schema, SchemaSource, Strategy, VarSpec, VarType,
+    DEFAULT_ENVIRONMENTS, DEFAULT_SECRET_NAME, Delivery, Guard, Layer, Pattern, ROTATE_KINDS,
+    RotateKind, RotateSpec, Rules, Schema, SchemaSource, Strategy, VarSpec, VarType,
 };
 use crate::duration;
 use crate::error::{Error, SchemaErrors};
@@ -29,7 +29,7 @@ pub const MAX_SCHEMA_BYTES: u64 = 4 * 1024 * 1024;
 /// Keys of the schema's top level.
 pub const TOP_KEYS: &[&str] = &["version", "envgate", "groups", "vars"];
 /// Keys of `[envgate]`.
-pub const ENVGATE_KEYS: &[&str] = &["environments", "secret_name", "shared_prefixes"];
+pub const ENVGATE_KEYS: &[&str] = &["environments", "secret_name", "shared_prefixes", "guard"];
 /// Rule keys (allowed in a variable and in its per-environment overrides).
 pub const RULE_KEYS: &[&str] = &[
     "min_length",
@@ -229,12 +229,29 @@ impl Loader {
             .and_then(|table| self.string_list(table, Field::SharedPrefixes))
             .map(|list| list.into_iter().map(Spanned::into_inner).collect())
             .unwrap_or_default();
+        let guard = envgate.map_or(Guard::Prefix, |table| self.guard(table));
+        if guard == Guard::Prefix
+            && !secret_name.contains("{environment}")
+            && let Some(span) = envgate
+                .and_then(|table| table.get(Field::SecretName))
+                .map(|(_, value)| value.span())
+        {
+            self.push(
+                Problem::error(
+                    Code::SchemaInvalidValue,
+                    format!("`secret_name = \"{secret_name}\"` has no `{{environment}}`: every environment would read and write the same secrets"),
+                )
+                .at(span, "no {environment}")
+                .help("Put `{environment}` in the convention (the default is `{environment}/{name}`), or, when each environment is in its own AWS account and IAM keeps them apart, say `guard = \"none\"` in [envgate]."),
+            );
+        }
         let groups = self.groups(&top);
         let mut schema = Schema {
             source,
             environments,
             secret_name,
             shared_prefixes,
+            guard,
             groups,
             vars: Vec::new(),
             index: std::collections::HashMap::new(),
@@ -518,6 +535,26 @@ impl Loader {
             }
         }
         list.into_iter().map(Spanned::into_inner).collect()
+    }
+
+    /// `[envgate] guard`: `"prefix"` (the default) or `"none"`.
+    fn guard(&mut self, table: &Fields<'_, '_>) -> Guard {
+        match self.string(table, Field::Guard) {
+            None => Guard::Prefix,
+            Some(text) if text.get_ref() == "prefix" => Guard::Prefix,
+            Some(text) if text.get_ref() == "none" => Guard::None,
+            Some(text) => {
+                self.push(
+                    Problem::error(
+                        Code::SchemaInvalidValue,
+                        format!("unknown guard `{}`", text.get_ref()),
+                    )
+                    .at(text.span(), "unknown guard")
+                    .help("Use `guard = \"prefix\"` (the default: names carry the environment) or `guard = \"none\"` (each environment in its own AWS account)."),
+                );
+                Guard::Prefix
+            }
+        }
     }
 
     fn rotate(&mut self, table: &Fields<'_, '_>) -> Option<RotateSpec> {

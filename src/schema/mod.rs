@@ -31,6 +31,18 @@ pub const DEFAULT_ENVIRONMENTS: &[&str] = &["development", "staging", "productio
 /// The naming convention for secrets when `[envgate].secret_name` is absent.
 pub const DEFAULT_SECRET_NAME: &str = "{environment}/{name}";
 
+/// `[envgate] guard`: how secrets of one environment are kept from another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Guard {
+    /// `"prefix"` (the default): in environment E a secret's name must start
+    /// with E's prefix or a `shared_prefixes` entry, whole path segments.
+    #[default]
+    Prefix,
+    /// `"none"`: each environment is in its own AWS account and IAM keeps them
+    /// apart; envgate checks no name.
+    None,
+}
+
 /// A loaded, checked schema.
 #[derive(Debug, Clone)]
 pub struct Schema {
@@ -42,6 +54,8 @@ pub struct Schema {
     pub secret_name: String,
     /// Secret prefixes any environment may read.
     pub shared_prefixes: Vec<String>,
+    /// `[envgate] guard`: whether the cross-environment guard applies.
+    pub guard: Guard,
     /// Documentation groups `(key, title)`, in order.
     pub groups: Vec<(String, String)>,
     /// Variables, in schema order.

@@ -157,13 +157,30 @@ pub fn environment_prefix(convention: &str, environment: &str) -> String {
 /// prefix or a `shared_prefixes` entry.
 #[must_use]
 pub fn allowed(schema: &Schema, environment: &str, secret_id: &str) -> bool {
+    if schema.guard == crate::schema::Guard::None {
+        return true;
+    }
     let name = name_of(secret_id);
     let own = environment_prefix(&schema.secret_name, environment);
-    name.starts_with(&own)
+    under_prefix(name, &own)
         || schema
             .shared_prefixes
             .iter()
-            .any(|prefix| !prefix.is_empty() && name.starts_with(prefix.as_str()))
+            .any(|prefix| under_prefix(name, prefix))
+}
+
+/// Whether `name` lies under `prefix` by whole path segments: `prod` covers
+/// `prod/db` (and `prod` itself), not `production/db`; a prefix ending in `/`
+/// covers what follows it.
+fn under_prefix(name: &str, prefix: &str) -> bool {
+    let segments = prefix.trim_end_matches('/');
+    if segments.is_empty() {
+        return false;
+    }
+    name == segments
+        || name
+            .strip_prefix(segments)
+            .is_some_and(|rest| rest.starts_with('/'))
 }
 
 fn refusal(schema: &Schema, environment: &str, need: &Need) -> Problem {
@@ -289,6 +306,18 @@ secret = "arn:aws:secretsmanager:us-east-1:1:secret:shared/thing-AbCdEf"
             [20, 20, 1]
         );
         assert!(singles.is_empty());
+    }
+
+    #[test]
+    fn prefixes_cover_whole_path_segments() {
+        assert!(under_prefix("prod/db", "prod"));
+        assert!(under_prefix("prod/db", "prod/"));
+        assert!(under_prefix("prod", "prod"));
+        assert!(!under_prefix("production/db", "prod"));
+        assert!(!under_prefix("production/db", "prod/"));
+        assert!(under_prefix("shared-x/smtp", "shared-x/"));
+        assert!(!under_prefix("anything", ""));
+        assert!(!under_prefix("anything", "/"));
     }
 
     #[test]

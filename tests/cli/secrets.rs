@@ -915,3 +915,62 @@ fn throttled_retries_are_spread_out_not_in_lockstep() {
         "retries came at fixed intervals (lockstep): {gaps:?}"
     );
 }
+
+/// A naming convention without `{environment}` would let one environment read
+/// and write another's secrets: a schema error at its place, unless the schema
+/// says `guard = "none"`.
+#[test]
+fn a_naming_convention_without_the_environment_is_a_schema_error() {
+    for convention in ["production/{name}", "{name}", "apps/{name}"] {
+        let text = format!(
+            "[envgate]\nenvironments = [\"staging\", \"production\"]\nsecret_name = \"{convention}\"\n[vars.DB_PASSWORD]\nsecret = \"db#password\"\nsensitive = true\n"
+        );
+        let run = crate::harness::Envgate::with_schema(&text)
+            .env("ENVIRONMENT", "staging")
+            .args(["--check"])
+            .run();
+        assert_eq!(run.code, 65, "{convention}: {}", run.transcript());
+        assert!(run.stdout.contains("{environment}"), "{}", run.stdout);
+        assert!(run.stdout.contains("env.schema.toml:3:"), "{}", run.stdout);
+        assert!(run.stdout.contains("guard = \"none\""), "{}", run.stdout);
+    }
+}
+
+/// A shared prefix covers whole path segments: `prod` does not let
+/// `production/…` through from staging (77, no request).
+#[test]
+fn shared_prefixes_match_whole_path_segments() {
+    let upstream = endpoint();
+    let proxy = Proxy::start(&upstream, Behaviour::Forward);
+    let text = "[envgate]\nenvironments = [\"staging\", \"production\"]\nshared_prefixes = [\"prod\"]\n[vars.DB_PASSWORD]\nsensitive = true\n";
+    for reference in [
+        "aws-sm://production/database/primary#password",
+        "aws-sm://arn:aws:secretsmanager:us-east-1:123456789012:secret:production/db-AbCdEf#password",
+    ] {
+        let run = gate(text, &proxy.url)
+            .env("ENVIRONMENT", "staging")
+            .env("DB_PASSWORD", reference)
+            .args(["--check"])
+            .run();
+        assert_eq!(run.code, 77, "{reference}: {}", run.transcript());
+    }
+    assert_eq!(proxy.total(), 0, "no request may be sent");
+}
+
+/// `guard = "none"` (each environment in its own AWS account): a convention
+/// without `{environment}` loads, and names are not checked.
+#[test]
+fn guard_none_leaves_the_separation_to_iam() {
+    let upstream = endpoint();
+    let sm = client(&upstream);
+    let name = unique("noguard");
+    create_secret(&sm, &name, r#"{"password":"canary-noguard-pw-1"}"#);
+    let text = "[envgate]\nenvironments = [\"staging\"]\nsecret_name = \"{name}\"\nguard = \"none\"\n[vars.DB_PASSWORD]\nsensitive = true\n";
+    let run = gate(text, &upstream)
+        .env("ENVIRONMENT", "staging")
+        .env("DB_PASSWORD", format!("aws-sm://{name}#password"))
+        .args(["--", "printenv", "DB_PASSWORD"])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert_eq!(run.stdout, "canary-noguard-pw-1\n");
+}
