@@ -175,6 +175,14 @@ fn execute(options: &Options, action: Action, mut env: EnvSnapshot) -> Result<u8
             output,
             force,
         } => {
+            // The draft goes where every other command reads the schema from.
+            let output = output
+                .or_else(|| {
+                    env.get("ENVGATE_SCHEMA")
+                        .filter(|path| !path.is_empty())
+                        .map(PathBuf::from)
+                })
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_SCHEMA));
             let message = crate::init::run(from.as_deref(), &output, force, &env)?;
             Stream::Stdout.write(&message);
             return Ok(exit::OK);

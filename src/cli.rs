@@ -434,8 +434,8 @@ pub enum Action {
     Init {
         /// The .env file, or `None` for the environment's names.
         from: Option<PathBuf>,
-        /// Where to write.
-        output: PathBuf,
+        /// Where to write (`None`: `ENVGATE_SCHEMA`, else the default schema path).
+        output: Option<PathBuf>,
         /// Overwrite an existing file.
         force: bool,
     },
@@ -448,11 +448,11 @@ pub enum Action {
 }
 
 impl Action {
-    /// `envgate init`, writing to `output` or the default schema path.
+    /// `envgate init`, writing to `output` (`None`: where the schema is read from).
     fn init(from: Option<PathBuf>, output: Option<PathBuf>, force: bool) -> Self {
         Self::Init {
             from,
-            output: output.unwrap_or_else(|| PathBuf::from(crate::DEFAULT_SCHEMA)),
+            output,
             force,
         }
     }

@@ -117,6 +117,16 @@ pub fn open_private_append(path: &Path) -> std::io::Result<File> {
 /// # Errors
 /// Why it could not be written; nothing at `path` has changed then.
 pub fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    write_atomically_with_mode(path, contents, 0o600)
+}
+
+/// [`write_atomically`] with the file's permission bits `mode` (a schema or a
+/// docs file is source, `0o644`; anything that may hold a value stays `0o600`).
+///
+/// # Errors
+/// As [`write_atomically`].
+pub fn write_atomically_with_mode(path: &Path, contents: &[u8], mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
     match std::fs::symlink_metadata(path) {
         Ok(meta) if !meta.file_type().is_file() => return Err(not_regular(meta.file_type())),
         Ok(_) => {}
@@ -129,6 +139,7 @@ pub fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     };
     let mut temp = tempfile::Builder::new()
         .prefix(".envgate-")
+        .permissions(std::fs::Permissions::from_mode(mode))
         .tempfile_in(&dir)?;
     temp.write_all(contents)?;
     temp.as_file().sync_all()?;

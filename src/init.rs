@@ -4,8 +4,12 @@
 //! write atomically).
 //!
 //! What it infers, per variable:
-//! - **sensitive** by name (`*SECRET*`, `*PASSWORD*`, `*PASSWD*`, `*TOKEN*`,
-//!   `*PRIVATE*`, `*CREDENTIAL*`, `*_KEY`) or by value (a URL with a password);
+//! - **sensitive** by name ([`sensitive_name`]: `*SECRET*`, `*PASSWORD*`,
+//!   `*TOKEN*`, `*_KEY`, `*_PASS`, `*_PIN`, `*SEED*`, `*CARD*`, …) or by the
+//!   value's shape ([`sensitive_value`]: a URL with a password or a user part, a
+//!   known credential format, a PEM block, a JWT, JSON holding a password); every
+//!   other variable says `sensitive = false`, since its `secret` line would
+//!   otherwise make it sensitive;
 //! - **type** from the value: bool, int (`port` for `*_PORT`), url, email, json,
 //!   list (comma-separated), else string; a sensitive value's type is inferred too,
 //!   but the value itself is never written to the draft;
@@ -13,8 +17,9 @@
 //! - Django's own settings: `SECRET_KEY` gets the weak-key rules, `DEBUG` is
 //!   forbidden in production, `ALLOWED_HOSTS` is a list required in staging and
 //!   production;
-//! - a `description` to fill in, and an `example` only for booleans and numbers
-//!   (other values may be secrets that the name does not betray);
+//! - a `description` to fill in, and an `example` only for booleans, ports and
+//!   small numbers (at most 5 digits) under names that are not sensitive (other
+//!   values may be secrets that the name does not betray);
 //! - a `secret` for `envgate import`: `secrets#NAME` when sensitive, else
 //!   `config#NAME`.
 
@@ -85,24 +90,91 @@ pub fn is_system_name(name: &str) -> bool {
 /// True when the name says the value is a secret.
 #[must_use]
 pub fn sensitive_name(name: &str) -> bool {
-    let upper = name.to_ascii_uppercase();
-    [
+    const WORDS: [&str; 13] = [
         "SECRET",
         "PASSWORD",
         "PASSWD",
+        "PASSPHRASE",
         "TOKEN",
         "PRIVATE",
         "CREDENTIAL",
-    ]
-    .iter()
-    .any(|word| upper.contains(word))
-        || upper.ends_with("_KEY")
-        || upper == "KEY"
+        "APIKEY",
+        "SEED",
+        "CARD",
+        "CVV",
+        "SALT",
+        "SIGNING",
+    ];
+    const ENDINGS: [&str; 5] = ["_KEY", "_PASS", "_PIN", "_PWD", "_AUTH"];
+    let upper = name.to_ascii_uppercase();
+    WORDS.iter().any(|word| upper.contains(word))
+        || ENDINGS.iter().any(|ending| upper.ends_with(ending))
+        || ["KEY", "PASS", "PIN", "PWD"].contains(&upper.as_str())
 }
 
-/// True when the value is a URL with a password in it.
+/// True when the value looks like a credential whatever its name: a URL with a
+/// password or a user part (a DSN's key), a known token format, a PEM block, a
+/// JWT, an AWS access key id, a Slack webhook, JSON holding a password.
+#[must_use]
+pub fn sensitive_value(value: &str) -> bool {
+    const PREFIXES: [&str; 14] = [
+        "sk_live_",
+        "sk_test_",
+        "rk_live_",
+        "rk_test_",
+        "pk_live_",
+        "whsec_",
+        "ghp_",
+        "gho_",
+        "ghs_",
+        "ghu_",
+        "github_pat_",
+        "glpat-",
+        "xoxb-",
+        "xoxp-",
+    ];
+    let value = value.trim();
+    let aws_key_id = value.len() == 20
+        && (value.starts_with("AKIA") || value.starts_with("ASIA"))
+        && value
+            .bytes()
+            .all(|byte| byte.is_ascii_uppercase() || byte.is_ascii_digit());
+    let jwt = value.starts_with("eyJ") && value.matches('.').count() == 2;
+    PREFIXES.iter().any(|prefix| value.starts_with(prefix))
+        || (value.starts_with("xox") && value.get(4..5) == Some("-"))
+        || value.contains("-----BEGIN")
+        || value.starts_with("https://hooks.slack.com/")
+        || aws_key_id
+        || jwt
+        || credentials_in_url(value)
+        || json_with_a_secret(value)
+}
+
+/// True when the value is a URL with a password or a user name in it (a
+/// Sentry-style DSN carries its key there).
 fn credentials_in_url(value: &str) -> bool {
-    url::Url::parse(value).is_ok_and(|url| url.password().is_some())
+    url::Url::parse(value).is_ok_and(|url| url.password().is_some() || !url.username().is_empty())
+}
+
+/// True when the value is a JSON object with a key that names a secret, at any
+/// depth.
+fn json_with_a_secret(value: &str) -> bool {
+    fn holds(value: &serde_json::Value) -> bool {
+        match value {
+            serde_json::Value::Object(map) => map
+                .iter()
+                .any(|(key, inner)| sensitive_name(key) || holds(inner)),
+            serde_json::Value::Array(items) => items.iter().any(holds),
+            _ => false,
+        }
+    }
+    value.starts_with('{')
+        && serde_json::from_str::<serde_json::Value>(value).is_ok_and(|parsed| holds(&parsed))
+}
+
+/// Whether a draft marks `entry` sensitive (by name or by value).
+fn is_sensitive(entry: &Found) -> bool {
+    sensitive_name(&entry.name) || entry.value.as_deref().is_some_and(sensitive_value)
 }
 
 /// The type a value suggests (and that it passes).
@@ -198,7 +270,7 @@ pub fn draft(found: &[Found], source: &str) -> String {
 fn var_table(entry: &Found) -> String {
     let name = &entry.name;
     let value = entry.value.as_deref();
-    let sensitive = sensitive_name(name) || value.is_some_and(credentials_in_url);
+    let sensitive = is_sensitive(entry);
     let kind = value.map_or(VarType::String, |value| infer_type(name, value));
     let mut out = format!("[vars.{name}]\n");
     let _ = writeln!(
@@ -219,7 +291,7 @@ fn var_table(entry: &Found) -> String {
         "DEBUG" => {
             out.push_str(&secret_line(name, false));
             out.push_str(
-                "type = \"bool\"\ndefault = \"false\"\n\
+                "sensitive = false\ntype = \"bool\"\ndefault = \"false\"\n\
                  [vars.DEBUG.environments.production]\none_of = [\"false\"]\n\
                  help = \"DEBUG must be false in production: it leaks settings and stack traces.\"\n",
             );
@@ -227,7 +299,9 @@ fn var_table(entry: &Found) -> String {
         }
         "ALLOWED_HOSTS" => {
             out.push_str(&secret_line(name, false));
-            out.push_str("type = \"list\"\nrequired_in = [\"staging\", \"production\"]\n");
+            out.push_str(
+                "sensitive = false\ntype = \"list\"\nrequired_in = [\"staging\", \"production\"]\n",
+            );
             return out;
         }
         _ => {}
@@ -235,18 +309,28 @@ fn var_table(entry: &Found) -> String {
     if kind != VarType::String {
         let _ = writeln!(out, "type = \"{kind}\"");
     }
-    if sensitive {
-        out.push_str("sensitive = true\n");
-    }
+    // A `secret` makes a variable sensitive unless it says otherwise.
+    let _ = writeln!(out, "sensitive = {sensitive}");
     out.push_str(&secret_line(name, sensitive));
     if value.is_some_and(|value| value.trim().is_empty()) {
         out.push_str("required = false\n");
     }
-    let public_example = !sensitive && matches!(kind, VarType::Bool | VarType::Int | VarType::Port);
-    if let (true, Some(value)) = (public_example, value) {
+    if let Some(value) = value.filter(|value| !sensitive && public_example(kind, value)) {
         let _ = writeln!(out, "example = {}", quoted(value.trim()));
     }
     out
+}
+
+/// Whether a value of a non-sensitive variable may be copied as its example:
+/// booleans, ports and numbers of at most 5 digits (a longer number may be a
+/// PIN, a card or an account number that the name does not betray).
+fn public_example(kind: VarType, value: &str) -> bool {
+    let digits = value.trim().trim_start_matches(['-', '+']);
+    match kind {
+        VarType::Bool | VarType::Port => true,
+        VarType::Int => digits.len() <= 5,
+        _ => false,
+    }
 }
 
 /// `envgate init`: writes the draft for `from` (a .env file, or the environment's
@@ -278,16 +362,16 @@ pub fn run(
     let text = draft(&kept, &source);
     // The draft must load: a name or a value that broke it is a bug here.
     crate::schema::from_str(&output.display().to_string(), &text).map_err(Error::SchemaInvalid)?;
-    crate::fsio::write_atomically(output, text.as_bytes()).map_err(|source| Error::Output {
-        path: output.to_owned(),
-        source,
+    // A schema is source: committed and copied into images, so 0644.
+    crate::fsio::write_atomically_with_mode(output, text.as_bytes(), 0o644).map_err(|source| {
+        Error::Output {
+            path: output.to_owned(),
+            source,
+        }
     })?;
-    let sensitive = kept
-        .iter()
-        .filter(|entry| sensitive_name(&entry.name))
-        .count();
+    let sensitive = kept.iter().filter(|entry| is_sensitive(entry)).count();
     let mut message = format!(
-        "wrote {}: {} variables ({sensitive} sensitive by name); no sensitive value was copied.\n",
+        "wrote {}: {} variables ({sensitive} marked sensitive, by name or value); no sensitive value was copied.\n",
         output.display(),
         kept.len()
     );
@@ -379,5 +463,82 @@ mod tests {
         assert!(!text.contains("canary"), "{text}");
         assert!(text.contains("example = \"4\""), "{text}");
         crate::schema::from_str("draft.toml", &text).unwrap();
+    }
+
+    #[test]
+    fn secrets_are_found_by_name_and_by_shape() {
+        for name in [
+            "SMTP_PASS",
+            "API_PIN",
+            "MFA_SEED",
+            "CARD_NUMBER",
+            "DB_PWD",
+            "STRIPE_APIKEY",
+        ] {
+            assert!(sensitive_name(name), "{name}");
+        }
+        for value in [
+            "sk_live_abc123",
+            "ghp_0123456789abcdef",
+            "xoxb-1-2-abc",
+            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig",
+            "AKIAIOSFODNN7EXAMPLE",
+            "-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----",
+            "https://hooks.slack.com/services/T0/B0/abc",
+            "https://key123@o1.ingest.sentry.io/42",
+            "postgres://u:pw@db/x",
+            r#"{"db": {"password": "x"}}"#,
+        ] {
+            assert!(sensitive_value(value), "{value}");
+        }
+        for value in [
+            "true",
+            "8000",
+            "muejam",
+            "https://example.com",
+            r#"{"beta": true}"#,
+        ] {
+            assert!(!sensitive_value(value), "{value}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever a .env holds under whatever name, a draft copies a value only
+        /// when it is a boolean, a port or a number of at most 5 digits under a
+        /// name that is not sensitive; every variable says whether it is
+        /// sensitive; the draft loads.
+        #[test]
+        fn a_draft_copies_only_small_public_values(
+            entries in proptest::collection::vec(
+                (
+                    proptest::sample::select(vec!["SMTP_PASS", "API_PIN", "DEBUG", "WORKERS", "DJANGO_PORT", "CARD_NUMBER", "NAME", "MFA_SEED", "TIMEOUT"]),
+                    proptest::prop_oneof![
+                        proptest::string::string_regex("[0-9]{1,12}").unwrap(),
+                        proptest::sample::select(vec!["true".to_owned(), "False".to_owned(), "sk_live_CANARY1".to_owned(), "ghp_CANARY22".to_owned(), "muejam".to_owned()]),
+                    ],
+                ),
+                1..6,
+            ),
+        ) {
+            let mut seen = std::collections::HashSet::new();
+            let found: Vec<Found> = entries
+                .iter()
+                .filter(|(name, _)| seen.insert(*name))
+                .map(|(name, value)| found(name, value))
+                .collect();
+            let text = draft(&found, ".env");
+            crate::schema::from_str("draft.toml", &text).unwrap();
+            let document: toml::Table = toml::from_str(&text).unwrap();
+            for entry in &found {
+                let value = entry.value.as_deref().unwrap();
+                let table = &document["vars"][entry.name.as_str()];
+                proptest::prop_assert!(table.get("sensitive").is_some(), "{}", text);
+                if table.get("example").is_some() {
+                    proptest::prop_assert!(!is_sensitive(entry), "{} = {}", entry.name, value);
+                    proptest::prop_assert!(value.len() <= 5 || value.parse::<i64>().is_err(), "{}", value);
+                }
+                proptest::prop_assert!(!value.contains("CANARY") || !text.contains(value), "{}", value);
+            }
+        }
     }
 }

@@ -430,3 +430,62 @@ fn import_does_not_replace_a_value_that_is_not_a_json_object() {
         assert_eq!(now["WORKERS"], "4");
     }
 }
+
+/// What a new user met: secrets under names and shapes the old rules missed
+/// were copied as examples; plain settings became sensitive (their `secret`
+/// line implies it), so `--mask` redacted "DEBUG is False"; the schema was
+/// written 0600; and `ENVGATE_SCHEMA` was ignored.
+#[test]
+fn init_marks_secrets_by_name_and_shape_and_writes_a_public_schema_where_it_is_read() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let gate = Envgate::with_schema("");
+    std::fs::remove_file(gate.dir().join("env.schema.toml")).unwrap();
+    let dot_env = "SMTP_PASS=20250917\nAPI_PIN=4321\nMFA_SEED=JBSWY3DPEHPK3PXP\nCARD_NUMBER=4111111111111111\n\
+         STRIPE=sk_live_canaryZ9\nSENTRY_DSN=https://canarykey@o1.ingest.sentry.io/42\n\
+         CONFIG_JSON={\"password\": \"canary-json-pw\"}\nDEBUG=False\nDJANGO_PORT=8000\nWORKERS=4\n";
+    gate.file(".env", dot_env);
+    std::fs::create_dir(gate.dir().join("config")).unwrap();
+    let init = gate
+        .env("ENVGATE_SCHEMA", "config/app.schema.toml")
+        .args(["init", "--from", ".env"]);
+    let run = init.run();
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    let path = init.dir().join("config/app.schema.toml");
+    let draft = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o644
+    );
+    for copied in ["20250917", "4321", "JBSWY3", "4111", "canary"] {
+        assert!(!draft.contains(copied), "{copied} copied into:\n{draft}");
+    }
+    assert!(run.stdout.contains("7 marked sensitive"), "{}", run.stdout);
+    let schema: toml::Table = toml::from_str(&draft).unwrap();
+    for (name, sensitive) in [
+        ("SMTP_PASS", true),
+        ("API_PIN", true),
+        ("MFA_SEED", true),
+        ("CARD_NUMBER", true),
+        ("STRIPE", true),
+        ("SENTRY_DSN", true),
+        ("CONFIG_JSON", true),
+        ("DEBUG", false),
+        ("DJANGO_PORT", false),
+        ("WORKERS", false),
+    ] {
+        assert_eq!(
+            schema["vars"][name]["sensitive"].as_bool(),
+            Some(sensitive),
+            "{name}:\n{draft}"
+        );
+    }
+    // The draft with --mask: plain settings pass through as written.
+    let checked = Envgate::with_schema(&draft);
+    checked.file(".env", dot_env);
+    let masked = checked
+        .args(["--env-file", ".env", "--mask", "--", "sh", "-c"])
+        .args(["echo \"DEBUG is $DEBUG; port $DJANGO_PORT\""])
+        .run();
+    assert_eq!(masked.code, 0, "{}", masked.transcript());
+    assert_eq!(masked.stdout, "DEBUG is False; port 8000\n");
+}
