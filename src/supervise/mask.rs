@@ -2,14 +2,20 @@
 //! becomes `[redacted:NAME]`.
 //!
 //! Pure logic. [`Masker`] holds one Aho-Corasick automaton over every form of
-//! every sensitive value (as is, base64, URL-safe base64, percent-encoded with
-//! upper- and lower-case hex, form-encoded), so a chunk of output is searched in
+//! every sensitive value ([`forms`]: as is; base64 and URL-safe base64, alone,
+//! wrapped at 64 and 76 columns, and inside a longer base64 text at each of the
+//! three byte alignments; percent-encoded fully, as Python's `quote` does
+//! (keeping `/`), or with only `@` encoded, in upper- and lower-case hex;
+//! form-encoded; as a JSON string writes it), so a chunk of output is searched in
 //! one pass whatever the number of values. [`MaskStream`] carries what a stream
-//! needs across writes: when a chunk ends with bytes that could begin a value,
-//! they are held back until the next chunk shows whether they do (or the stream
-//! ends), so a value split across two writes is still found. Nothing else is held:
-//! a line that cannot begin a value passes at once, and the memory used is
-//! bounded by the chunk size plus the longest value.
+//! needs across writes: when a chunk ends with bytes that could begin a value, or
+//! with a match that could still grow into a longer value, they are held back
+//! until the next chunk shows which (or the stream ends), so a value split across
+//! writes is found, and masking a stream cut anywhere equals masking the whole
+//! text at once. Nothing else is held: a line that cannot begin a value passes at
+//! once, and the memory used is bounded by the chunk size plus the longest value.
+//! When the stream ends with a held tail of at least [`MIN_MASKED_BYTES`] that
+//! begins a value (the program died mid-value), the tail is redacted too.
 //!
 //! Speed: the automaton runs only around candidates. Every form is at least
 //! [`MIN_MASKED_BYTES`] long, so with `L` the shortest form, any occurrence
@@ -105,22 +111,101 @@ impl Drop for Masker {
     }
 }
 
-/// The forms in which a value can appear in output: as is, base64 (standard and
-/// URL-safe, without padding so that a padded form matches too), percent-encoded
-/// (upper- and lower-case hex, as in a URL's userinfo) and form-encoded.
+/// What Python's `urllib.parse.quote` leaves unencoded by default: the
+/// unreserved characters and `/`.
+const PYTHON_QUOTE: &AsciiSet = &UNRESERVED.remove(b'/');
+
+/// The forms in which a value can appear in output: as is; base64 (standard and
+/// URL-safe, without padding so that a padded form matches too) alone, wrapped
+/// at 64 (PEM) and 76 (the `base64` tool, Python's `encodebytes`) columns, and
+/// the part that stays the same inside a longer base64 text at each of the three
+/// byte alignments (HTTP Basic auth's `user:value`); percent-encoded (every
+/// reserved character, Python's `quote` keeping `/`, only `@`; upper- and
+/// lower-case hex); form-encoded; and as a JSON string writes it (serde_json,
+/// and Python's `json.dumps` with `\uXXXX` for non-ASCII; each also with `\/`).
+/// Forms shorter than [`MIN_MASKED_BYTES`] are left out.
 fn forms(value: &str) -> Vec<Vec<u8>> {
-    let percent = utf8_percent_encode(value, UNRESERVED).to_string();
     let form: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
-    let mut forms = vec![
-        value.as_bytes().to_vec(),
-        STANDARD_NO_PAD.encode(value).into_bytes(),
-        URL_SAFE_NO_PAD.encode(value).into_bytes(),
-        lowercase_hex(&percent),
-        percent.into_bytes(),
-        form.into_bytes(),
-    ];
+    // A URL's userinfo written with only its `@` escaped.
+    let only_at = value.replace('@', "%40").into_bytes();
+    let mut forms = vec![value.as_bytes().to_vec(), form.into_bytes(), only_at];
+    for set in [UNRESERVED, PYTHON_QUOTE] {
+        let percent = utf8_percent_encode(value, set).to_string();
+        forms.push(lowercase_hex(&percent));
+        forms.push(percent.into_bytes());
+    }
+    for engine in [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
+        let alone = engine.encode(value);
+        for width in [64, 76] {
+            if alone.len() > width {
+                forms.push(wrapped(&alone, width, "\n"));
+                forms.push(wrapped(&alone, width, "\r\n"));
+            }
+        }
+        forms.push(alone.into_bytes());
+        forms.extend((0..3).map(|offset| base64_middle(engine, value.as_bytes(), offset)));
+    }
+    forms.extend(json_forms(value));
+    forms.retain(|form| form.len() >= MIN_MASKED_BYTES);
     forms.sort();
     forms.dedup();
+    forms
+}
+
+/// `encoded` with `line_break` after every `width` characters (not at the end).
+fn wrapped(encoded: &str, width: usize, line_break: &str) -> Vec<u8> {
+    let lines: Vec<&[u8]> = encoded.as_bytes().chunks(width).collect();
+    lines.join(line_break.as_bytes())
+}
+
+/// The base64 characters that `value` alone decides when it starts `offset`
+/// bytes (0, 1 or 2) into a 3-byte group of a longer text: whatever comes before
+/// and after it, these characters are in the encoding.
+fn base64_middle(engine: &impl Engine, value: &[u8], offset: usize) -> Vec<u8> {
+    let mut shifted = vec![0u8; offset];
+    shifted.extend_from_slice(value);
+    let encoded = engine.encode(&shifted).into_bytes();
+    // Character j holds bits 6j..6j+6 of the text: keep those within the value's
+    // bits, 8 * offset .. 8 * (offset + len).
+    let first = (8 * offset).div_ceil(6);
+    let end = (8 * (offset + value.len())) / 6;
+    encoded
+        .get(first..end)
+        .map(<[u8]>::to_vec)
+        .unwrap_or_default()
+}
+
+/// `value` as JSON writers put it inside a string's quotes, when that differs
+/// from the value: serde_json's escaping (and JavaScript's `JSON.stringify`),
+/// Python's `json.dumps` (non-ASCII as lower-case `\uXXXX`), each also with `/`
+/// written `\/` (PHP, some loggers).
+fn json_forms(value: &str) -> Vec<Vec<u8>> {
+    let quoted = serde_json::to_string(value).unwrap_or_default();
+    let plain = quoted
+        .strip_prefix('"')
+        .and_then(|inner| inner.strip_suffix('"'))
+        .unwrap_or_default()
+        .to_owned();
+    let mut ascii = String::with_capacity(plain.len());
+    for c in plain.chars() {
+        if c.is_ascii() {
+            ascii.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                ascii.push_str(&format!("\\u{unit:04x}"));
+            }
+        }
+    }
+    let mut forms = Vec::new();
+    for form in [plain, ascii] {
+        if form.contains('/') {
+            forms.push(form.replace('/', "\\/").into_bytes());
+        }
+        if form != value {
+            forms.push(form.into_bytes());
+        }
+    }
     forms
 }
 
@@ -229,6 +314,15 @@ impl Masker {
         found
     }
 
+    /// The replacement of the first pattern that begins with `tail`.
+    fn replacement_beginning(&self, tail: &[u8]) -> Arc<[u8]> {
+        let at = self.sorted.partition_point(|p| p.as_slice() < tail);
+        self.replacements
+            .get(at)
+            .filter(|_| self.sorted.get(at).is_some_and(|p| p.starts_with(tail)))
+            .map_or_else(|| Arc::from(&b"[redacted]"[..]), Arc::clone)
+    }
+
     /// Whether some pattern starts with `tail` and is longer than it.
     fn could_begin(&self, tail: &[u8]) -> bool {
         let at = self.sorted.partition_point(|p| p.as_slice() < tail);
@@ -271,8 +365,9 @@ impl MaskStream {
         };
         let mut written = 0;
         for found in masker.matches(automaton, buffer) {
-            if found.end() == buffer.len() && masker.could_begin(&buffer[found.range()]) {
-                // A longer value may continue in the next chunk.
+            if masker.could_begin(&buffer[found.start()..]) {
+                // A longer value may start here and continue in the next chunk:
+                // hold from here, as for a prefix.
                 break;
             }
             out.extend_from_slice(&buffer[written..found.start()]);
@@ -285,9 +380,30 @@ impl MaskStream {
         joined.zeroize();
     }
 
-    /// Flushes what was held back (the stream ended).
-    pub fn finish(&mut self, out: &mut Vec<u8>) {
-        out.append(&mut self.held);
+    /// Flushes what was held back (the stream ended): matches in it are masked,
+    /// and a tail of at least [`MIN_MASKED_BYTES`] that begins a value (the
+    /// program died mid-value) is redacted too.
+    pub fn finish(&mut self, masker: &Masker, out: &mut Vec<u8>) {
+        let mut held = std::mem::take(&mut self.held);
+        let Some(automaton) = &masker.automaton else {
+            out.append(&mut held);
+            return;
+        };
+        let mut written = 0;
+        for found in automaton.find_iter(held.as_slice()) {
+            out.extend_from_slice(&held[written..found.start()]);
+            out.extend_from_slice(&masker.replacements[found.pattern().as_usize()]);
+            written = found.end();
+        }
+        let tail_from = Self::hold_from(masker, &held, written);
+        out.extend_from_slice(&held[written..tail_from]);
+        let tail = &held[tail_from..];
+        if tail.len() >= MIN_MASKED_BYTES {
+            out.extend_from_slice(&masker.replacement_beginning(tail));
+        } else {
+            out.extend_from_slice(tail);
+        }
+        held.zeroize();
     }
 
     /// The start of the longest tail of `buffer[from..]` that could begin a value.
@@ -321,7 +437,7 @@ mod tests {
         for chunk in chunks {
             stream.push(masker, chunk, &mut out);
         }
-        stream.finish(&mut out);
+        stream.finish(masker, &mut out);
         out
     }
 
@@ -376,20 +492,73 @@ mod tests {
         chunks
     }
 
-    /// The whole text masked in one search, with no filter and no stream.
+    /// The whole text masked at once: one search, with no filter and no cut
+    /// (the end-of-stream rule applies to its end).
     fn reference(masker: &Masker, text: &[u8]) -> Vec<u8> {
-        let Some(automaton) = &masker.automaton else {
-            return text.to_vec();
+        let mut whole = MaskStream {
+            held: text.to_vec(),
         };
         let mut out = Vec::new();
-        let mut written = 0;
-        for found in automaton.find_iter(text) {
-            out.extend_from_slice(&text[written..found.start()]);
-            out.extend_from_slice(&masker.replacements[found.pattern().as_usize()]);
-            written = found.end();
-        }
-        out.extend_from_slice(&text[written..]);
+        whole.finish(masker, &mut out);
         out
+    }
+
+    #[test]
+    fn a_match_that_could_grow_into_a_longer_value_is_held() {
+        let m = masker(&[("A", "abcdEFGH"), ("B", "abcdEFGHijklmnop")]);
+        let out = mask_chunks(&m, &[b"x abcdEFGHij", b"klmnop\n"]);
+        assert_eq!(String::from_utf8(out).unwrap(), "x [redacted:B]\n");
+        let out = mask_chunks(&m, &[b"x abcdEFGHij", b"X\n"]);
+        assert_eq!(String::from_utf8(out).unwrap(), "x [redacted:A]ijX\n");
+    }
+
+    #[test]
+    fn encoded_forms_inside_longer_text_are_redacted() {
+        use base64::engine::general_purpose::STANDARD;
+        let secret = "s3cr3t-Value/with@chars é";
+        let m = masker(&[("TOKEN", secret)]);
+        let check = |text: String| {
+            let out = String::from_utf8(mask_chunks(&m, &[text.as_bytes()])).unwrap();
+            assert!(out.contains("[redacted:TOKEN]"), "{text:?} gave {out:?}");
+            out
+        };
+        // HTTP Basic auth with user names of every length modulo 3.
+        for user in ["a", "ab", "abc", "user"] {
+            let header = STANDARD.encode(format!("{user}:{secret}"));
+            let out = check(format!("Authorization: Basic {header}\n"));
+            assert!(out.len() < 60, "{out}");
+        }
+        // base64 wrapped as the base64 tool and PEM write it.
+        let long = format!("{secret}{secret}{secret}");
+        let long_masker = masker(&[("LONG", &long)]);
+        for width in [64, 76] {
+            let encoded = STANDARD.encode(&long);
+            let lines: Vec<&str> = encoded
+                .as_bytes()
+                .chunks(width)
+                .map(|line| std::str::from_utf8(line).unwrap())
+                .collect();
+            let text = lines.join("\n");
+            let out = String::from_utf8(mask_chunks(&long_masker, &[text.as_bytes()])).unwrap();
+            assert!(out.contains("[redacted:LONG]"), "{out}");
+            assert!(!out.contains(&lines[1][..8]), "{out}");
+        }
+        // Python's quote (keeps /), only @ encoded, and JSON strings.
+        check(utf8_percent_encode(secret, PYTHON_QUOTE).to_string());
+        check(secret.replace('@', "%40"));
+        check(serde_json::to_string(secret).unwrap());
+        check(r#""s3cr3t-Value\/with@chars \u00e9""#.to_owned());
+        let quoted = masker(&[("Q", "pa\"ss\\wo\nrd")]);
+        let text = serde_json::json!({ "password": "pa\"ss\\wo\nrd" }).to_string();
+        let out = String::from_utf8(mask_chunks(&quoted, &[text.as_bytes()])).unwrap();
+        assert_eq!(out, r#"{"password":"[redacted:Q]"}"#);
+    }
+
+    #[test]
+    fn a_value_cut_off_at_the_end_is_redacted() {
+        let m = masker(&[("KEY", "zebra-crossing")]);
+        assert_eq!(mask_chunks(&m, &[b"a zebra-cr"]), b"a [redacted:KEY]");
+        assert_eq!(mask_chunks(&m, &[b"a zeb"]), b"a zeb");
     }
 
     proptest! {
@@ -412,6 +581,34 @@ mod tests {
             let chunks = cut(bytes, cuts);
             prop_assert_eq!(
                 String::from_utf8(mask_chunks(&m, &chunks)).unwrap(),
+                String::from_utf8(reference(&m, bytes)).unwrap()
+            );
+        }
+
+        /// Values that are prefixes, extensions and substrings of one another:
+        /// masking the stream, cut anywhere into writes, equals masking the
+        /// whole text at once.
+        #[test]
+        fn streaming_equals_masking_at_once_for_values_that_nest(
+            base in "[a-c]{4,10}",
+            cut_at in 0usize..10,
+            extension in "[a-c]{1,6}",
+            text in proptest::collection::vec(proptest::sample::select(vec!["a", "b", "c", "x", "\n"]), 0..200),
+            cuts in proptest::collection::vec(0usize..200, 0..8),
+        ) {
+            let prefix = &base[..base.len().min(4 + cut_at % (base.len() - 3))];
+            let inner = &base[1..];
+            let values = [prefix.to_owned(), base.clone(), format!("{base}{extension}"), inner.to_owned()];
+            let named: Vec<(String, SecretString)> = values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (format!("V{i}"), SecretString::from(v.clone())))
+                .collect();
+            let m = Masker::new(&named);
+            let text: String = text.concat();
+            let bytes = text.as_bytes();
+            prop_assert_eq!(
+                String::from_utf8(mask_chunks(&m, &cut(bytes, cuts))).unwrap(),
                 String::from_utf8(reference(&m, bytes)).unwrap()
             );
         }

@@ -133,8 +133,10 @@ fn pump(mut source: File, mut target: File, masker: &Shared) {
             break;
         }
     }
-    stream.finish(&mut out);
-    let _ = target.write_all(&out);
+    if let Some(current) = masker.lock().map(|shared| Arc::clone(&shared)).ok() {
+        stream.finish(&current, &mut out);
+        let _ = target.write_all(&out);
+    }
     drop(source);
     out.zeroize();
     chunk.zeroize();

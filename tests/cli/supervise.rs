@@ -707,3 +707,57 @@ fn watch_reaps_a_program_that_exits_while_the_store_is_silent() {
         "envgate exited {took:?} after its start"
     );
 }
+
+/// The forms the masking missed, written by a real program: HTTP Basic auth
+/// (`base64("user:" + value)`), base64 wrapped by the `base64` tool, Python's
+/// `quote`, a JSON log line; and a value whose longer sibling arrives in a later
+/// write (the tail leaked).
+#[test]
+fn mask_redacts_encoded_forms_and_longer_values_split_across_writes() {
+    let python = crate::moto::venv_bin().join("python");
+    let schema =
+        "[vars.A]\nsensitive = true\n[vars.B]\nsensitive = true\n[vars.T]\nsensitive = true\n";
+    let token = "canary-t0ken/with@sign-é-and-a-long-enough-tail-to-wrap-at-76-columns-of-base64";
+    let script = r#"
+import base64, json, sys, time, urllib.parse
+t = sys.argv[1]
+print("Authorization: Basic " + base64.b64encode(("u:" + t).encode()).decode())
+print("Authorization: Basic " + base64.b64encode(("us:" + t).encode()).decode())
+print(base64.encodebytes(t.encode()).decode(), end="")
+print(urllib.parse.quote(t))
+print(json.dumps({"token": t}))
+sys.stdout.write("x abcdEFGHij"); sys.stdout.flush(); time.sleep(0.3)
+sys.stdout.write("klmnop\n"); sys.stdout.flush()
+"#;
+    let run = Envgate::with_schema(schema)
+        .env("A", "abcdEFGH")
+        .env("B", "abcdEFGHijklmnop")
+        .env("T", token)
+        .args(["--mask", "--"])
+        .args([python.as_os_str()])
+        .args(["-c", script, token])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert!(
+        lines
+            .iter()
+            .all(|line| !line.contains("klmnop") && !line.contains("canary")),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        lines.last().unwrap().ends_with("x [redacted:B]"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        run.stdout.matches("[redacted:T]").count(),
+        5, // the wrapped base64 is one redaction across its lines
+        "{}",
+        run.stdout
+    );
+    for line in &lines[..2] {
+        assert!(line.len() < "Authorization: Basic ".len() + 24, "{line}");
+    }
+}
