@@ -78,13 +78,23 @@ impl SecretRef {
     /// Parses a value found in the process environment, if it is a reference
     /// (`aws-sm://name#key` or a Secrets Manager ARN).
     #[must_use]
+    ///
+    /// The scheme and the ARN's fixed fields are read in any case (`AWS-SM://`,
+    /// `ARN:AWS:SECRETSMANAGER:…`), as AWS writes them in lower case: a value
+    /// that looks like a reference is never passed on as a literal. The secret's
+    /// own name keeps its case.
     pub fn from_env_value(value: &str) -> Option<Self> {
-        if let Some(rest) = value.strip_prefix(ENV_REFERENCE_PREFIX) {
-            let mut reference = Self::parse(rest);
+        let scheme = ENV_REFERENCE_PREFIX.len();
+        if value.len() >= scheme
+            && value.is_char_boundary(scheme)
+            && value[..scheme].eq_ignore_ascii_case(ENV_REFERENCE_PREFIX)
+        {
+            let mut reference = Self::parse(&value[scheme..]);
             reference.absolute = true;
             return Some(reference);
         }
-        is_secrets_manager_arn(value).then(|| Self::parse(value))
+        let arn = arn_fields_in_lower_case(value);
+        is_secrets_manager_arn(&arn).then(|| Self::parse(&arn))
     }
 
     /// True when the path is a full ARN (used as is, whatever the environment).
@@ -124,6 +134,25 @@ fn split_path_selector(reference: &str) -> (&str, Option<&str>, Selector) {
 pub fn is_secrets_manager_arn(value: &str) -> bool {
     let mut parts = value.splitn(4, ':');
     parts.next() == Some("arn") && parts.next().is_some() && parts.next() == Some("secretsmanager")
+}
+
+/// `value` with an ARN's first six fields (`arn:PARTITION:SERVICE:REGION:
+/// ACCOUNT:secret:`) in lower case, the rest as written; `value` itself when it
+/// does not start with `arn:` in any case.
+fn arn_fields_in_lower_case(value: &str) -> String {
+    let starts_as_arn =
+        value.len() >= 4 && value.is_char_boundary(4) && value[..4].eq_ignore_ascii_case("arn:");
+    if !starts_as_arn {
+        return value.to_owned();
+    }
+    let fields: Vec<&str> = value.splitn(7, ':').collect();
+    let fixed = fields.len().min(6);
+    let mut normalized: Vec<String> = fields[..fixed]
+        .iter()
+        .map(|field| field.to_ascii_lowercase())
+        .collect();
+    normalized.extend(fields[fixed..].iter().map(|field| (*field).to_owned()));
+    normalized.join(":")
 }
 
 /// The secret name inside an ARN (`…:secret:NAME-AbCdEf` → `NAME-AbCdEf`), or the id itself.
@@ -199,6 +228,21 @@ mod tests {
             Some("password")
         );
         assert!(SecretRef::from_env_value("plain value").is_none());
+        // Any case of the scheme and the ARN's fixed fields; the name keeps its own.
+        let upper = SecretRef::from_env_value(
+            "ARN:AWS:SECRETSMANAGER:US-EAST-1:123456789012:SECRET:Prod/DB-AbCdEf#password",
+        )
+        .unwrap();
+        assert_eq!(
+            upper.path,
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:Prod/DB-AbCdEf"
+        );
+        assert!(
+            SecretRef::from_env_value("AWS-SM://production/db#password")
+                .unwrap()
+                .absolute
+        );
+        assert!(SecretRef::from_env_value("ARN:aws:s3:::bucket").is_none());
         assert!(SecretRef::from_env_value("arn:aws:s3:::bucket").is_none());
     }
 }
