@@ -974,3 +974,113 @@ fn guard_none_leaves_the_separation_to_iam() {
     assert_eq!(run.code, 0, "{}", run.transcript());
     assert_eq!(run.stdout, "canary-noguard-pw-1\n");
 }
+
+/// A helper process started with `args`, whose first output line is the port it
+/// listens on; killed when dropped.
+fn listening(script: &str, args: &[&std::ffi::OsStr]) -> (KillOnDrop, String) {
+    use std::io::BufRead as _;
+    let mut child = KillOnDrop(
+        std::process::Command::new(crate::moto::venv_bin().join("python"))
+            .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(script))
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut port = String::new();
+    std::io::BufReader::new(child.0.stdout.take().unwrap())
+        .read_line(&mut port)
+        .unwrap();
+    (child, port.trim().to_owned())
+}
+
+/// Behind a corporate proxy: `HTTPS_PROXY` carries the HTTPS request through a
+/// CONNECT tunnel, `NO_PROXY` bypasses it, and a proxy that refuses the tunnel
+/// fails the launch (69) within the deadline, nothing launched.
+#[test]
+fn https_goes_through_a_connect_proxy_unless_no_proxy_says_otherwise() {
+    let upstream = endpoint();
+    let upstream_port = upstream.rsplit(':').next().unwrap().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let cert = dir.path().join("ca.pem");
+    let (_tls, tls_port) = listening(
+        "tests/tls_proxy.py",
+        &[
+            "--upstream-port".as_ref(),
+            upstream_port.as_ref(),
+            "--cert-out".as_ref(),
+            cert.as_os_str(),
+        ],
+    );
+    let https = format!("https://127.0.0.1:{tls_port}");
+    let log = dir.path().join("tunnels.log");
+    let (_proxy, proxy_port) = listening(
+        "tests/connect_proxy.py",
+        &["--log".as_ref(), log.as_os_str()],
+    );
+    let proxy = format!("http://127.0.0.1:{proxy_port}");
+    let tunnels = || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+
+    let sm = client(&upstream);
+    let env = unique("proxy");
+    create_secret(
+        &sm,
+        &format!("{env}/db"),
+        r#"{"password":"through-the-proxy"}"#,
+    );
+    let text = schema(&env, &[("DATABASE_PASSWORD", "db#password")]);
+    let through = |extra: &[(&str, &str)]| {
+        let mut gate = gate(&text, &https)
+            .env("ENVIRONMENT", &env)
+            .env("SSL_CERT_FILE", &cert);
+        for (name, value) in extra {
+            gate = gate.env(name, value);
+        }
+        gate.args(["--timeout", "5", "--", "printenv", "DATABASE_PASSWORD"])
+            .run()
+    };
+    let run = through(&[("HTTPS_PROXY", &proxy)]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert_eq!(run.stdout, "through-the-proxy\n");
+    assert!(tunnels() >= 1, "no CONNECT reached the proxy");
+    assert!(
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .contains(&format!("CONNECT 127.0.0.1:{tls_port}")),
+        "the tunnel went elsewhere"
+    );
+    let before = tunnels();
+    let run = through(&[("https_proxy", &proxy), ("NO_PROXY", "127.0.0.1")]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert_eq!(tunnels(), before, "NO_PROXY did not bypass the proxy");
+
+    let refused_log = dir.path().join("refused.log");
+    let (_refusing, refusing_port) = listening(
+        "tests/connect_proxy.py",
+        &[
+            "--log".as_ref(),
+            refused_log.as_os_str(),
+            "--refuse".as_ref(),
+        ],
+    );
+    let started = Instant::now();
+    let run = through(&[("HTTPS_PROXY", &format!("http://127.0.0.1:{refusing_port}"))]);
+    assert_eq!(run.code, 69, "{}", run.transcript());
+    assert_eq!(run.stdout, "", "nothing launched");
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        std::fs::read_to_string(&refused_log)
+            .unwrap_or_default()
+            .contains("CONNECT")
+    );
+}
