@@ -3,7 +3,8 @@
 # the binary the README installs (`cargo install --locked --path . --target
 # x86_64-unknown-linux-musl`), over plain HTTP and over HTTPS
 # (moto's server with a certificate made here), side by side with secretspec 0.21
-# (awssm provider) in the same hyperfine runs; three rounds, medians, ratios.
+# (awssm provider) in the same hyperfine runs, and with another envgate build when
+# ENVGATE_BASELINE names one; three rounds, medians, ratios; then peak memory.
 # Needs hyperfine and openssl (Debian: apt-get install hyperfine openssl).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,8 +21,6 @@ python=$PWD/.venv/bin/python
 target=$(musl_target)
 cargo install --locked --quiet --path . --target "$target" --root target/installed
 envgate=$PWD/target/installed/bin/envgate
-cargo install --locked --quiet --path . --root target/installed-glibc
-glibc=$PWD/target/installed-glibc/bin/envgate
 secretspec=$PWD/.tools/bin/secretspec
 if [ ! -x "$secretspec" ]; then
   echo "bench-secrets: building secretspec 0.21 into .tools (a few minutes)" >&2
@@ -116,6 +115,7 @@ for round in $(seq 1 "$rounds"); do
     --command-name "envgate https" "env AWS_ENDPOINT_URL=$https ENVIRONMENT=bench USE_SECRETS_MANAGER=true $gate" \
     --command-name "secretspec https" "env AWS_ENDPOINT_URL=$https $spec" \
     --command-name "envgate https, test CA only" "env SSL_CERT_FILE=$work/ca.pem AWS_ENDPOINT_URL=$https ENVIRONMENT=bench USE_SECRETS_MANAGER=true $gate" \
+    ${ENVGATE_BASELINE:+--command-name "baseline https" "env AWS_ENDPOINT_URL=$https ENVIRONMENT=bench USE_SECRETS_MANAGER=true ${gate/$envgate/$ENVGATE_BASELINE}"} \
     >"$work/round-$round.log" 2>&1 || { tail -5 "$work/round-$round.log" >&2; exit 1; }
 done
 "$python" - "$count" "$work"/round-*.json <<'PY'
@@ -138,18 +138,21 @@ for scheme in ("http", "https"):
 for name in m:
     if failed[name]:
         print(f"\n{name}: {failed[name]} of {total[name]} runs failed (left out)")
+if "baseline https" in m:
+    b = m["baseline https"]
+    print(f"| HTTPS, baseline envgate | {b:.1f} ms | | {b / m['secretspec https']:.2f} |")
 alone = m["envgate https, test CA only"]
 print(f"\nenvgate over HTTPS trusting only the test CA: {alone:.1f} ms, so reading the")
 print(f"system bundle (plus the CA) costs {m['envgate https'] - alone:.1f} ms per launch.")
 PY
 # Peak memory of one launch each (GNU time's maximum resident set size), with the
-# glibc build (plain `cargo install`) too.
+# baseline build too when given.
 for scheme in http https; do
   endpoint=$([ "$scheme" = http ] && echo "$http" || echo "$https")
-  for tool in envgate "envgate-glibc" secretspec; do
+  for tool in envgate ${ENVGATE_BASELINE:+baseline} secretspec; do
     case $tool in
       envgate) command=$gate ;;
-      envgate-glibc) command=${gate/$envgate/$glibc} ;;
+      baseline) command=${gate/$envgate/$ENVGATE_BASELINE} ;;
       *) command=$spec ;;
     esac
     rss=$("${base[@]}" AWS_ENDPOINT_URL="$endpoint" ENVIRONMENT=bench USE_SECRETS_MANAGER=true \
