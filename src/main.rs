@@ -13,6 +13,11 @@ use std::io::Write;
 use envgate::cli::Cli;
 use envgate::resolve::EnvSnapshot;
 
+/// Only to measure it against the C library's allocator (`--features bench-mimalloc`).
+#[cfg(feature = "bench-mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     envgate::harden();
     let cli = Cli::parse_args();
