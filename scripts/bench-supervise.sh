@@ -5,14 +5,15 @@
 #     against the same stream under --init without masking (both piped into cat,
 #     as a container runtime reads a program's output);
 #  3. envgate's peak memory under --mask for 16 MiB and for 1 GiB of output.
-# Targets: --init at most +1 ms; --mask at most 1.5x; memory flat. `--mask-only` skips part 1.
+# Targets: --init at most +1 ms; --mask at most 1.6x; memory flat. `--mask-only` skips part 1.
+# ENVGATE_BINARY runs another build (the mimalloc one, say) instead of the release one.
 # Needs hyperfine and GNU time (Debian: apt-get install hyperfine time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 command -v hyperfine >/dev/null || { echo "bench-supervise: install hyperfine (apt-get install hyperfine)" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "bench-supervise: install GNU time (apt-get install time)" >&2; exit 1; }
-envgate=$(scripts/build-release.sh)
+envgate=${ENVGATE_BINARY:-$(scripts/build-release.sh)}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 

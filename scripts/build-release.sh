@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Builds the release binary, as the README's install command does: for musl
-# (static: no dynamic loader, no glibc start-up, runs in distroless or scratch
-# images), position-dependent (.cargo/config.toml), LTO, stripped, with envgate's
-# own allocator (src/heap/allocator.rs). Adds the Rust target when it is missing.
+# (static-pie: no dynamic loader, runs in distroless or scratch images), LTO,
+# stripped, with musl's own allocator. Adds the Rust target when it is missing.
 # Needs a C compiler for musl (Debian: apt-get install musl-tools).
 # Prints the binary's path.
 set -euo pipefail
