@@ -13,8 +13,10 @@ use std::io::Write;
 use envgate::cli::Cli;
 use envgate::resolve::EnvSnapshot;
 
-/// Only to measure it against the C library's allocator (`--features bench-mimalloc`).
-#[cfg(feature = "bench-mimalloc")]
+/// The static (musl) binary's allocator: musl's own maps and unmaps memory for
+/// every few blocks, and made a launch 2.3 times slower (docs/BENCHMARKS.md,
+/// "Allocator"). glibc builds keep the C library's.
+#[cfg(target_env = "musl")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -1,23 +1,27 @@
 //! `pattern` rules: a regex that must match the whole value, on the `regex`
-//! crate.
+//! crate's engine (`regex-automata`'s meta regex, which `regex::Regex` wraps).
 //!
 //! Each distinct pattern text is compiled once, when the schema loads: a
 //! pattern that cannot work (a syntax error, or one too large to compile) is a
 //! schema error with its line and column, found by `--check` in CI rather than
-//! by the first value that reaches it (docs/DECISIONS.md, "Patterns").
+//! by the first value that reaches it (docs/DECISIONS.md, "Patterns"). The
+//! pattern is parsed once; its syntax tree, anchored to the whole value, is
+//! what the engine compiles.
 
 use std::collections::HashMap;
 use std::fmt;
+
+use regex_syntax::hir::{Hir, Look};
 
 /// The most memory one compiled `pattern` may take.
 pub const MAX_PATTERN_BYTES: usize = 1 << 20;
 
 /// A compiled `pattern`, anchored to the whole value. Clones share the compiled
-/// regex (the `regex` crate's `Regex` is reference-counted).
+/// regex.
 #[derive(Clone)]
 pub struct Pattern {
     source: String,
-    regex: regex::Regex,
+    regex: regex_automata::meta::Regex,
 }
 
 impl fmt::Debug for Pattern {
@@ -36,13 +40,22 @@ impl Pattern {
     /// # Errors
     /// The `regex` crate's error when `source` is not a valid pattern, or is too large.
     pub fn new(source: &str) -> Result<Self, regex::Error> {
-        if let Err(error) = regex_syntax::Parser::new().parse(source) {
-            return Err(regex::Error::Syntax(error.to_string()));
-        }
-        let regex = regex::RegexBuilder::new(&format!(r"\A(?:{source})\z"))
-            .size_limit(MAX_PATTERN_BYTES)
-            .dfa_size_limit(MAX_PATTERN_BYTES)
-            .build()?;
+        let hir = regex_syntax::Parser::new()
+            .parse(source)
+            .map_err(|error| regex::Error::Syntax(error.to_string()))?;
+        // `\A(?:source)\z`, without writing (and parsing) it again.
+        let anchored = Hir::concat(vec![Hir::look(Look::Start), hir, Hir::look(Look::End)]);
+        let regex = regex_automata::meta::Builder::new()
+            .configure(
+                regex_automata::meta::Config::new()
+                    .nfa_size_limit(Some(MAX_PATTERN_BYTES))
+                    .onepass_size_limit(Some(MAX_PATTERN_BYTES)),
+            )
+            .build_from_hir(&anchored)
+            .map_err(|error| match error.size_limit() {
+                Some(limit) => regex::Error::CompiledTooBig(limit),
+                None => regex::Error::Syntax(error.to_string()),
+            })?;
         Ok(Self {
             source: source.to_owned(),
             regex,
