@@ -24,6 +24,7 @@
 //! those positions could be inside a value, and only the bytes around a hit are
 //! searched. On log text with 32-byte values this looks at one position in 29.
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use aho_corasick::{AhoCorasick, MatchKind};
@@ -199,7 +200,7 @@ fn json_forms(value: &str) -> Vec<Vec<u8>> {
         } else {
             let mut units = [0u16; 2];
             for unit in c.encode_utf16(&mut units) {
-                ascii.push_str(&format!("\\u{unit:04x}"));
+                let _ = write!(ascii, "\\u{unit:04x}");
             }
         }
     }

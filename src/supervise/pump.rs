@@ -133,7 +133,7 @@ fn pump(mut source: File, mut target: File, masker: &Shared) {
             break;
         }
     }
-    if let Some(current) = masker.lock().map(|shared| Arc::clone(&shared)).ok() {
+    if let Ok(current) = masker.lock().map(|shared| Arc::clone(&shared)) {
         stream.finish(&current, &mut out);
         let _ = target.write_all(&out);
     }
