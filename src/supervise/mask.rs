@@ -526,6 +526,16 @@ mod tests {
         chunks
     }
 
+    /// A masker for `values`, named `V0`, `V1`, ...
+    fn numbered_masker(values: &[String]) -> Masker {
+        let named: Vec<(String, SecretString)> = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (format!("V{i}"), SecretString::from(v.clone())))
+            .collect();
+        Masker::new(&named)
+    }
+
     /// The whole text masked at once: one search, with no filter and no cut
     /// (the end-of-stream rule applies to its end).
     fn reference(masker: &Masker, text: &[u8]) -> Vec<u8> {
@@ -605,12 +615,7 @@ mod tests {
             text in "[a-e]{0,300}",
             cuts in proptest::collection::vec(0usize..300, 0..8),
         ) {
-            let named: Vec<(String, SecretString)> = values
-                .iter()
-                .enumerate()
-                .map(|(i, v)| (format!("V{i}"), SecretString::from(v.clone())))
-                .collect();
-            let m = Masker::new(&named);
+            let m = numbered_masker(&values);
             let bytes = text.as_bytes();
             let chunks = cut(bytes, cuts);
             prop_assert_eq!(
@@ -633,12 +638,7 @@ mod tests {
             let prefix = &base[..base.len().min(4 + cut_at % (base.len() - 3))];
             let inner = &base[1..];
             let values = [prefix.to_owned(), base.clone(), format!("{base}{extension}"), inner.to_owned()];
-            let named: Vec<(String, SecretString)> = values
-                .iter()
-                .enumerate()
-                .map(|(i, v)| (format!("V{i}"), SecretString::from(v.clone())))
-                .collect();
-            let m = Masker::new(&named);
+            let m = numbered_masker(&values);
             let text: String = text.concat();
             let bytes = text.as_bytes();
             prop_assert_eq!(
