@@ -653,26 +653,20 @@ fn a_hundred_launches_through_throttling_all_succeed_with_full_configuration() {
 
 #[test]
 fn https_endpoints_are_verified_against_the_trust_store() {
-    use std::io::BufRead as _;
     let upstream = endpoint();
     let upstream_port = upstream.rsplit(':').next().unwrap().to_owned();
     let dir = tempfile::tempdir().unwrap();
     let cert = dir.path().join("ca.pem");
-    let mut tls = KillOnDrop(
-        std::process::Command::new(crate::moto::venv_bin().join("python"))
-            .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tls_proxy.py"))
-            .args(["--upstream-port", &upstream_port, "--cert-out"])
-            .arg(&cert)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
+    let (tls, port) = listening(
+        "tests/tls_proxy.py",
+        &[
+            "--upstream-port".as_ref(),
+            upstream_port.as_ref(),
+            "--cert-out".as_ref(),
+            cert.as_os_str(),
+        ],
     );
-    let mut port = String::new();
-    std::io::BufReader::new(tls.0.stdout.take().unwrap())
-        .read_line(&mut port)
-        .unwrap();
-    let https = format!("https://127.0.0.1:{}", port.trim());
+    let https = format!("https://127.0.0.1:{port}");
 
     let sm = client(&upstream);
     let env = unique("tls");
