@@ -176,11 +176,6 @@ fn read_one(signals: &SignalFd) -> Option<Taken> {
     })
 }
 
-/// Takes one held signal, with where it came from; waits at most `timeout`.
-fn take(timeout: Option<Duration>) -> Option<Taken> {
-    next(timeout)
-}
-
 /// Starts the thread that stops envgate on a stop signal (once, and not after
 /// [`take_over`]). Call before anything that can wait. Other signals it takes
 /// before the program starts are dropped.
@@ -197,7 +192,7 @@ pub fn watch() {
         .name("envgate-signals".to_owned())
         .spawn(move || {
             loop {
-                let taken = take(Some(WATCHER_POLL));
+                let taken = next(Some(WATCHER_POLL));
                 if RETIRED.load(Ordering::SeqCst) {
                     if let Some(taken) = taken {
                         // Not ours any more: pending again, for the supervisor.
