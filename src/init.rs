@@ -322,13 +322,13 @@ fn var_table(entry: &Found) -> String {
 }
 
 /// Whether a value of a non-sensitive variable may be copied as its example:
-/// booleans, ports and numbers of at most 5 digits (a longer number may be a
+/// booleans, and ports and numbers written in at most 5 digits (a longer number may be a
 /// PIN, a card or an account number that the name does not betray).
 fn public_example(kind: VarType, value: &str) -> bool {
     let digits = value.trim().trim_start_matches(['-', '+']);
     match kind {
-        VarType::Bool | VarType::Port => true,
-        VarType::Int => digits.len() <= 5,
+        VarType::Bool => true,
+        VarType::Int | VarType::Port => digits.len() <= 5,
         _ => false,
     }
 }
