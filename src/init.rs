@@ -500,6 +500,9 @@ mod tests {
         ] {
             assert!(!sensitive_value(value), "{value}");
         }
+        // Found by the property test below: a zero-padded port is a long number.
+        assert!(public_example(VarType::Port, "8000"));
+        assert!(!public_example(VarType::Port, "000001"));
     }
 
     proptest::proptest! {
