@@ -32,7 +32,8 @@ use crate::schema::{Delivery, Schema};
 /// The environment the program receives, built from the resolution alone: the
 /// inherited environment minus every name envgate resolves itself (`NAME_FILE`
 /// and every alias of a schema variable, whichever source won), plus each
-/// resolved value as `NAME`, plus `ENVIRONMENT` set to the environment that was
+/// resolved value as `NAME` (or the empty string an env file wrote for a variable
+/// nothing else set, as python-dotenv would), plus `ENVIRONMENT` set to the environment that was
 /// validated. Variables with `deliver = "file"` are written to `files` and passed
 /// as `NAME_FILE` only; `NAME` itself is removed.
 ///
@@ -57,7 +58,15 @@ pub fn child_environment<'a>(
         }
     }
     for (spec, var) in schema.vars.iter().zip(&resolution.vars) {
-        let Some(value) = &var.value else { continue };
+        let Some(value) = &var.value else {
+            if var.empty_in_env_file && spec.deliver == Delivery::Env {
+                // `NAME=` in a .env file: python-dotenv would set it empty.
+                child
+                    .entry(Cow::Borrowed(OsStr::new(&var.name)))
+                    .or_insert(Cow::Borrowed(OsStr::new("")));
+            }
+            continue;
+        };
         if spec.deliver == Delivery::File {
             let dir = match files {
                 Some(dir) => dir,

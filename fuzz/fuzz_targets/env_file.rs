@@ -4,21 +4,21 @@
 
 use libfuzzer_sys::fuzz_target;
 
-use envgate::resolve::env_file::{expand, parse};
+use envgate::resolve::env_file::{evaluate, parse};
 
 fuzz_target!(|text: &str| {
     match parse(text) {
         Ok(entries) => {
-            for entry in entries {
-                assert!(entry.line >= 1);
-                let (value, _) = expand(&entry.value, entry.quoting, |name| {
-                    (name.len() % 2 == 0).then(|| name.to_owned())
-                });
-                let _ = value;
-            }
+            assert!(entries.iter().all(|entry| entry.line >= 1));
+            let _ = evaluate(
+                entries,
+                &|name| (name.len() % 2 == 0).then(|| name.to_owned()),
+                &|_| None,
+            );
         }
         Err(error) => {
-            let lines = text.split('\n').count();
+            // CR and CRLF end lines too, as in Python's text mode.
+            let lines = text.replace("\r\n", "\n").split(['\n', '\r']).count();
             assert!(
                 error.line >= 1 && error.line <= lines,
                 "line {} of {lines}",

@@ -1,44 +1,43 @@
-//! The `.env` format, read as python-dotenv reads it (the reference for Django
-//! projects), so that a value reaches the program exactly as the file wrote it.
+//! The `.env` format, read exactly as python-dotenv (1.2) reads it, the loader of
+//! Django projects, so that a value reaches the program as Django's own start-up
+//! would have seen it. The rules are python-dotenv's, in its order:
 //!
-//! - `NAME=value`, optionally `export NAME=value`; spaces around `=` are allowed;
-//!   blank lines and `#` comments are skipped; a line with a name alone sets nothing.
-//! - Unquoted values end at the line's end; a `#` after whitespace starts a comment;
-//!   surrounding whitespace is trimmed.
-//! - `'single'` quotes: literal, may span lines; only `\\` and `\'` are escapes.
-//! - `"double"` quotes: may span lines; `\\ \" \' \n \r \t \a \b \f \v` are escapes.
-//! - Expansion: `${NAME}` and `${NAME:-default}` in unquoted and double-quoted values,
-//!   from the process environment first, then the entries read before it. `$NAME`
-//!   without braces is kept as written (python-dotenv does not expand it; Compose
-//!   does: see docs/DECISIONS.md). A name that is unset expands to the empty
-//!   string, with a warning.
+//! - Line ends are read as Python's text mode reads them: CRLF and a lone CR end a
+//!   line like LF (so a CR never reaches a value).
+//! - A statement is `[export ]KEY[ = value][ # comment]`. `KEY` is any run of
+//!   characters other than `=`, `#` and whitespace (`a.b`, `1X`, `"q"` are all keys
+//!   as written), or `'single-quoted'`. A key without `=` sets nothing.
+//! - After `=`: a value in `'single'` or `"double"` quotes may span lines;
+//!   `'…'` knows the escapes `\\ \'`, `"…"` knows `\\ \' \" \a \b \f \n \r \t \v`;
+//!   any other backslash stays as written. An unquoted value is the rest of the
+//!   line, cut at the first whitespace before a `#`, trailing whitespace removed.
+//!   `KEY= # note` (whitespace, then `#`) is an empty value and a comment;
+//!   `KEY=#x` is the value `#x`.
+//! - Expansion, in every value however quoted: `${NAME}` and `${NAME:-default}`,
+//!   from the process environment first, then the entries before it in the file.
+//!   A name that is set, even to the empty string, gives its value; the default
+//!   stands only for a name that is not set. `$NAME` without braces stays as
+//!   written.
+//!
+//! Where python-dotenv logs "could not parse statement" and skips the line, envgate
+//! refuses the file with that line and column: a value silently dropped is one the
+//! gate cannot vouch for (docs/DECISIONS.md). The differential test in
+//! tests/cli/reference.rs holds both readers to the same result on generated text.
 //!
 //! Parsing is pure and total: any text gives entries or a [`SyntaxError`] naming
-//! its line, never a panic (the `env_file` fuzz target holds it to that).
+//! its line and column, never a panic (the `env_file` fuzz target holds it to that).
 
 use std::fmt;
 
-/// How a value was quoted, which decides escapes and expansion.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Quoting {
-    /// No quotes.
-    Bare,
-    /// `'…'`: literal.
-    Single,
-    /// `"…"`: escapes and expansion.
-    Double,
-}
-
-/// One `NAME=value` entry as written, before expansion.
+/// One statement as written, before expansion.
 #[derive(Clone, PartialEq, Eq)]
 pub struct RawEntry {
-    /// The variable name.
+    /// The key as written (quotes removed from a single-quoted key).
     pub name: String,
-    /// The value with quotes and escapes resolved, before expansion.
-    pub value: String,
-    /// How it was quoted.
-    pub quoting: Quoting,
-    /// The 1-based line the entry starts on.
+    /// The value with quotes and escapes resolved, before expansion; `None` for a
+    /// key written without `=`, which sets nothing.
+    pub value: Option<String>,
+    /// The 1-based line the statement starts on.
     pub line: usize,
 }
 
@@ -46,224 +45,286 @@ impl fmt::Debug for RawEntry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RawEntry")
             .field("name", &self.name)
-            .field("quoting", &self.quoting)
+            .field("has_value", &self.value.is_some())
             .field("line", &self.line)
             .finish_non_exhaustive()
     }
 }
 
-/// Why a `.env` text does not parse, and where.
+/// Why a `.env` text does not parse, and where. The reason never repeats the text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyntaxError {
     /// The 1-based line.
     pub line: usize,
-    /// What is wrong there.
+    /// What is wrong there, with its column.
     pub reason: String,
 }
 
-struct Cursor<'a> {
-    chars: std::iter::Peekable<std::str::Chars<'a>>,
+/// Whitespace as Python's `\s` and `str.isspace` see it: Unicode's, plus the
+/// four information separators U+001C..U+001F.
+fn is_space(c: char) -> bool {
+    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
+}
+
+/// Whitespace that does not end a line (python-dotenv's `[^\S\r\n]`).
+fn is_blank(c: char) -> bool {
+    is_space(c) && c != '\n' && c != '\r'
+}
+
+/// CRLF and lone CR read as LF, as Python's text mode reads a file.
+fn universal_newlines(text: &str) -> String {
+    text.replace("\r\n", "\n").replace('\r', "\n")
+}
+
+/// A position in the text, with the line and column it stands on.
+struct Reader {
+    chars: Vec<char>,
+    at: usize,
     line: usize,
-    /// The 1-based column (in characters) of the next character.
     column: usize,
 }
 
-impl Cursor<'_> {
-    fn peek(&mut self) -> Option<char> {
-        self.chars.peek().copied()
+impl Reader {
+    fn peek(&self) -> Option<char> {
+        self.chars.get(self.at).copied()
+    }
+
+    fn peek_at(&self, offset: usize) -> Option<char> {
+        self.chars.get(self.at + offset).copied()
     }
 
     fn bump(&mut self) -> Option<char> {
-        let next = self.chars.next();
-        if next == Some('\n') {
+        let next = self.peek()?;
+        self.at += 1;
+        if next == '\n' {
             self.line += 1;
             self.column = 1;
-        } else if next.is_some() {
+        } else {
             self.column += 1;
         }
-        next
+        Some(next)
     }
 
-    fn skip_blanks(&mut self) {
-        while matches!(self.peek(), Some(' ' | '\t')) {
+    /// Skips characters while `keep` holds; returns how many.
+    fn skip_while(&mut self, keep: impl Fn(char) -> bool) -> usize {
+        let mut count = 0;
+        while self.peek().is_some_and(&keep) {
             self.bump();
+            count += 1;
         }
+        count
     }
 
-    fn skip_line(&mut self) {
-        while let Some(c) = self.bump() {
-            if c == '\n' {
-                break;
-            }
-        }
-    }
-
-    /// After a value: blanks, an optional comment, then the end of the line.
-    fn end_of_entry(&mut self, line: usize) -> Result<(), SyntaxError> {
-        self.skip_blanks();
-        match self.peek() {
-            None => Ok(()),
-            Some('\n' | '\r' | '#') => {
-                self.skip_line();
-                Ok(())
-            }
-            Some(_) => Err(SyntaxError {
-                line,
-                reason: "unexpected text after the closing quote".to_owned(),
-            }),
+    fn error(&self, what: &str) -> SyntaxError {
+        SyntaxError {
+            line: self.line,
+            reason: format!("{what} at column {}", self.column),
         }
     }
 }
 
-fn is_name_char(c: char) -> bool {
-    !c.is_whitespace() && !matches!(c, '=' | '#' | '"' | '\'' | '$' | '{' | '}')
-}
-
-/// Parses `.env` text into entries, in file order.
+/// Parses `.env` text into statements, in file order.
 ///
 /// # Errors
-/// The first line that does not parse.
+/// The first statement python-dotenv could not parse either.
 pub fn parse(text: &str) -> Result<Vec<RawEntry>, SyntaxError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut cursor = Cursor {
-        chars: text.chars().peekable(),
+    let mut reader = Reader {
+        chars: universal_newlines(text).chars().collect(),
+        at: 0,
         line: 1,
         column: 1,
     };
     let mut entries = Vec::new();
     loop {
-        while matches!(cursor.peek(), Some(c) if c.is_whitespace()) {
-            cursor.bump();
+        reader.skip_while(is_space);
+        if reader.peek().is_none() {
+            return Ok(entries);
         }
-        let Some(first) = cursor.peek() else { break };
-        if first == '#' {
-            cursor.skip_line();
-            continue;
+        if let Some(entry) = statement(&mut reader)? {
+            entries.push(entry);
         }
-        let line = cursor.line;
-        let mut name = read_name(&mut cursor);
-        if name == "export" && matches!(cursor.peek(), Some(' ' | '\t')) {
-            cursor.skip_blanks();
-            name = read_name(&mut cursor);
+    }
+}
+
+/// One statement, from its first character to the end of its last line; `None`
+/// for a comment line.
+fn statement(reader: &mut Reader) -> Result<Option<RawEntry>, SyntaxError> {
+    let line = reader.line;
+    skip_export(reader);
+    let name = key(reader)?;
+    reader.skip_while(is_blank);
+    let value = if reader.peek() == Some('=') {
+        reader.bump();
+        let blanks = reader.skip_while(is_blank);
+        if blanks > 0 && reader.peek() == Some('#') {
+            Some(String::new())
+        } else {
+            Some(value(reader)?)
         }
-        if name.is_empty() {
+    } else {
+        None
+    };
+    skip_comment(reader);
+    reader.skip_while(is_blank);
+    match reader.bump() {
+        None | Some('\n') => {}
+        Some(_) => {
             return Err(SyntaxError {
-                line,
-                reason: "expected NAME=value".to_owned(),
+                line: reader.line,
+                reason: format!(
+                    "unexpected text at column {} (after {})",
+                    reader.column - 1,
+                    if value.is_some() {
+                        "the value"
+                    } else {
+                        "a name with no `=`"
+                    }
+                ),
             });
         }
-        cursor.skip_blanks();
-        match cursor.peek() {
-            None | Some('\n' | '\r' | '#') => {
-                // A name alone declares nothing (python-dotenv: no value).
-                cursor.skip_line();
-                continue;
-            }
-            Some('=') => {
-                cursor.bump();
-            }
-            Some(_) => {
-                // The line's text is not repeated: it may be a value.
-                return Err(SyntaxError {
-                    line,
-                    reason: format!(
-                        "expected `=` at column {} (after a variable name of {} characters)",
-                        cursor.column,
-                        name.chars().count()
-                    ),
-                });
-            }
-        }
-        cursor.skip_blanks();
-        let (value, quoting) = match cursor.peek() {
-            Some('\'') => {
-                cursor.bump();
-                let value = read_quoted(&mut cursor, '\'', line)?;
-                cursor.end_of_entry(line)?;
-                (value, Quoting::Single)
-            }
-            Some('"') => {
-                cursor.bump();
-                let value = read_quoted(&mut cursor, '"', line)?;
-                cursor.end_of_entry(line)?;
-                (value, Quoting::Double)
-            }
-            _ => (read_bare(&mut cursor), Quoting::Bare),
-        };
-        entries.push(RawEntry {
-            name,
-            value,
-            quoting,
-            line,
-        });
     }
-    Ok(entries)
+    Ok(name.map(|name| RawEntry { name, value, line }))
 }
 
-fn read_name(cursor: &mut Cursor<'_>) -> String {
-    let mut name = String::new();
-    while let Some(c) = cursor.peek() {
-        if !is_name_char(c) {
-            break;
+/// `export` and the blanks after it, when blanks follow.
+fn skip_export(reader: &mut Reader) {
+    let word = "export".chars().enumerate();
+    if word.clone().all(|(i, c)| reader.peek_at(i) == Some(c))
+        && reader.peek_at(6).is_some_and(is_blank)
+    {
+        for _ in 0..6 {
+            reader.bump();
         }
-        name.push(c);
-        cursor.bump();
+        reader.skip_while(is_blank);
     }
-    name
 }
 
-fn read_quoted(cursor: &mut Cursor<'_>, quote: char, line: usize) -> Result<String, SyntaxError> {
+/// The key; `None` when the statement is a comment.
+fn key(reader: &mut Reader) -> Result<Option<String>, SyntaxError> {
+    match reader.peek() {
+        Some('#') => Ok(None),
+        Some('\'') => {
+            let closing = reader.chars[reader.at + 1..]
+                .iter()
+                .position(|&c| c == '\'');
+            match closing {
+                Some(length) if length > 0 => {
+                    reader.bump();
+                    let name: String = (0..length).filter_map(|_| reader.bump()).collect();
+                    reader.bump();
+                    Ok(Some(name))
+                }
+                _ => Err(reader.error("a quoted name that is empty or never closed")),
+            }
+        }
+        _ => {
+            let start = reader.at;
+            reader.skip_while(|c| c != '=' && c != '#' && !is_space(c));
+            if reader.at == start {
+                return Err(reader.error("expected a variable name"));
+            }
+            Ok(Some(reader.chars[start..reader.at].iter().collect()))
+        }
+    }
+}
+
+/// The value after `=` and its blanks.
+fn value(reader: &mut Reader) -> Result<String, SyntaxError> {
+    match reader.peek() {
+        Some(quote @ ('\'' | '"')) => quoted(reader, quote),
+        None | Some('\n') => Ok(String::new()),
+        Some(_) => Ok(unquoted(reader)),
+    }
+}
+
+/// A quoted value: backslash pairs are read as one (so `\'` never closes), then
+/// the quote's own escapes are decoded. Nothing is consumed when it never closes.
+fn quoted(reader: &mut Reader, quote: char) -> Result<String, SyntaxError> {
+    let start = reader.at + 1;
+    let mut end = start;
     let mut value = String::new();
     loop {
-        let Some(c) = cursor.bump() else {
-            return Err(SyntaxError {
-                line,
-                reason: format!("the {quote} quote opened on this line is never closed"),
-            });
-        };
-        if c == quote {
-            return Ok(value);
-        }
-        if c != '\\' {
-            value.push(c);
-            continue;
-        }
-        let escaped = match (quote, cursor.peek()) {
-            (_, Some('\\')) => '\\',
-            ('\'' | '"', Some('\'')) => '\'',
-            ('"', Some('"')) => '"',
-            ('"', Some('n')) => '\n',
-            ('"', Some('r')) => '\r',
-            ('"', Some('t')) => '\t',
-            ('"', Some('a')) => '\u{7}',
-            ('"', Some('b')) => '\u{8}',
-            ('"', Some('f')) => '\u{c}',
-            ('"', Some('v')) => '\u{b}',
-            _ => {
-                value.push('\\');
-                continue;
+        match reader.chars.get(end) {
+            None => {
+                return Err(reader.error(&format!("the {quote} quote opened here is never closed")));
             }
-        };
-        cursor.bump();
-        value.push(escaped);
+            Some(&c) if c == quote => break,
+            Some('\\') => {
+                let Some(&escaped) = reader.chars.get(end + 1) else {
+                    return Err(
+                        reader.error(&format!("the {quote} quote opened here is never closed"))
+                    );
+                };
+                if let Some(decoded) = decode_escape(quote, escaped) {
+                    value.push(decoded);
+                } else {
+                    value.push('\\');
+                    value.push(escaped);
+                }
+                end += 2;
+            }
+            Some(&c) => {
+                value.push(c);
+                end += 1;
+            }
+        }
+    }
+    while reader.at <= end {
+        reader.bump();
+    }
+    Ok(value)
+}
+
+/// What `\` + `escaped` means inside `quote`, if it is one of its escapes.
+fn decode_escape(quote: char, escaped: char) -> Option<char> {
+    match (quote, escaped) {
+        (_, '\\') => Some('\\'),
+        (_, '\'') => Some('\''),
+        ('"', '"') => Some('"'),
+        ('"', 'a') => Some('\u{7}'),
+        ('"', 'b') => Some('\u{8}'),
+        ('"', 'f') => Some('\u{c}'),
+        ('"', 'n') => Some('\n'),
+        ('"', 'r') => Some('\r'),
+        ('"', 't') => Some('\t'),
+        ('"', 'v') => Some('\u{b}'),
+        _ => None,
     }
 }
 
-fn read_bare(cursor: &mut Cursor<'_>) -> String {
-    let mut value = String::new();
-    while let Some(c) = cursor.peek() {
-        if c == '\n' {
+/// The rest of the line, cut where whitespace is followed by `#`, trimmed at the end.
+fn unquoted(reader: &mut Reader) -> String {
+    let start = reader.at;
+    reader.skip_while(|c| c != '\n');
+    let part = &reader.chars[start..reader.at];
+    let mut cut = part.len();
+    let mut run_start = None;
+    for (index, &c) in part.iter().enumerate() {
+        if is_space(c) {
+            run_start.get_or_insert(index);
+        } else if c == '#'
+            && let Some(run) = run_start
+        {
+            cut = run;
             break;
+        } else {
+            run_start = None;
         }
-        // A `#` after whitespace starts a comment.
-        if c == '#' && value.ends_with([' ', '\t']) {
-            cursor.skip_line();
-            return value.trim().to_owned();
-        }
-        value.push(c);
-        cursor.bump();
     }
-    value.trim().to_owned()
+    let value: String = part[..cut].iter().collect();
+    value.trim_end_matches(is_space).to_owned()
+}
+
+/// Blanks and a `#` comment to the end of the line, if there is one.
+fn skip_comment(reader: &mut Reader) {
+    let blanks = reader.chars[reader.at..]
+        .iter()
+        .take_while(|&&c| is_blank(c))
+        .count();
+    if reader.peek_at(blanks) == Some('#') {
+        reader.skip_while(|c| c != '\n');
+    }
 }
 
 /// What expanding one value met that the caller should warn about.
@@ -273,61 +334,112 @@ pub struct Expansion {
     pub unset: Vec<String>,
 }
 
-/// Expands `${NAME}` and `${NAME:-default}` in `value` (unquoted and double-quoted
-/// values only) with `lookup`; returns the new value and what the caller should
-/// warn about.
-pub fn expand(
-    value: &str,
-    quoting: Quoting,
-    lookup: impl Fn(&str) -> Option<String>,
-) -> (String, Expansion) {
+/// Where a `${NAME}` finds its value: `Some(Some(v))` set to `v`, `Some(None)`
+/// written in the file without `=` (python-dotenv reads that as empty, not as
+/// unset), `None` not set anywhere.
+pub type Lookup<'a> = &'a dyn Fn(&str) -> Option<Option<String>>;
+
+/// Expands `${NAME}` and `${NAME:-default}` in `value` with `lookup`; returns the
+/// new value and what the caller should warn about.
+#[must_use]
+pub fn expand(value: &str, lookup: Lookup<'_>) -> (String, Expansion) {
     let mut notes = Expansion::default();
-    if quoting == Quoting::Single {
-        return (value.to_owned(), notes);
-    }
     let mut out = String::with_capacity(value.len());
     let mut rest = value;
-    while let Some(at) = rest.find('$') {
+    while let Some(at) = rest.find("${") {
         out.push_str(&rest[..at]);
-        let after = &rest[at + 1..];
-        if let Some(inner) = after.strip_prefix('{')
-            && let Some(close) = inner.find('}')
-        {
-            let body = &inner[..close];
-            let (name, default) = match body.split_once(":-") {
-                Some((name, default)) => (name, Some(default)),
-                None => (body, None),
-            };
-            match (lookup(name).filter(|found| !found.is_empty()), default) {
-                (Some(found), _) => out.push_str(&found),
-                (None, Some(default)) => out.push_str(default),
-                (None, None) => {
-                    if let Some(found) = lookup(name) {
-                        out.push_str(&found);
-                    } else {
-                        notes.unset.push(name.to_owned());
-                    }
+        let after = &rest[at + 2..];
+        let Some((name, default, tail)) = reference(after) else {
+            out.push('$');
+            rest = &rest[at + 1..];
+            continue;
+        };
+        match (lookup(name), default) {
+            (Some(found), _) => out.push_str(found.as_deref().unwrap_or_default()),
+            (None, Some(default)) => out.push_str(default),
+            (None, None) => {
+                if !name.is_empty() {
+                    notes.unset.push(name.to_owned());
                 }
             }
-            rest = &inner[close + 1..];
-            continue;
         }
-        out.push('$');
-        rest = after;
+        rest = tail;
     }
     out.push_str(rest);
     (out, notes)
+}
+
+/// `NAME}` or `NAME:-default}` at the start of `text` (after `${`): the name,
+/// the default, and the text after the `}`.
+fn reference(text: &str) -> Option<(&str, Option<&str>, &str)> {
+    let name_end = text.find(['}', ':']).unwrap_or(text.len());
+    let (name, after) = text.split_at(name_end);
+    if let Some(tail) = after.strip_prefix('}') {
+        return Some((name, None, tail));
+    }
+    let body = after.strip_prefix(":-")?;
+    let close = body.find('}')?;
+    Some((name, Some(&body[..close]), &body[close + 1..]))
+}
+
+/// A `${NAME}` that expanded to nothing because `NAME` is not set anywhere.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnsetName {
+    /// The key of the statement it is in.
+    pub entry: String,
+    /// The statement's line.
+    pub line: usize,
+    /// The name that is not set.
+    pub name: String,
+}
+
+/// A file's keys in first-written order, each with the value its last statement
+/// gives (`None`: written without `=`, which sets nothing).
+pub type Values = indexmap::IndexMap<String, Option<String>>;
+
+/// One file's statements, expanded in order, as python-dotenv's `load_dotenv`
+/// gives them: the last statement for a key wins, and a key whose last statement
+/// has no `=` sets nothing. `outside` looks a name up in the process environment
+/// (which wins) and `earlier` in the files read before this one (which lose to
+/// this file's own statements).
+pub fn evaluate(
+    entries: Vec<RawEntry>,
+    outside: &dyn Fn(&str) -> Option<String>,
+    earlier: &dyn Fn(&str) -> Option<String>,
+) -> (Values, Vec<UnsetName>) {
+    let mut values = Values::with_capacity(entries.len());
+    let mut unset = Vec::new();
+    for entry in entries {
+        let value = entry.value.as_deref().map(|raw| {
+            let lookup = |name: &str| {
+                outside(name)
+                    .map(Some)
+                    .or_else(|| values.get(name).cloned())
+                    .or_else(|| earlier(name).map(Some))
+            };
+            let (value, notes) = expand(raw, &lookup);
+            unset.extend(notes.unset.into_iter().map(|name| UnsetName {
+                entry: entry.name.clone(),
+                line: entry.line,
+                name,
+            }));
+            value
+        });
+        values.insert(entry.name, value);
+    }
+    (values, unset)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn values(text: &str) -> Vec<(String, String)> {
-        parse(text)
-            .unwrap()
+    /// The file as `load_dotenv` would set it, with nothing in the environment.
+    fn read(text: &str) -> Vec<(String, String)> {
+        let (values, _) = evaluate(parse(text).unwrap(), &|_| None, &|_| None);
+        values
             .into_iter()
-            .map(|entry| (entry.name, entry.value))
+            .filter_map(|(name, value)| Some((name, value?)))
             .collect()
     }
 
@@ -339,7 +451,7 @@ mod tests {
     fn the_forms_python_dotenv_reads() {
         let text = "# comment\nexport A=\"quoted # not comment\"\nB='single'\nC=\"line1\nline2\"\n D = spaced  # note\nE=a#b\nF\nG=\n";
         assert_eq!(
-            values(text),
+            read(text),
             vec![
                 pair("A", "quoted # not comment"),
                 pair("B", "single"),
@@ -354,10 +466,55 @@ mod tests {
     #[test]
     fn escapes_by_quoting() {
         assert_eq!(
-            values(r#"A="a\nb\"c\\d\q""#),
+            read(r#"A="a\nb\"c\\d\q""#),
             vec![pair("A", "a\nb\"c\\d\\q")]
         );
-        assert_eq!(values(r"A='a\nb\'c'"), vec![pair("A", "a\\nb'c")]);
+        assert_eq!(read(r"A='a\nb\'c'"), vec![pair("A", "a\\nb'c")]);
+    }
+
+    /// The differences issue 29 listed, each as python-dotenv 1.2 reads it.
+    #[test]
+    fn a_blank_then_hash_after_equals_is_an_empty_value() {
+        assert_eq!(read("KEY= # comment\n"), vec![pair("KEY", "")]);
+        assert_eq!(read("KEY=\t# comment\n"), vec![pair("KEY", "")]);
+        assert_eq!(read("KEY=#novalue\n"), vec![pair("KEY", "#novalue")]);
+    }
+
+    #[test]
+    fn a_lone_cr_ends_a_line() {
+        assert_eq!(read("a=b\rc=d"), vec![pair("a", "b"), pair("c", "d")]);
+        assert_eq!(read("a=\"x\r\ny\"\r\n"), vec![pair("a", "x\ny")]);
+    }
+
+    #[test]
+    fn quoted_and_odd_keys_are_read_not_refused() {
+        assert_eq!(read("'a'=b\n"), vec![pair("a", "b")]);
+        assert_eq!(read("export 'a'=b\n"), vec![pair("a", "b")]);
+        assert_eq!(
+            read("a.b=1\n1X=2\n\"q\"=3\n"),
+            vec![pair("a.b", "1"), pair("1X", "2"), pair("\"q\"", "3")]
+        );
+    }
+
+    #[test]
+    fn single_quotes_expand_too() {
+        assert_eq!(
+            read("A=1\nB='${A}'\n"),
+            vec![pair("A", "1"), pair("B", "1")]
+        );
+    }
+
+    #[test]
+    fn set_but_empty_is_not_unset() {
+        assert_eq!(
+            read("E=\nB=${E:-d}\nC=${NOPE:-d}\nN\nD=${N:-d}\n"),
+            vec![pair("E", ""), pair("B", ""), pair("C", "d"), pair("D", "")]
+        );
+    }
+
+    #[test]
+    fn a_later_key_without_equals_unsets_the_earlier_one() {
+        assert_eq!(read("A=1\nA\n"), Vec::<(String, String)>::new());
     }
 
     #[test]
@@ -372,19 +529,23 @@ mod tests {
 
     #[test]
     fn expansion_follows_python_dotenv() {
-        let lookup = |name: &str| (name == "HOME").then(|| "/home/app".to_owned());
-        let (value, notes) = expand(
-            "${HOME}/x $HOME ${NOPE:-d} ${NOPE}",
-            Quoting::Double,
-            lookup,
-        );
-        assert_eq!(value, "/home/app/x $HOME d ");
+        let lookup = |name: &str| (name == "HOME").then(|| Some("/home/app".to_owned()));
+        let (value, notes) = expand("${HOME}/x $HOME ${NOPE:-d} ${NOPE} ${a:b}", &lookup);
+        assert_eq!(value, "/home/app/x $HOME d  ${a:b}");
         assert_eq!(notes.unset, vec!["NOPE".to_owned()]);
-        let (value, _) = expand("${HOME}", Quoting::Single, lookup);
-        assert_eq!(value, "${HOME}");
-        let (value, notes) = expand("q9$x#k2$", Quoting::Bare, lookup);
+        let (value, notes) = expand("q9$x#k2$", &lookup);
         assert_eq!(value, "q9$x#k2$");
         assert!(notes.unset.is_empty());
+    }
+
+    #[test]
+    fn the_environment_wins_over_the_file() {
+        let (values, _) = evaluate(
+            parse("H=file\nX=${H}\n").unwrap(),
+            &|name| (name == "H").then(|| "env".to_owned()),
+            &|_| None,
+        );
+        assert_eq!(values["X"].as_deref(), Some("env"));
     }
 
     use proptest::strategy::Strategy as _;
@@ -397,7 +558,7 @@ mod tests {
             pieces in proptest::collection::vec(
                 proptest::prop_oneof![
                     "CANARY[a-z0-9]{6}",
-                    proptest::sample::select(vec![" ", "\t", "=", "\n", "\r\n", "'", "\"", "#", "export ", "$", "${", "}", "\\"]).prop_map(|piece: &str| piece.to_owned()),
+                    proptest::sample::select(vec![" ", "\t", "=", "\n", "\r\n", "\r", "'", "\"", "#", "export ", "$", "${", "}", "\\"]).prop_map(|piece: &str| piece.to_owned()),
                 ],
                 1..24,
             ),
@@ -410,7 +571,7 @@ mod tests {
     }
 
     #[test]
-    fn a_line_without_equals_names_its_column_not_its_words() {
+    fn an_error_names_its_column_not_its_words() {
         let error = parse("A=1\n  sk_live_X note\n").unwrap_err();
         assert_eq!(error.line, 2);
         assert!(error.reason.contains("column 13"), "{}", error.reason);

@@ -75,9 +75,9 @@ impl EnvFile {
     }
 }
 
-/// Reads every `--env-file`, in order. `${NAME}` expands from the process
-/// environment first, then from the entries read before (earlier files, earlier
-/// lines). Returns the files and the warnings (names that expanded to nothing).
+/// Reads every `--env-file`, in order, each as python-dotenv reads it. `${NAME}`
+/// expands from the process environment first, then from the lines before it in
+/// the same file, then from earlier files. Returns the files and the warnings (names that expanded to nothing).
 ///
 /// # Errors
 /// [`Error::EnvFileNotFound`] (exit 66) for a file that cannot be opened;
@@ -96,26 +96,22 @@ pub fn load_env_files(
             line: Some(error.line),
             reason: error.reason,
         })?;
-        let mut entries: HashMap<String, SecretString> = HashMap::default();
-        for entry in raw {
-            let lookup = |name: &str| {
-                env.get_str(name)
-                    .map(str::to_owned)
-                    .or_else(|| entries.get(name).map(|v| v.expose_secret().to_owned()))
-                    .or_else(|| {
-                        files
-                            .iter()
-                            .rev()
-                            .find_map(|file| file.get(name))
-                            .map(|v| v.expose_secret().to_owned())
-                    })
-            };
-            let (value, notes) = env_file::expand(&entry.value, entry.quoting, lookup);
-            for name in notes.unset {
-                warnings.push(unset_in_expansion(path, entry.line, &entry.name, &name));
-            }
-            entries.insert(entry.name, SecretString::from(value));
+        let outside = |name: &str| env.get_str(name).map(str::to_owned);
+        let earlier = |name: &str| {
+            files
+                .iter()
+                .rev()
+                .find_map(|file| file.get(name))
+                .map(|value| value.expose_secret().to_owned())
+        };
+        let (values, unset) = env_file::evaluate(raw, &outside, &earlier);
+        for note in unset {
+            warnings.push(unset_in_expansion(path, note.line, &note.entry, &note.name));
         }
+        let entries: HashMap<String, SecretString> = values
+            .into_iter()
+            .filter_map(|(name, value)| Some((name, SecretString::from(value?))))
+            .collect();
         files.push(EnvFile {
             path: path.clone(),
             entries,
@@ -161,7 +157,7 @@ fn unset_in_expansion(path: &Path, line: usize, entry: &str, name: &str) -> Prob
         ),
     )
     .help(format!(
-        "Set {name}, write ${{{name}:-fallback}}, or single-quote the value ('…') to keep it literally."
+        "Set {name} or write ${{{name}:-fallback}}. Like python-dotenv, envgate expands ${{…}} in every value, quoted or not: a value that must keep a literal `${{` belongs in the environment or a secret, not in a .env file."
     ))
 }
 
@@ -234,6 +230,10 @@ pub struct ResolvedVar {
     pub value: Option<SecretString>,
     /// Its source.
     pub origin: Origin,
+    /// An `--env-file` wrote `NAME=` (empty) and no source had a usable value:
+    /// validation counts the variable unset, but the program still receives the
+    /// empty string, as it would under python-dotenv.
+    pub empty_in_env_file: bool,
 }
 
 impl fmt::Debug for ResolvedVar {
@@ -242,6 +242,7 @@ impl fmt::Debug for ResolvedVar {
             .field("name", &self.name)
             .field("value", &self.value.as_ref().map(|_| "[REDACTED]"))
             .field("origin", &self.origin)
+            .field("empty_in_env_file", &self.empty_in_env_file)
             .finish()
     }
 }
@@ -428,6 +429,12 @@ pub fn resolve_with_mount(
     sources.push(&files);
     sources.push(&Defaults);
     let mut resolution = resolve_from(schema, environment, &sources);
+    for resolved in &mut resolution.vars {
+        resolved.empty_in_env_file = resolved.origin == Origin::Unset
+            && env_files
+                .iter()
+                .any(|file| file.get(&resolved.name).is_some());
+    }
     if let Some(mount) = mount {
         resolution.problems.extend(mount.unknown_names(schema));
     }
@@ -447,6 +454,7 @@ pub fn resolve_from(schema: &Schema, environment: &str, sources: &[&dyn Source])
             name: var.name.clone(),
             value: None,
             origin: Origin::Unset,
+            empty_in_env_file: false,
         };
         for source in sources {
             match source.lookup(var, environment, &usable) {

@@ -3,27 +3,10 @@
 //! virtualenv, which `scripts/test.sh` creates.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use envgate::validate::rules::check_value;
-
-fn test_python() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let python = std::env::var_os("ENVGATE_TEST_PYTHON")
-        .map_or_else(|| root.join(".venv/bin/python"), PathBuf::from);
-    let has_django = Command::new(&python)
-        .args(["-c", "import django"])
-        .status()
-        .is_ok_and(|status| status.success());
-    assert!(
-        has_django,
-        "Django is not installed for {}. Run `scripts/test.sh` (it creates .venv with the test \
-         dependencies), or set ENVGATE_TEST_PYTHON to a python that has Django.",
-        python.display()
-    );
-    python
-}
 
 /// A small deterministic generator, so failures reproduce.
 struct XorShift(u64);
@@ -84,7 +67,7 @@ fn django_flags(python: &Path, keys: &[String]) -> Vec<bool> {
 
 #[test]
 fn every_key_django_flags_w009_is_rejected() {
-    let python = test_python();
+    let python = crate::harness::test_python("django");
     let schema = envgate::schema::from_path(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/muejam.toml"),
     )

@@ -335,3 +335,36 @@ fn signals_32_and_33_start_at_their_default_in_exec_mode() {
     let ignored = u64::from_str_radix(&status_field(&run.stdout, "SigIgn"), 16).unwrap();
     assert_eq!(ignored & (0b11 << 31), 0, "SigIgn {ignored:016x}");
 }
+
+/// `FOO=` in a .env file: python-dotenv sets FOO to the empty string, so code that
+/// reads `os.environ["FOO"]` runs. envgate still counts it unset for validation
+/// (the default or a lower source would stand), but when nothing else supplies a
+/// value the program receives the empty string the file wrote.
+#[test]
+fn an_empty_env_file_value_reaches_the_program_as_empty() {
+    let schema = r#"
+[vars.OPTIONAL]
+description = "optional, no default"
+required = false
+
+[vars.EXPANDED]
+description = "optional, from an unset name"
+required = false
+
+[vars.DEFAULTED]
+description = "optional, with a default"
+required = false
+default = "from-default"
+"#;
+    let gate = Envgate::with_schema(schema);
+    gate.file(
+        "app.env",
+        "OPTIONAL=\nEXPANDED=${NOT_SET_ANYWHERE}\nDEFAULTED=\n",
+    );
+    let run = gate.args(["--env-file", "app.env", "--", "env"]).run();
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert!(lines.contains(&"OPTIONAL="), "{}", run.stdout);
+    assert!(lines.contains(&"EXPANDED="), "{}", run.stdout);
+    assert!(lines.contains(&"DEFAULTED=from-default"), "{}", run.stdout);
+}

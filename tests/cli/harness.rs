@@ -217,3 +217,56 @@ pub(crate) fn binary() -> OsString {
     std::env::var_os("ENVGATE_TEST_BINARY")
         .unwrap_or_else(|| OsString::from(env!("CARGO_BIN_EXE_envgate")))
 }
+
+/// The test virtualenv's python (or `ENVGATE_TEST_PYTHON`), checked to have
+/// `module`: a reference test fails, never skips, when its reference is missing.
+pub(crate) fn test_python(module: &str) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let python = std::env::var_os("ENVGATE_TEST_PYTHON")
+        .map_or_else(|| root.join(".venv/bin/python"), PathBuf::from);
+    let has_module = Command::new(&python)
+        .args(["-c", &format!("import {module}")])
+        .status()
+        .is_ok_and(|status| status.success());
+    assert!(
+        has_module,
+        "{module} is not installed for {}. Run `scripts/test.sh` (it creates .venv with the test \
+         dependencies), or set ENVGATE_TEST_PYTHON to a python that has it.",
+        python.display()
+    );
+    python
+}
+
+/// Runs a reference script of tests/ under `python` with `input` as JSON on
+/// stdin and `env` as its whole environment; returns its JSON answer.
+pub(crate) fn run_reference(
+    python: &Path,
+    script: &str,
+    input: &impl serde::Serialize,
+    env: &[(&str, &str)],
+) -> serde_json::Value {
+    use std::io::Write as _;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join(script);
+    let mut child = Command::new(python)
+        .arg(&script)
+        .env_clear()
+        .env("PYTHONUTF8", "1")
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let input = serde_json::to_vec(input).unwrap();
+    child.stdin.take().unwrap().write_all(&input).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{} failed: {}",
+        script.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}

@@ -19,6 +19,7 @@ mod generated;
 mod init;
 mod pg;
 mod precommit;
+mod reference;
 mod rotation;
 mod rotation_guard;
 mod rotation_pg;
