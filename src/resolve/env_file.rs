@@ -29,6 +29,8 @@
 
 use std::fmt;
 
+use crate::rules::is_python_whitespace as is_space;
+
 /// One statement as written, before expansion.
 #[derive(Clone, PartialEq, Eq)]
 pub struct RawEntry {
@@ -58,12 +60,6 @@ pub struct SyntaxError {
     pub line: usize,
     /// What is wrong there, with its column.
     pub reason: String,
-}
-
-/// Whitespace as Python's `\s` and `str.isspace` see it: Unicode's, plus the
-/// four information separators U+001C..U+001F.
-fn is_space(c: char) -> bool {
-    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
 }
 
 /// Whitespace that does not end a line (python-dotenv's `[^\S\r\n]`).
