@@ -110,6 +110,7 @@ impl Context<'_> {
     fn secrets_options(&self, use_secrets_manager: bool) -> SecretsOptions {
         SecretsOptions {
             use_secrets_manager,
+            use_parameter_store: self.settings.use_parameter_store,
             mode: self.options.fetch,
             timeout: self.options.timeout,
             region: self.settings.aws_region.clone(),
@@ -443,7 +444,7 @@ fn watched_values(schema: &Schema, resolution: &Resolution) -> Vec<supervise::wa
         .map(|(spec, var)| supervise::watch::Value {
             name: spec.name.clone(),
             value: var.value.clone(),
-            sensitive: spec.sensitive,
+            sensitive: spec.sensitive || var.origin.is_secure_store(),
             file: spec.deliver == schema::Delivery::File,
         })
         .collect()

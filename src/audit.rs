@@ -53,7 +53,10 @@ pub struct AuditEvent {
     pub event: &'static str,
     /// `info`, `warning`, `error`, `critical`.
     pub severity: &'static str,
-    /// The secret id requested.
+    /// The store of a secret event: `secrets-manager` or `parameter-store`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub store: Option<&'static str>,
+    /// The secret id (or parameter name) requested.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret_id: Option<String>,
     /// The version read.
@@ -271,6 +274,7 @@ pub fn record_secret_access(audit: &Audit, secrets: &SecretsReport) {
         audit.emit(&AuditEvent {
             event: "secret.read",
             severity: "info",
+            store: Some("secrets-manager"),
             secret_id: Some(read.secret_id.clone()),
             version_id: read.version_id.clone(),
             stage: read.stage.clone(),
@@ -295,6 +299,7 @@ pub fn record_secret_access(audit: &Audit, secrets: &SecretsReport) {
                 "secret.read_failed"
             },
             severity: if denied { "critical" } else { "error" },
+            store: Some("secrets-manager"),
             secret_id: Some(failure.secret_id.clone()),
             vars: vec![failure.var.clone()],
             outcome: Some(outcome),
@@ -307,6 +312,45 @@ pub fn record_secret_access(audit: &Audit, secrets: &SecretsReport) {
             alert: denied.then_some("critical"),
             ..AuditEvent::default()
         });
+    }
+    for event in &secrets.parameters {
+        audit.emit(&parameter_event(event));
+    }
+}
+
+/// The audit line of one parameter read, failure or refusal.
+fn parameter_event(event: &crate::secrets::parameters::ParameterEvent) -> AuditEvent {
+    let base = AuditEvent {
+        store: Some("parameter-store"),
+        secret_id: Some(event.name.clone()),
+        version_id: event.version.map(|version| version.to_string()),
+        vars: event.vars.clone(),
+        ..AuditEvent::default()
+    };
+    let Some((code, aws_code)) = &event.failure else {
+        return AuditEvent {
+            event: "secret.read",
+            severity: "info",
+            outcome: Some("success"),
+            ..base
+        };
+    };
+    let denied = matches!(code, Code::AccessDenied | Code::CrossEnvironment);
+    AuditEvent {
+        event: if denied {
+            "secret.access_denied"
+        } else {
+            "secret.read_failed"
+        },
+        severity: if denied { "critical" } else { "error" },
+        outcome: Some(match code {
+            Code::CrossEnvironment => "refused",
+            _ if denied => "denied",
+            _ => "failure",
+        }),
+        error_code: Some(aws_code.clone()),
+        alert: denied.then_some("critical"),
+        ..base
     }
 }
 

@@ -278,6 +278,7 @@ async fn import_one(
 fn written(audit: &Audit, id: &str, version: Option<&str>, vars: Vec<String>) {
     audit.emit(&AuditEvent {
         event: "secret.written",
+        store: Some("secrets-manager"),
         severity: "info",
         secret_id: Some(id.to_owned()),
         version_id: version.map(str::to_owned),

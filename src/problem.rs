@@ -118,6 +118,7 @@ codes! {
     Throttled => "envgate::throttled", "Secrets Manager throttled the requests past every retry.";
     StoreUnavailable => "envgate::store_unavailable", "Secrets Manager could not be reached, did not answer in time, or no credentials were found.";
     SecretOverridesEnv => "envgate::secret_overrides_env", "A value from Secrets Manager replaced a different local value.";
+    SecureParameterNotSensitive => "envgate::secure_parameter_not_sensitive", "A SecureString parameter feeds a variable the schema does not mark sensitive (envgate masks it anyway).";
     RotationOverdue => "envgate::rotation_overdue", "A secret is older than its `rotate.every`.";
     EnvFileUnsetName => "envgate::env_file_unset_name", "An `--env-file` value expands `${NAME}` and NAME is not set.";
     NulByte => "envgate::nul_byte", "A value contains a NUL byte, which no environment variable can hold.";

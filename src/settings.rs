@@ -21,6 +21,7 @@ use crate::rules::parse_bool;
 pub const SETTING_NAMES: &[&str] = &[
     "ENVIRONMENT",
     "USE_SECRETS_MANAGER",
+    "USE_PARAMETER_STORE",
     "AWS_REGION",
     "SECRETS_CACHE_TTL",
     "SKIP_CONFIG_VALIDATION",
@@ -28,7 +29,11 @@ pub const SETTING_NAMES: &[&str] = &[
     "ENVGATE_AUDIT_LOG",
 ];
 
-const BOOL_SETTINGS: &[&str] = &["USE_SECRETS_MANAGER", "SKIP_CONFIG_VALIDATION"];
+const BOOL_SETTINGS: &[&str] = &[
+    "USE_SECRETS_MANAGER",
+    "USE_PARAMETER_STORE",
+    "SKIP_CONFIG_VALIDATION",
+];
 
 /// envgate's settings from the environment.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -39,6 +44,9 @@ pub struct Settings {
     /// Read secrets from AWS Secrets Manager.
     #[serde(default, deserialize_with = "flexible_bool")]
     pub use_secrets_manager: bool,
+    /// Read `parameter` variables from AWS SSM Parameter Store.
+    #[serde(default, deserialize_with = "flexible_bool")]
+    pub use_parameter_store: bool,
     /// AWS region for Secrets Manager.
     pub aws_region: Option<String>,
     /// Cache lifetime of secrets in seconds (watch mode).

@@ -50,6 +50,9 @@ fn property(key: &str) -> Value {
         "secret" => {
             json!({ "type": "string", "description": "Secrets Manager reference: path#json_key, path, or a full ARN." })
         }
+        "parameter" => {
+            json!({ "type": "string", "description": "Parameter Store reference: a name the parameter_name convention places (app/DB_HOST), or a full name (/production/app/DB_HOST); :3 or :label pins a version or label. Never with secret." })
+        }
         "help" => {
             json!({ "type": "string", "description": "How to fix a bad value (shown in diagnostics)." })
         }
@@ -113,7 +116,13 @@ pub(super) fn render() -> String {
     debug_assert_eq!(TOP_KEYS, ["version", "envgate", "groups", "vars"]);
     debug_assert_eq!(
         ENVGATE_KEYS,
-        ["environments", "secret_name", "shared_prefixes", "guard"]
+        [
+            "environments",
+            "secret_name",
+            "parameter_name",
+            "shared_prefixes",
+            "guard"
+        ]
     );
     let document = json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -129,7 +138,8 @@ pub(super) fn render() -> String {
                 "properties": {
                     "environments": strings("Environments (default development, staging, production)."),
                     "secret_name": { "type": "string", "description": "Naming convention, default {environment}/{name}." },
-                    "shared_prefixes": strings("Secret prefixes any environment may read (whole path segments)."),
+                    "parameter_name": { "type": "string", "description": "Parameter Store naming convention, default /{environment}/{name}." },
+                    "shared_prefixes": strings("Secret and parameter prefixes any environment may read (whole path segments)."),
                     "guard": { "enum": ["prefix", "none"], "description": "The cross-environment guard: prefix (default; names carry the environment) or none (each environment in its own AWS account)." },
                 }
             },

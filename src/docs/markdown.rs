@@ -164,6 +164,7 @@ fn variable(out: &mut String, schema: &Schema, var: &VarSpec) {
         );
     }
     secret_source(out, schema, var);
+    parameter_source(out, schema, var);
     if let Some(rotate) = &var.rotate {
         let every = rotate
             .every
@@ -230,6 +231,30 @@ fn secret_source(out: &mut String, schema: &Schema, var: &VarSpec) {
     }
 }
 
+fn parameter_source(out: &mut String, schema: &Schema, var: &VarSpec) {
+    let names: Vec<(String, String)> = schema
+        .environments
+        .iter()
+        .filter_map(|env| {
+            var.layer_for(env).parameter.as_deref().map(|reference| {
+                let name =
+                    crate::secrets::parameters::full_name(&schema.parameter_name, env, reference);
+                (env.clone(), name)
+            })
+        })
+        .collect();
+    if names.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "- **Parameter Store** (when `USE_PARAMETER_STORE` is on; otherwise read like any other variable; read directly even under `--fetch agent`):"
+    );
+    for (env, name) in names {
+        let _ = writeln!(out, "  - {env}: {}", code(&name));
+    }
+}
+
 fn environment_override(out: &mut String, var: &VarSpec, env: &str, layer: &Layer) {
     let mut lines = Vec::new();
     if let Some(required) = layer.required {
@@ -244,6 +269,9 @@ fn environment_override(out: &mut String, var: &VarSpec, env: &str, layer: &Laye
     }
     if let Some(secret) = &layer.secret {
         lines.push(format!("secret: {}", code(secret)));
+    }
+    if let Some(parameter) = &layer.parameter {
+        lines.push(format!("parameter: {}", code(parameter)));
     }
     lines.extend(
         rule_sentences(var.kind, &layer.rules)

@@ -68,7 +68,7 @@ pub fn explain_rows(
             };
             let value = match &resolved.value {
                 None => "-".to_owned(),
-                Some(value) if var.sensitive => {
+                Some(value) if var.sensitive || resolved.origin.is_secure_store() => {
                     format!(
                         "[sensitive, {} chars]",
                         value.expose_secret().chars().count()

@@ -187,8 +187,26 @@ pub enum Origin {
         /// The staging label that selected it.
         stage: Option<String>,
     },
+    /// AWS SSM Parameter Store.
+    ParameterStore {
+        /// The parameter name requested.
+        name: String,
+        /// The version read.
+        version: Option<i64>,
+        /// A SecureString: masked in every output, whatever the schema says.
+        secure: bool,
+    },
     /// A source was set but could not be read; a problem says why.
     Failed,
+}
+
+impl Origin {
+    /// A store that holds this value encrypted (a SecureString): the value is
+    /// treated as sensitive in every output, whatever the schema says.
+    #[must_use]
+    pub fn is_secure_store(&self) -> bool {
+        matches!(self, Self::ParameterStore { secure: true, .. })
+    }
 }
 
 impl fmt::Display for Origin {
@@ -215,6 +233,13 @@ impl fmt::Display for Origin {
                     (Some(version), None) => write!(f, " (version {version})"),
                     (None, Some(stage)) => write!(f, " ({stage})"),
                     (None, None) => Ok(()),
+                }
+            }
+            Self::ParameterStore { name, version, .. } => {
+                write!(f, "parameter-store {name}")?;
+                match version {
+                    Some(version) => write!(f, " (version {version})"),
+                    None => Ok(()),
                 }
             }
             Self::Failed => f.write_str("unreadable"),
@@ -286,6 +311,12 @@ impl Resolution {
 
     /// Secrets Manager, the highest source, gave `name` its value.
     pub fn from_secrets_manager(&mut self, name: &str, value: SecretString, origin: Origin) {
+        self.from_store(name, value, origin);
+    }
+
+    /// A store (Secrets Manager, Parameter Store), above every local source, gave
+    /// `name` its value.
+    pub fn from_store(&mut self, name: &str, value: SecretString, origin: Origin) {
         if let Some(position) = self.position(name) {
             let resolved = &mut self.vars[position];
             resolved.value = Some(value);

@@ -266,6 +266,7 @@ async fn create(
         .map_err(|error| fail("create", crate::secrets::fetch::map_sdk_error_any(&error)))?;
     context.audit.emit(&AuditEvent {
         event: "secret.written",
+        store: Some("secrets-manager"),
         severity: "info",
         secret_id: Some(target.secret_id.clone()),
         version_id: written.version_id().map(str::to_owned),

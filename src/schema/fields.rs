@@ -24,7 +24,6 @@ macro_rules! fields {
             pub(super) const ALL: &'static [Field] = &[$(Field::$field,)*];
 
             /// The key as written in a schema.
-            #[cfg(test)]
             pub(super) fn name(self) -> &'static str {
                 match self {
                     $(Field::$field => $name,)*
@@ -64,6 +63,8 @@ fields! {
     Required = "required",
     Default = "default",
     Secret = "secret",
+    Parameter = "parameter",
+    ParameterName = "parameter_name",
     Help = "help",
     Description = "description",
     Example = "example",

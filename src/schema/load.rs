@@ -15,8 +15,9 @@ use super::fields::{Allowed, Field, Fields};
 use super::tree::{self, Item, Key, Table, Value};
 
 use super::{
-    DEFAULT_ENVIRONMENTS, DEFAULT_SECRET_NAME, Delivery, Guard, Layer, Pattern, ROTATE_KINDS,
-    RotateKind, RotateSpec, Rules, Schema, SchemaSource, Strategy, VarSpec, VarType,
+    DEFAULT_ENVIRONMENTS, DEFAULT_PARAMETER_NAME, DEFAULT_SECRET_NAME, Delivery, Guard, Layer,
+    Pattern, ROTATE_KINDS, RotateKind, RotateSpec, Rules, Schema, SchemaSource, Strategy, VarSpec,
+    VarType,
 };
 use crate::duration;
 use crate::error::{Error, SchemaErrors};
@@ -29,7 +30,13 @@ pub const MAX_SCHEMA_BYTES: u64 = 4 * 1024 * 1024;
 /// Keys of the schema's top level.
 pub const TOP_KEYS: &[&str] = &["version", "envgate", "groups", "vars"];
 /// Keys of `[envgate]`.
-pub const ENVGATE_KEYS: &[&str] = &["environments", "secret_name", "shared_prefixes", "guard"];
+pub const ENVGATE_KEYS: &[&str] = &[
+    "environments",
+    "secret_name",
+    "parameter_name",
+    "shared_prefixes",
+    "guard",
+];
 /// Rule keys (allowed in a variable and in its per-environment overrides).
 pub const RULE_KEYS: &[&str] = &[
     "min_length",
@@ -44,7 +51,7 @@ pub const RULE_KEYS: &[&str] = &[
     "schemes",
 ];
 /// Non-rule keys a per-environment override may set.
-pub const LAYER_KEYS: &[&str] = &["required", "default", "secret", "help"];
+pub const LAYER_KEYS: &[&str] = &["required", "default", "secret", "parameter", "help"];
 /// Keys a variable may set but an override may not.
 pub const VAR_ONLY_KEYS: &[&str] = &[
     "description",
@@ -225,31 +232,45 @@ impl Loader {
         let secret_name = envgate
             .and_then(|table| self.string(table, Field::SecretName))
             .map_or_else(|| DEFAULT_SECRET_NAME.to_owned(), Spanned::into_inner);
+        let parameter_name = envgate
+            .and_then(|table| self.string(table, Field::ParameterName))
+            .map_or_else(|| DEFAULT_PARAMETER_NAME.to_owned(), Spanned::into_inner);
         let shared_prefixes = envgate
             .and_then(|table| self.string_list(table, Field::SharedPrefixes))
             .map(|list| list.into_iter().map(Spanned::into_inner).collect())
             .unwrap_or_default();
         let guard = envgate.map_or(Guard::Prefix, |table| self.guard(table));
-        if guard == Guard::Prefix
-            && !secret_name.contains("{environment}")
-            && let Some(span) = envgate
-                .and_then(|table| table.get(Field::SecretName))
-                .map(|(_, value)| value.span())
-        {
-            self.push(
-                Problem::error(
-                    Code::SchemaInvalidValue,
-                    format!("`secret_name = \"{secret_name}\"` has no `{{environment}}`: every environment would read and write the same secrets"),
-                )
-                .at(span, "no {environment}")
-                .help("Put `{environment}` in the convention (the default is `{environment}/{name}`), or, when each environment is in its own AWS account and IAM keeps them apart, say `guard = \"none\"` in [envgate]."),
-            );
+        for (field, convention, default) in [
+            (Field::SecretName, &secret_name, DEFAULT_SECRET_NAME),
+            (
+                Field::ParameterName,
+                &parameter_name,
+                DEFAULT_PARAMETER_NAME,
+            ),
+        ] {
+            if guard == Guard::Prefix
+                && !convention.contains("{environment}")
+                && let Some(span) = envgate
+                    .and_then(|table| table.get(field))
+                    .map(|(_, value)| value.span())
+            {
+                let key = field.name();
+                self.push(
+                    Problem::error(
+                        Code::SchemaInvalidValue,
+                        format!("`{key} = \"{convention}\"` has no `{{environment}}`: every environment would read and write the same values"),
+                    )
+                    .at(span, "no {environment}")
+                    .help(format!("Put `{{environment}}` in the convention (the default is `{default}`), or, when each environment is in its own AWS account and IAM keeps them apart, say `guard = \"none\"` in [envgate].")),
+                );
+            }
         }
         let groups = self.groups(&top);
         let mut schema = Schema {
             source,
             environments,
             secret_name,
+            parameter_name,
             shared_prefixes,
             guard,
             groups,
@@ -696,6 +717,7 @@ impl Loader {
                 default.into_inner().into_boxed_str()
             }),
             secret: self.secret(table).map(String::into_boxed_str),
+            parameter: self.parameter(table).map(String::into_boxed_str),
             help: self
                 .string(table, Field::Help)
                 .map(|text| text.into_inner().into_boxed_str()),
@@ -711,6 +733,25 @@ impl Loader {
                 Problem::error(Code::SchemaInvalidValue, "a secret reference needs a secret name")
                     .at(text.span(), "empty name")
                     .help("Write `path#json_key` (e.g. `database/primary#password`), a bare `path`, or a full ARN."),
+            );
+        }
+        Some(text.into_inner())
+    }
+
+    fn parameter(&mut self, table: &Fields<'_, '_>) -> Option<String> {
+        let text = self.string(table, Field::Parameter)?;
+        if table.get(Field::Secret).is_some() {
+            self.push(
+                Problem::error(Code::SchemaInvalidValue, "a variable reads either a secret or a parameter, not both")
+                    .at(text.span(), "parameter here")
+                    .help("Keep `secret` for a value in Secrets Manager, or `parameter` for one in Parameter Store."),
+            );
+        }
+        if let Err(why) = crate::secrets::parameters::check_reference(text.get_ref()) {
+            self.push(
+                Problem::error(Code::SchemaInvalidValue, format!("invalid parameter reference: {why}"))
+                    .at(text.span(), "invalid parameter")
+                    .help("Write a name such as `app/DB_HOST` (the convention adds the environment), a full name such as `/production/app/DB_HOST`, optionally pinned with `:3` (a version) or `:blue` (a label)."),
             );
         }
         Some(text.into_inner())

@@ -30,6 +30,9 @@ pub const DEFAULT_ENVIRONMENTS: &[&str] = &["development", "staging", "productio
 
 /// The naming convention for secrets when `[envgate].secret_name` is absent.
 pub const DEFAULT_SECRET_NAME: &str = "{environment}/{name}";
+/// The default `[envgate] parameter_name`: `app/DB_HOST` in production is
+/// `/production/app/DB_HOST`.
+pub const DEFAULT_PARAMETER_NAME: &str = "/{environment}/{name}";
 
 /// `[envgate] guard`: how secrets of one environment are kept from another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -52,7 +55,9 @@ pub struct Schema {
     pub environments: Vec<String>,
     /// Naming convention for relative secret references.
     pub secret_name: String,
-    /// Secret prefixes any environment may read.
+    /// Naming convention for relative parameter references.
+    pub parameter_name: String,
+    /// Secret and parameter prefixes any environment may read.
     pub shared_prefixes: Vec<String>,
     /// `[envgate] guard`: whether the cross-environment guard applies.
     pub guard: Guard,
@@ -88,6 +93,8 @@ pub struct Layer {
     pub default: Option<Box<str>>,
     /// `secret` reference, when written.
     pub secret: Option<Box<str>>,
+    /// `parameter` reference (Parameter Store), when written; never with `secret`.
+    pub parameter: Option<Box<str>>,
     /// `help`, when written.
     pub help: Option<Box<str>>,
     /// The rules.
@@ -101,7 +108,17 @@ impl Layer {
         Layer {
             required: over.required.or(self.required),
             default: over.default.clone().or_else(|| self.default.clone()),
-            secret: over.secret.clone().or_else(|| self.secret.clone()),
+            // The store is chosen as a pair: an override naming either replaces both.
+            secret: if over.secret.is_some() || over.parameter.is_some() {
+                over.secret.clone()
+            } else {
+                self.secret.clone()
+            },
+            parameter: if over.secret.is_some() || over.parameter.is_some() {
+                over.parameter.clone()
+            } else {
+                self.parameter.clone()
+            },
             help: over.help.clone().or_else(|| self.help.clone()),
             rules: self.rules.merged(&over.rules),
         }

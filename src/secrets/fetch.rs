@@ -337,6 +337,18 @@ macro_rules! modeled_error {
 modeled_error!(aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError);
 modeled_error!(aws_sdk_secretsmanager::operation::batch_get_secret_value::BatchGetSecretValueError);
 
+impl ModeledError for aws_sdk_ssm::operation::get_parameters::GetParametersError {
+    fn modeled(&self) -> Option<FetchError> {
+        match self {
+            // A SecureString's KMS key is missing, disabled or not the caller's to use.
+            Self::InvalidKeyId(_) => Some(FetchError::AccessDenied {
+                code: "InvalidKeyId".to_owned(),
+            }),
+            _ => None,
+        }
+    }
+}
+
 /// Maps any SDK error to a [`FetchError`].
 pub fn map_sdk_error<E: ModeledError>(error: &SdkError<E, HttpResponse>) -> FetchError {
     match error {

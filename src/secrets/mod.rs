@@ -11,6 +11,7 @@ pub mod agent;
 pub mod extract;
 pub mod fetch;
 mod https;
+pub mod parameters;
 pub mod plan;
 pub use crate::schema::reference;
 
@@ -63,6 +64,8 @@ pub fn attempts_within(timeout: Duration) -> u32 {
 pub struct SecretsOptions {
     /// `USE_SECRETS_MANAGER`.
     pub use_secrets_manager: bool,
+    /// `USE_PARAMETER_STORE`.
+    pub use_parameter_store: bool,
     /// `--fetch`.
     pub mode: FetchMode,
     /// `--timeout`: the total deadline.
@@ -84,6 +87,10 @@ pub struct SecretsReport {
     pub read: Vec<SecretRead>,
     /// Secrets that could not be read, or were refused.
     pub failed: Vec<SecretFailure>,
+    /// GetParameters calls sent.
+    pub parameter_calls: usize,
+    /// Parameters read or failed.
+    pub parameters: Vec<parameters::ParameterEvent>,
 }
 
 /// One secret that could not be read for one variable.
@@ -122,8 +129,37 @@ pub fn resolve_secrets(
     resolution: &mut Resolution,
 ) -> SecretsReport {
     let plan = plan::plan(schema, environment, options.use_secrets_manager, resolution);
-    if plan.needs.is_empty() {
+    let parameter_needs =
+        parameters::needs(schema, environment, options.use_parameter_store, resolution);
+    if plan.needs.is_empty() && parameter_needs.is_empty() {
         return SecretsReport::default();
+    }
+    let parameter_refusals = parameters::refusals(schema, environment, &parameter_needs);
+    if !parameter_refusals.is_empty() {
+        // Invalid or guarded parameter names: nothing is requested from either store.
+        let mut problems = plan.refused;
+        let parameters = parameter_refusals
+            .iter()
+            .filter_map(|problem| {
+                let var = problem.var.clone()?;
+                let need = parameter_needs.iter().find(|need| need.var == var)?;
+                Some(parameters::ParameterEvent {
+                    name: need.name.clone(),
+                    version: None,
+                    vars: vec![var],
+                    failure: Some((problem.code, problem.code.as_str().to_owned())),
+                })
+            })
+            .collect();
+        problems.extend(parameter_refusals);
+        for need in &parameter_needs {
+            resolution.fail(&need.var);
+        }
+        return SecretsReport {
+            problems,
+            parameters,
+            ..SecretsReport::default()
+        };
     }
     if !plan.refused.is_empty() {
         // The guard refuses before any request is sent.
@@ -158,17 +194,31 @@ pub fn resolve_secrets(
         region: options.region.clone(),
         timeout: options.timeout,
     };
-    let outcome = match run_fetch(options, env, &requests) {
-        Ok(outcome) => outcome,
-        Err(error) => Outcome {
-            results: requests
-                .iter()
-                .map(|request| (request.clone(), Err(error.clone())))
-                .collect(),
-            ..Outcome::default()
-        },
+    let names = parameters::distinct_names(&parameter_needs);
+    let (outcome, parameter_outcome) = match run_fetch(options, env, &requests, &names) {
+        Ok(outcomes) => outcomes,
+        Err(error) => (
+            Outcome {
+                results: requests
+                    .iter()
+                    .map(|request| (request.clone(), Err(error.clone())))
+                    .collect(),
+                ..Outcome::default()
+            },
+            parameters::Outcome::all_failed(&names, &error),
+        ),
     };
     let mut report = apply(&context, &plan, &outcome, schema, environment, resolution);
+    let (problems, events) = parameters::apply(
+        schema,
+        environment,
+        &parameter_needs,
+        &parameter_outcome,
+        resolution,
+    );
+    report.problems.extend(problems);
+    report.parameters = events;
+    report.parameter_calls = parameter_outcome.calls;
     for problem in &mut report.problems {
         problem.message = redact_endpoint_credentials(&problem.message, env);
     }
@@ -251,39 +301,76 @@ pub(crate) fn block_on_within<T>(
     result
 }
 
-/// Builds the client and fetches, all within the deadline.
+/// Builds the clients and fetches from both stores at once, all within the
+/// deadline. Parameter Store is always read directly: the Secrets Manager Agent
+/// serves secrets only. A store with nothing to read sets up no client.
 fn run_fetch(
     options: &SecretsOptions,
     env: &EnvSnapshot,
     requests: &[Request],
-) -> Result<Outcome, FetchError> {
-    if uses_agent(options, env) {
-        let agent = agent::Agent::from_env(env)?;
-        return block_on_within(options.timeout, async {
-            Ok(agent::fetch(&agent, requests).await)
-        });
-    }
+    parameter_names: &[String],
+) -> Result<(Outcome, parameters::Outcome), FetchError> {
+    let agent = if uses_agent(options, env) && !requests.is_empty() {
+        Some(agent::Agent::from_env(env)?)
+    } else {
+        None
+    };
     let throttle = ThrottleSeen::default();
     let fetched = block_on_within(options.timeout, async {
-        let config =
-            aws_sdk_secretsmanager::config::Builder::from(&sdk_config(options, env).await?)
-                .interceptor(throttle.clone())
-                .retry_partition(unlimited_retries())
-                .build();
-        Ok(fetch::fetch(&Client::from_conf(config), requests, options.mode).await)
+        let config = if agent.is_none() || !parameter_names.is_empty() {
+            Some(sdk_config(options, env).await?)
+        } else {
+            None
+        };
+        let secrets = async {
+            match (&agent, &config) {
+                _ if requests.is_empty() => Outcome::default(),
+                (Some(agent), _) => agent::fetch(agent, requests).await,
+                (None, Some(config)) => {
+                    let config = aws_sdk_secretsmanager::config::Builder::from(config)
+                        .interceptor(throttle.clone())
+                        .retry_partition(unlimited_retries())
+                        .build();
+                    fetch::fetch(&Client::from_conf(config), requests, options.mode).await
+                }
+                (None, None) => unreachable!("a config is built whenever no agent reads"),
+            }
+        };
+        let parameters = async {
+            match &config {
+                Some(config) if !parameter_names.is_empty() => {
+                    let config = aws_sdk_ssm::config::Builder::from(config)
+                        .interceptor(throttle.clone())
+                        .retry_partition(unlimited_retries())
+                        .build();
+                    parameters::fetch(&aws_sdk_ssm::Client::from_conf(config), parameter_names)
+                        .await
+                }
+                _ => parameters::Outcome::default(),
+            }
+        };
+        Ok(futures_util::future::join(secrets, parameters).await)
     });
     // The deadline passed while the calls were being throttled: say so.
     match fetched {
         Err(FetchError::Timeout) if throttle.seen() => Err(FetchError::Throttled),
-        Ok(mut outcome) if throttle.seen() => {
+        Ok((mut outcome, mut parameter_outcome)) if throttle.seen() => {
             for (_, result) in &mut outcome.results {
-                if matches!(result, Err(FetchError::Timeout)) {
-                    *result = Err(FetchError::Throttled);
-                }
+                throttled(result);
             }
-            Ok(outcome)
+            for (_, result) in &mut parameter_outcome.results {
+                throttled(result);
+            }
+            Ok((outcome, parameter_outcome))
         }
         other => other,
+    }
+}
+
+/// A read that ran out of time while throttling was seen was throttled.
+fn throttled<T>(result: &mut Result<T, FetchError>) {
+    if matches!(result, Err(FetchError::Timeout)) {
+        *result = Err(FetchError::Throttled);
     }
 }
 
@@ -889,6 +976,7 @@ mod tests {
     fn options(use_secrets_manager: bool) -> SecretsOptions {
         SecretsOptions {
             use_secrets_manager,
+            use_parameter_store: false,
             mode: FetchMode::Auto,
             timeout: Duration::from_secs(1),
             region: Some("us-east-1".to_owned()),

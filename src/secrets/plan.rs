@@ -172,7 +172,7 @@ pub fn allowed(schema: &Schema, environment: &str, secret_id: &str) -> bool {
 /// Whether `name` lies under `prefix` by whole path segments: `prod` covers
 /// `prod/db` (and `prod` itself), not `production/db`; a prefix ending in `/`
 /// covers what follows it.
-fn under_prefix(name: &str, prefix: &str) -> bool {
+pub(crate) fn under_prefix(name: &str, prefix: &str) -> bool {
     let segments = prefix.trim_end_matches('/');
     if segments.is_empty() {
         return false;

@@ -47,7 +47,8 @@ pub fn validate(
             None => {}
             Some(value) => {
                 let value = value.expose_secret();
-                let mut found = check(var, environment, value);
+                let sensitive = var.sensitive || resolved.origin.is_secure_store();
+                let mut found = check(var, environment, value, sensitive);
                 if mode == Mode::Skip {
                     found = found.into_iter().map(demote).collect();
                 }
@@ -63,7 +64,7 @@ pub fn validate(
     problems
 }
 
-fn check(var: &VarSpec, environment: &str, value: &str) -> Vec<Problem> {
+fn check(var: &VarSpec, environment: &str, value: &str, sensitive: bool) -> Vec<Problem> {
     let layer = var.layer_for(environment);
     if value.is_empty() && var.is_required_in(environment) {
         let problem =
@@ -73,7 +74,7 @@ fn check(var: &VarSpec, environment: &str, value: &str) -> Vec<Problem> {
             ));
         return vec![with_context(problem, var, layer.help.as_deref())];
     }
-    rules::check_value(var.kind, &layer.rules, value, var.sensitive)
+    rules::check_value(var.kind, &layer.rules, value, sensitive)
         .into_iter()
         .map(|violation| {
             let problem = Problem::error(

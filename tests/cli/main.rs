@@ -17,6 +17,7 @@ mod exec;
 mod gate;
 mod generated;
 mod init;
+mod parameters;
 mod pg;
 mod precommit;
 mod reference;
