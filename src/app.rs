@@ -175,6 +175,7 @@ fn execute(options: &Options, action: Action, mut env: EnvSnapshot) -> Result<u8
             from,
             output,
             force,
+            parameters,
         } => {
             // The draft goes where every other command reads the schema from.
             let output = output
@@ -184,7 +185,7 @@ fn execute(options: &Options, action: Action, mut env: EnvSnapshot) -> Result<u8
                         .map(PathBuf::from)
                 })
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_SCHEMA));
-            let message = crate::init::run(from.as_deref(), &output, force, &env)?;
+            let message = crate::init::run(from.as_deref(), &output, force, parameters, &env)?;
             Stream::Stdout.write(&message);
             return Ok(exit::OK);
         }

@@ -242,8 +242,12 @@ enum Sub {
         /// Overwrite an existing schema.
         #[arg(long)]
         force: bool,
+        /// Non-sensitive variables read Parameter Store (`parameter = "config/NAME"`)
+        /// instead of a `config` secret.
+        #[arg(long)]
+        parameters: bool,
     },
-    /// Put every schema variable that has a `secret` into Secrets Manager (from a .env file and the environment).
+    /// Put every schema variable that has a `secret` into Secrets Manager, or with `--to parameter-store` every one with a `parameter` into Parameter Store (from a .env file and the environment).
     Import(ImportArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     Completions {
@@ -324,9 +328,13 @@ pub struct ImportArgs {
     /// Replace keys that already exist with a different value.
     #[arg(long)]
     overwrite: bool,
-    /// The KMS key new secrets are encrypted with (default: aws/secretsmanager).
+    /// The KMS key new secrets (or SecureString parameters) are encrypted with.
     #[arg(long, value_name = "ID")]
     kms_key_id: Option<String>,
+    /// Where the values go: variables with `secret` to Secrets Manager, or
+    /// variables with `parameter` to Parameter Store.
+    #[arg(long, value_enum, default_value_t = crate::import::Store::SecretsManager)]
+    to: crate::import::Store,
     /// Total deadline in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 30.0, value_parser = parse_timeout)]
     timeout: f64,
@@ -343,6 +351,7 @@ impl ImportArgs {
             dry_run: self.dry_run,
             overwrite: self.overwrite,
             kms_key_id: self.kms_key_id,
+            to: self.to,
         };
         (values, request)
     }
@@ -438,6 +447,8 @@ pub enum Action {
         output: Option<PathBuf>,
         /// Overwrite an existing file.
         force: bool,
+        /// `--parameters`.
+        parameters: bool,
     },
     /// Print a shell completion script.
     Completions(clap_complete::Shell),
@@ -449,11 +460,12 @@ pub enum Action {
 
 impl Action {
     /// `envgate init`, writing to `output` (`None`: where the schema is read from).
-    fn init(from: Option<PathBuf>, output: Option<PathBuf>, force: bool) -> Self {
+    fn init(from: Option<PathBuf>, output: Option<PathBuf>, force: bool, parameters: bool) -> Self {
         Self::Init {
             from,
             output,
             force,
+            parameters,
         }
     }
 }
@@ -584,10 +596,11 @@ impl Cli {
                 from,
                 output,
                 force,
+                parameters,
             }) => {
                 // The draft goes where the schema would be read from.
                 let output = output.or_else(|| common.schema.clone());
-                (report, Action::init(from, output, force))
+                (report, Action::init(from, output, force, parameters))
             }
             Some(Sub::Manpage) => (report, Action::Manpage),
             Some(Sub::Schema { json_schema: false }) => {

@@ -11,6 +11,8 @@
 //! `PutSecretValue`. The report names secrets and keys, never values; each write is
 //! a `secret.written` audit line.
 
+mod parameters;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -41,6 +43,18 @@ pub struct ImportRequest {
     pub overwrite: bool,
     /// `--kms-key-id`: the key new secrets are encrypted with.
     pub kms_key_id: Option<String>,
+    /// `--to`: the store written.
+    pub to: Store,
+}
+
+/// The store `import` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Store {
+    /// AWS Secrets Manager: variables with `secret`.
+    #[default]
+    SecretsManager,
+    /// AWS SSM Parameter Store: variables with `parameter`.
+    ParameterStore,
 }
 
 /// The values headed for one secret: key → (variable, value).
@@ -100,6 +114,17 @@ pub fn run(
     request: &ImportRequest,
     audit: &Audit,
 ) -> Result<(u8, String), Error> {
+    if request.to == Store::ParameterStore {
+        return parameters::run(
+            schema,
+            environment,
+            secrets,
+            env,
+            resolution,
+            request,
+            audit,
+        );
+    }
     let (planned, without_value) = plan(schema, environment, resolution);
     let mut report = String::new();
     for name in &without_value {
@@ -389,9 +414,10 @@ pub fn blocking(problems: &[Problem], schema: &Schema, environment: &str) -> Vec
         .filter(|problem| problem.is_error())
         .filter(|problem| {
             problem.var.as_deref().is_none_or(|name| {
-                schema
-                    .var(name)
-                    .is_some_and(|var| var.layer_for(environment).secret.is_some())
+                schema.var(name).is_some_and(|var| {
+                    let layer = var.layer_for(environment);
+                    layer.secret.is_some() || layer.parameter.is_some()
+                })
             })
         })
         .cloned()

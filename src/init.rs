@@ -21,7 +21,8 @@
 //!   small numbers (at most 5 digits) under names that are not sensitive (other
 //!   values may be secrets that the name does not betray);
 //! - a `secret` for `envgate import`: `secrets#NAME` when sensitive, else
-//!   `config#NAME`.
+//!   `config#NAME`; with `--parameters`, a `parameter = "config/NAME"` in place
+//!   of the `config` secret (Parameter Store for plain configuration).
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -224,8 +225,12 @@ pub fn infer_type(name: &str, value: &str) -> VarType {
 
 /// Where `envgate import` puts the variable: sensitive values in the
 /// environment's `secrets` secret, the others in its `config` secret (one JSON key
-/// each). Remove the line of a variable that should stay in the environment.
-fn secret_line(name: &str, sensitive: bool) -> String {
+/// each), or with `--parameters` in the parameter `config/NAME`. Remove the line
+/// of a variable that should stay in the environment.
+fn store_line(name: &str, sensitive: bool, parameters: bool) -> String {
+    if parameters && !sensitive {
+        return format!("parameter = \"config/{name}\"\n");
+    }
     let path = if sensitive { "secrets" } else { "config" };
     format!("secret = \"{path}#{name}\"\n")
 }
@@ -249,9 +254,10 @@ fn quoted(text: &str) -> String {
     out
 }
 
-/// The draft schema for `found`; `source` names where the names came from.
+/// The draft schema for `found`; `source` names where the names came from;
+/// `parameters`: non-sensitive variables read Parameter Store, not a secret.
 #[must_use]
-pub fn draft(found: &[Found], source: &str) -> String {
+pub fn draft(found: &[Found], source: &str, parameters: bool) -> String {
     let mut out = format!(
         "# Draft schema written by `envgate init` from {source}.\n\
          # Fill in every TODO, review each type and rule, then run:\n\
@@ -262,12 +268,12 @@ pub fn draft(found: &[Found], source: &str) -> String {
     );
     for entry in found {
         out.push('\n');
-        out.push_str(&var_table(entry));
+        out.push_str(&var_table(entry, parameters));
     }
     out
 }
 
-fn var_table(entry: &Found) -> String {
+fn var_table(entry: &Found, parameters: bool) -> String {
     let name = &entry.name;
     let value = entry.value.as_deref();
     let sensitive = is_sensitive(entry);
@@ -280,7 +286,7 @@ fn var_table(entry: &Found) -> String {
     );
     match name.as_str() {
         "SECRET_KEY" => {
-            out.push_str(&secret_line(name, true));
+            out.push_str(&store_line(name, true, parameters));
             out.push_str(
                 "sensitive = true\nmin_length = 50\nmin_unique_chars = 5\n\
                  forbid = [\"django-insecure\", \"change-this\", \"example\"]\n\
@@ -289,7 +295,7 @@ fn var_table(entry: &Found) -> String {
             return out;
         }
         "DEBUG" => {
-            out.push_str(&secret_line(name, false));
+            out.push_str(&store_line(name, false, parameters));
             out.push_str(
                 "sensitive = false\ntype = \"bool\"\ndefault = \"false\"\n\
                  [vars.DEBUG.environments.production]\none_of = [\"false\"]\n\
@@ -298,7 +304,7 @@ fn var_table(entry: &Found) -> String {
             return out;
         }
         "ALLOWED_HOSTS" => {
-            out.push_str(&secret_line(name, false));
+            out.push_str(&store_line(name, false, parameters));
             out.push_str(
                 "sensitive = false\ntype = \"list\"\nrequired_in = [\"staging\", \"production\"]\n",
             );
@@ -311,7 +317,7 @@ fn var_table(entry: &Found) -> String {
     }
     // A `secret` makes a variable sensitive unless it says otherwise.
     let _ = writeln!(out, "sensitive = {sensitive}");
-    out.push_str(&secret_line(name, sensitive));
+    out.push_str(&store_line(name, sensitive, parameters));
     if value.is_some_and(|value| value.trim().is_empty()) {
         out.push_str("required = false\n");
     }
@@ -343,6 +349,7 @@ pub fn run(
     from: Option<&Path>,
     output: &Path,
     force: bool,
+    parameters: bool,
     env: &EnvSnapshot,
 ) -> Result<String, Error> {
     if output.exists() && !force {
@@ -359,7 +366,7 @@ pub fn run(
     let (kept, skipped): (Vec<_>, Vec<_>) = found
         .into_iter()
         .partition(|entry| crate::schema::is_env_name(&entry.name));
-    let text = draft(&kept, &source);
+    let text = draft(&kept, &source, parameters);
     // The draft must load: a name or a value that broke it is a bug here.
     crate::schema::from_str(&output.display().to_string(), &text).map_err(Error::SchemaInvalid)?;
     // A schema is source: committed and copied into images, so 0644.
@@ -459,6 +466,7 @@ mod tests {
                 found("WORKERS", "4"),
             ],
             ".env",
+            false,
         );
         assert!(!text.contains("canary"), "{text}");
         assert!(text.contains("example = \"4\""), "{text}");
@@ -529,7 +537,7 @@ mod tests {
                 .filter(|(name, _)| seen.insert(*name))
                 .map(|(name, value)| found(name, value))
                 .collect();
-            let text = draft(&found, ".env");
+            let text = draft(&found, ".env", false);
             crate::schema::from_str("draft.toml", &text).unwrap();
             let document: toml::Table = toml::from_str(&text).unwrap();
             for entry in &found {

@@ -238,7 +238,7 @@ fn parameter_source(out: &mut String, schema: &Schema, var: &VarSpec) {
         .filter_map(|env| {
             var.layer_for(env).parameter.as_deref().map(|reference| {
                 let name =
-                    crate::secrets::parameters::full_name(&schema.parameter_name, env, reference);
+                    crate::schema::parameter::full_name(&schema.parameter_name, env, reference);
                 (env.clone(), name)
             })
         })

@@ -747,7 +747,7 @@ impl Loader {
                     .help("Keep `secret` for a value in Secrets Manager, or `parameter` for one in Parameter Store."),
             );
         }
-        if let Err(why) = crate::secrets::parameters::check_reference(text.get_ref()) {
+        if let Err(why) = super::parameter::check_reference(text.get_ref()) {
             self.push(
                 Problem::error(Code::SchemaInvalidValue, format!("invalid parameter reference: {why}"))
                     .at(text.span(), "invalid parameter")

@@ -7,6 +7,7 @@
 
 mod fields;
 mod load;
+pub mod parameter;
 pub mod reference;
 mod tree;
 

@@ -349,6 +349,31 @@ impl ModeledError for aws_sdk_ssm::operation::get_parameters::GetParametersError
     }
 }
 
+impl ModeledError for aws_sdk_ssm::operation::get_parameter::GetParameterError {
+    fn modeled(&self) -> Option<FetchError> {
+        match self {
+            Self::ParameterNotFound(_) | Self::ParameterVersionNotFound(_) => {
+                Some(FetchError::NotFound)
+            }
+            Self::InvalidKeyId(_) => Some(FetchError::AccessDenied {
+                code: "InvalidKeyId".to_owned(),
+            }),
+            _ => None,
+        }
+    }
+}
+
+impl ModeledError for aws_sdk_ssm::operation::put_parameter::PutParameterError {
+    fn modeled(&self) -> Option<FetchError> {
+        match self {
+            Self::InvalidKeyId(_) => Some(FetchError::AccessDenied {
+                code: "InvalidKeyId".to_owned(),
+            }),
+            _ => None,
+        }
+    }
+}
+
 /// Maps any SDK error to a [`FetchError`].
 pub fn map_sdk_error<E: ModeledError>(error: &SdkError<E, HttpResponse>) -> FetchError {
     match error {

@@ -489,3 +489,73 @@ fn init_marks_secrets_by_name_and_shape_and_writes_a_public_schema_where_it_is_r
     assert_eq!(masked.code, 0, "{}", masked.transcript());
     assert_eq!(masked.stdout, "DEBUG is False; port 8000\n");
 }
+
+/// The two-store round trip: `init --parameters` from a .env, `import` into both
+/// stores, then a launch with both settings on and no local values gets every
+/// value back: secrets from Secrets Manager, plain configuration from Parameter
+/// Store (SecureString for nothing here: sensitive values stay secrets).
+#[test]
+fn init_parameters_import_both_stores_launch_round_trip() {
+    let upstream = crate::moto::endpoint();
+    let prefix = crate::moto::unique("both");
+    let gate = project().args(["init", "--parameters", "--from", ".env"]);
+    assert_eq!(gate.run().code, 0);
+    let draft = std::fs::read_to_string(gate.dir().join("env.schema.toml")).unwrap();
+    assert!(draft.contains("parameter = \"config/WORKERS\""), "{draft}");
+    assert!(draft.contains("secret = \"secrets#SECRET_KEY\""), "{draft}");
+    let schema = draft.replacen(
+        "[envgate]\n",
+        &format!(
+            "[envgate]\nsecret_name = \"{prefix}/{{environment}}/{{name}}\"\nparameter_name = \"/{prefix}/{{environment}}/{{name}}\"\n"
+        ),
+        1,
+    );
+    let env_file = gate.dir().join(".env");
+    let secrets = import(&schema, &upstream, &env_file, &[]).run();
+    assert_eq!(secrets.code, 0, "{}", secrets.transcript());
+    let proxy = crate::proxy::Proxy::start(&upstream, crate::proxy::Behaviour::Forward);
+    let parameters = import(&schema, &proxy.url, &env_file, &["--to", "parameter-store"]);
+    let run = parameters.run();
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert!(
+        run.stdout.contains(&format!(
+            "create /{prefix}/development/config/WORKERS (String)"
+        )),
+        "{}",
+        run.stdout
+    );
+    assert!(proxy.count("PutParameter") >= 2, "{}", run.stdout);
+    assert!(
+        !run.all_output().contains("pw-canary-Zq81"),
+        "{}",
+        run.transcript()
+    );
+    let written: Vec<_> = parameters
+        .audit_events()
+        .into_iter()
+        .filter(|event| event["event"] == "secret.written")
+        .collect();
+    assert!(!written.is_empty());
+    assert!(
+        written
+            .iter()
+            .all(|event| event["store"] == "parameter-store"),
+        "{written:?}"
+    );
+    // Again: unchanged, nothing written.
+    let again = import(&schema, &upstream, &env_file, &["--to", "parameter-store"]).run();
+    assert_eq!(again.code, 0, "{}", again.transcript());
+    assert!(again.stdout.contains("unchanged"), "{}", again.stdout);
+
+    let launch = crate::moto::gate(&schema, &upstream)
+        .env("USE_PARAMETER_STORE", "true")
+        .args(["--", "sh", "-c", "printf '%s|%s|%s|%s|%s' \"$SECRET_KEY\" \"$DATABASE_URL\" \"$STRIPE_API_KEY\" \"$WORKERS\" \"$ALLOWED_HOSTS\""])
+        .run();
+    assert_eq!(launch.code, 0, "{}", launch.transcript());
+    assert_eq!(
+        launch.stdout,
+        format!(
+            "{GOOD_SECRET_KEY}|postgres://app:pw-canary-Zq81@db.internal:5432/app|sk_test_canary_Vb77|4|localhost,127.0.0.1"
+        )
+    );
+}

@@ -291,3 +291,58 @@ fn schema_and_setting_errors() {
         run.transcript()
     );
 }
+
+/// `--watch` refreshes parameters as it refreshes secrets: a changed value
+/// restarts the program with it.
+#[test]
+fn watch_restarts_the_program_when_a_parameter_changes() {
+    use crate::supervise::{finish, lines, spawn, wait_until};
+    use std::time::Duration;
+    let env = unique("ps");
+    let name = format!("/{env}/app/MODE");
+    put(&name, "String", "blue");
+    let gate = gate(
+        &schema(&env, &[("MODE", "parameter = \"app/MODE\"")]),
+        &endpoint(),
+    )
+    .env("USE_PARAMETER_STORE", "true")
+    .env("ENVIRONMENT", &env)
+    .env("SECRETS_CACHE_TTL", "1");
+    let log = gate.dir().join("runs.log");
+    let gate = gate.args([
+        "--watch".to_owned(),
+        "--audit-log".to_owned(),
+        "audit.log".to_owned(),
+        "--".to_owned(),
+        "sh".to_owned(),
+        "-c".to_owned(),
+        format!(
+            "echo \"$MODE\" >> {}; while :; do sleep 0.05; done",
+            log.display()
+        ),
+    ]);
+    let child = spawn(&gate);
+    wait_until("the first start", Duration::from_secs(15), || {
+        lines(&log).len() == 1
+    });
+    put(&name, "String", "green");
+    wait_until(
+        "the restart with the new value",
+        Duration::from_secs(15),
+        || lines(&log).len() == 2,
+    );
+    assert_eq!(lines(&log), ["blue", "green"]);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap()),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let run = finish(child);
+    assert_eq!(run.code, 143, "{}", run.transcript());
+    let restarts: Vec<_> = gate
+        .audit_events()
+        .into_iter()
+        .filter(|event| event["event"] == "process.restart")
+        .collect();
+    assert_eq!(restarts.len(), 1, "{restarts:?}");
+}

@@ -19,7 +19,7 @@ const TOKEN_SCHEMA: &str = "[vars.API_TOKEN]\nsensitive = true\nmin_length = 16\
 const TOKEN_ONE: &str = "canary-token-one-7Qx9";
 const TOKEN_TWO: &str = "canary-token-two-Lm3v";
 
-fn spawn(gate: &Envgate) -> Child {
+pub(crate) fn spawn(gate: &Envgate) -> Child {
     gate.command()
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -28,7 +28,7 @@ fn spawn(gate: &Envgate) -> Child {
 }
 
 /// Waits until `ready` holds, for at most `limit`; fails with `what` otherwise.
-fn wait_until(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) {
+pub(crate) fn wait_until(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) {
     let deadline = Instant::now() + limit;
     while !ready() {
         assert!(Instant::now() < deadline, "timed out waiting: {what}");
@@ -40,12 +40,12 @@ fn pid_of(child: &Child) -> Pid {
     Pid::from_raw(i32::try_from(child.id()).unwrap())
 }
 
-fn finish(child: Child) -> Run {
+pub(crate) fn finish(child: Child) -> Run {
     from_output(child.wait_with_output().unwrap())
 }
 
 /// The lines of a file the program writes (empty when it does not exist yet).
-fn lines(path: &std::path::Path) -> Vec<String> {
+pub(crate) fn lines(path: &std::path::Path) -> Vec<String> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
         .lines()
