@@ -1,7 +1,8 @@
 //! Restart storm: N launches at once, 40 secrets each, through a proxy that
 //! enforces Secrets Manager's two rate quotas as token buckets, for each fetch
 //! mode (`auto`, `batch`, `single`, and `agent`: one AWS Secrets Manager Agent for
-//! all of them). Needs moto's server (`eval "$(scripts/moto-server.sh start)"`) and
+//! all of them), and `parameters`: 40 Parameter Store parameters per launch under
+//! Parameter Store's quota (scaled by `STORM_PS_SCALE`, default 1/10). Needs moto's server (`eval "$(scripts/moto-server.sh start)"`) and
 //! the agent (`scripts/setup-test-env.sh`).
 //!
 //! Run with `cargo bench --bench storm` (optionally `-- 50 100` for other sizes,
@@ -39,6 +40,19 @@ const SECRETS: usize = 40;
 /// AWS's quotas per account and region: BatchGetSecretValue, GetSecretValue.
 const AWS_BATCH_PER_SEC: u32 = 100;
 const AWS_SINGLE_PER_SEC: u32 = 10_000;
+/// Parameter Store's default quota per account and region (GetParameter,
+/// GetParameters and GetParametersByPath together; 3,000/s with higher throughput).
+const AWS_PARAMETERS_PER_SEC: u32 = 40;
+
+/// Parameter Store's quota at the proxy: AWS's divided by `STORM_PS_SCALE`
+/// (default 10, so 4/s: at 1/100 it would be below one call a second).
+fn parameters_quota() -> u32 {
+    let scale: u32 = std::env::var("STORM_PS_SCALE")
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(10);
+    (AWS_PARAMETERS_PER_SEC / scale).max(1)
+}
 
 /// The quotas the proxy enforces: AWS's divided by `STORM_SCALE` (default 100).
 fn quotas() -> (u32, u32) {
@@ -62,6 +76,8 @@ fn floor(launches: usize, mode: &str) -> f64 {
         "batch" => (secrets / 20.0, batch),
         "single" => (secrets, single),
         "auto" => (secrets, 20.0 * batch + single),
+        // 10 names a GetParameters call.
+        "parameters" => (secrets / 10.0, f64::from(parameters_quota())),
         _ => (SECRETS as f64, single),
     };
     ((work - rate) / rate).max(0.0)
@@ -84,9 +100,31 @@ fn forty_secrets(upstream: &str, label: &str) -> (String, String) {
     (env, schema)
 }
 
+/// [`SECRETS`] parameters in a fresh environment, and the schema that reads them.
+fn forty_parameters(upstream: &str, label: &str) -> (String, String) {
+    let client = moto::ssm_client(upstream);
+    let env = moto::unique(label);
+    let mut schema = format!("[envgate]\nenvironments = [\"{env}\"]\n");
+    for index in 0..SECRETS {
+        moto::put_parameter(
+            &client,
+            &format!("/{env}/p{index:02}"),
+            &format!("value-{index}"),
+        );
+        let _ = writeln!(schema, "[vars.P{index:02}]\nparameter = \"p{index:02}\"");
+    }
+    (env, schema)
+}
+
 /// One storm: returns (seconds, failures, batch calls, single calls, throttled).
+/// `parameters` reads [`SECRETS`] parameters per launch; its calls are counted
+/// in the single column.
 fn storm(upstream: &str, launches: usize, mode: &str) -> (f64, usize, usize, usize, usize) {
-    let (env, schema) = forty_secrets(upstream, "storm");
+    let (env, schema) = if mode == "parameters" {
+        forty_parameters(upstream, "storm")
+    } else {
+        forty_secrets(upstream, "storm")
+    };
     // STORM_TIMEOUT: the launches' --timeout (default 600 s; `batch` at 200
     // launches needs more than its 400 s floor).
     let timeout = std::env::var("STORM_TIMEOUT").unwrap_or_else(|_| "600".to_owned());
@@ -96,19 +134,22 @@ fn storm(upstream: &str, launches: usize, mode: &str) -> (f64, usize, usize, usi
         proxy::Behaviour::Quota {
             batch_per_sec,
             single_per_sec,
+            parameters_per_sec: parameters_quota(),
         },
     );
     let agent = (mode == "agent").then(|| start_agent(&proxy.url, 300));
+    let fetch = if mode == "parameters" { "auto" } else { mode };
     let mut gate = moto::gate(&schema, &proxy.url)
         .env("ENVIRONMENT", &env)
         .env("ENVGATE_AUDIT_LOG", "off")
+        .env("USE_PARAMETER_STORE", "true")
         .args([
             "--audit-log",
             "off",
             "--timeout",
             &timeout,
             "--fetch",
-            mode,
+            fetch,
             "--",
             "true",
         ]);
@@ -148,8 +189,10 @@ fn storm(upstream: &str, launches: usize, mode: &str) -> (f64, usize, usize, usi
         seconds,
         failures,
         proxy.count("BatchGetSecretValue"),
-        proxy.count("GetSecretValue"),
-        proxy.count("BatchGetSecretValue throttled") + proxy.count("GetSecretValue throttled"),
+        proxy.count("GetSecretValue") + proxy.count("GetParameters"),
+        proxy.count("BatchGetSecretValue throttled")
+            + proxy.count("GetSecretValue throttled")
+            + proxy.count("GetParameters throttled"),
     )
 }
 
@@ -208,7 +251,7 @@ fn main() {
     } else {
         sizes
     };
-    let all = ["auto", "batch", "single", "agent"];
+    let all = ["auto", "batch", "single", "agent", "parameters"];
     let chosen: Vec<&str> = all
         .into_iter()
         .filter(|mode| std::env::args().any(|arg| arg == *mode))
@@ -241,7 +284,8 @@ fn main() {
     }
     let (batch_per_sec, single_per_sec) = quotas();
     println!(
-        "Quotas: BatchGetSecretValue {batch_per_sec}/s, GetSecretValue {single_per_sec}/s; {SECRETS} secrets per launch.\n"
+        "Quotas: BatchGetSecretValue {batch_per_sec}/s, GetSecretValue {single_per_sec}/s, GetParameters {}/s; {SECRETS} secrets (or parameters) per launch; `parameters` calls are in the GetSecretValue column.\n",
+        parameters_quota()
     );
     print!("{table}");
 }

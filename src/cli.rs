@@ -3,6 +3,7 @@
 //! clap stops here: the rest of envgate sees only [`Action`] and [`Options`].
 
 use std::ffi::OsString;
+use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -121,7 +122,7 @@ impl ValueArgs {
 #[derive(Debug, Clone, Copy, Default, Args)]
 #[allow(clippy::struct_excessive_bools)] // independent command-line switches
 struct SuperviseArgs {
-    /// Stay as the program's parent (PID 1 duty): forward signals, reap zombies, exit with its status.
+    /// Stay as the program's parent (for containers without an init process): forward signals, reap exited child processes, exit with its status.
     #[arg(long, help_heading = "Supervisor mode")]
     init: bool,
     /// Re-read secrets every SECRETS_CACHE_TTL seconds; restart the program when a value changed (implies --init).
@@ -184,11 +185,11 @@ struct ReportArgs {
     #[arg(long)]
     strict: bool,
 
-    /// How to read AWS Secrets Manager: batches with a fallback (auto), batches only, or one call per secret.
+    /// How to read AWS Secrets Manager: batches with a fallback (auto), batches only, one call per secret (single), or through the Secrets Manager Agent on this host (agent).
     #[arg(long, value_enum, value_name = "MODE", default_value_t = FetchMode::Auto)]
     fetch: FetchMode,
 
-    /// Total deadline for reading Secrets Manager, in seconds.
+    /// Total deadline for reading Secrets Manager and Parameter Store, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_TIMEOUT_SECONDS, value_parser = parse_timeout)]
     timeout: f64,
 }
@@ -223,7 +224,7 @@ enum Sub {
     },
     /// Render documentation from the schema.
     Docs(DocsArgs),
-    /// Rotate secrets (AWS's four steps with staging labels; resumable).
+    /// Rotate secrets: make a new value, set it, test it, then make it current (resumable if interrupted).
     Rotate(RotateArgs),
     /// Print the JSON Schema of the schema format.
     Schema {
@@ -255,8 +256,7 @@ enum Sub {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the manual page (roff), as committed in docs/envgate.1.
-    #[command(hide = true)]
+    /// Print the manual page (roff; `envgate manpage > envgate.1`, then `man ./envgate.1`).
     Manpage,
 }
 
@@ -511,10 +511,76 @@ pub fn completions(shell: clap_complete::Shell) -> String {
 #[must_use]
 pub fn manpage() -> String {
     let command = <Cli as clap::CommandFactory>::command();
+    let man = clap_mangen::Man::new(command.clone());
     let mut out = Vec::new();
-    // Rendering into memory cannot fail.
-    let _ = clap_mangen::Man::new(command).render(&mut out);
-    String::from_utf8_lossy(&out).into_owned()
+    // Rendering into memory cannot fail. The commands are listed here, not as
+    // `envgate-check(1)` pages: there is one page.
+    let _ = man.render_title(&mut out);
+    let _ = man.render_name_section(&mut out);
+    let _ = man.render_synopsis_section(&mut out);
+    let _ = man.render_description_section(&mut out);
+    let _ = man.render_options_section(&mut out);
+    let mut page = String::from_utf8_lossy(&out).into_owned();
+    page.push_str(".SH COMMANDS\n");
+    for sub in command
+        .get_subcommands()
+        .filter(|sub| sub.get_name() != "help")
+    {
+        let about = sub.get_about().map(ToString::to_string).unwrap_or_default();
+        let _ = write!(
+            page,
+            ".TP\n\\fBenvgate {}\\fR\n{}\n",
+            sub.get_name(),
+            roff_text(&about)
+        );
+    }
+    page.push_str(".SH \"EXIT STATUS\"\n");
+    for (code, meaning) in crate::error::exit::MEANINGS {
+        let _ = write!(page, ".TP\n\\fB{code}\\fR\n{}\n", roff_text(meaning));
+    }
+    page.push_str(".SH ENVIRONMENT\n");
+    for (name, meaning) in crate::settings::SETTING_HELP {
+        let _ = write!(page, ".TP\n\\fB{name}\\fR\n{}\n", roff_text(meaning));
+    }
+    let mut out = Vec::new();
+    let _ = man.render_version_section(&mut out);
+    page.push_str(&String::from_utf8_lossy(&out));
+    page
+}
+
+/// A hint after clap's own error for a mistake people make: `envgate init -- CMD`
+/// (the `init` command drafts a schema) where `envgate --init -- CMD` (run CMD
+/// under envgate as its parent) was meant.
+fn hint_for(kind: clap::error::ErrorKind, args: &[OsString]) -> Option<String> {
+    let unexpected = matches!(
+        kind,
+        clap::error::ErrorKind::UnknownArgument | clap::error::ErrorKind::ArgumentConflict
+    );
+    let init_then_program = args.first().is_some_and(|first| first == "init")
+        && args.iter().any(|arg| arg == "--");
+    (unexpected && init_then_program).then(|| {
+        let program: Vec<String> = args
+            .iter()
+            .skip_while(|arg| *arg != "--")
+            .skip(1)
+            .map(|arg| arg.to_string_lossy().into_owned())
+            .collect();
+        format!(
+            "\nDid you mean `envgate --init -- {}`? `envgate init` drafts a schema; `--init` runs the program with envgate as its parent.\n",
+            program.join(" ")
+        )
+    })
+}
+
+/// Text for a roff paragraph: backslashes and hyphens escaped, no line that
+/// starts like a request.
+fn roff_text(text: &str) -> String {
+    let escaped = text.replace('\\', "\\e").replace('-', "\\-");
+    if escaped.starts_with(['.', '\'']) {
+        format!("\\&{escaped}")
+    } else {
+        escaped
+    }
 }
 
 impl Cli {
@@ -522,7 +588,18 @@ impl Cli {
     /// error and exits as clap does.
     #[must_use]
     pub fn parse_args() -> Self {
-        <Self as clap::Parser>::parse()
+        match <Self as clap::Parser>::try_parse() {
+            Ok(cli) => cli,
+            Err(error) => {
+                let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+                if let Some(hint) = hint_for(error.kind(), &args) {
+                    let _ = error.print();
+                    crate::fsio::eprint(&hint);
+                    std::process::exit(i32::from(crate::error::exit::USAGE));
+                }
+                error.exit()
+            }
+        }
     }
 
     /// The schema file named with `--schema`, when given.

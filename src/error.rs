@@ -39,6 +39,37 @@ pub mod exit {
     pub const NOT_EXECUTABLE: u8 = 126;
     /// The command was not found.
     pub const NOT_FOUND: u8 = 127;
+
+    /// Every exit status and what it means, for the manual page.
+    pub const MEANINGS: &[(u8, &str)] = &[
+        (
+            OK,
+            "the configuration is valid (check), or the docs are current",
+        ),
+        (STALE, "docs --check: the file is stale or missing"),
+        (USAGE, "a usage error"),
+        (SCHEMA_INVALID, "the schema is invalid"),
+        (NO_INPUT, "the schema or an env file cannot be read"),
+        (
+            UNAVAILABLE,
+            "Secrets Manager or Parameter Store unavailable: unreachable, timed out, throttled past retries, no credentials",
+        ),
+        (
+            ROTATION_FAILED,
+            "a rotation failed (the message names the step)",
+        ),
+        (CANT_CREATE, "an output file cannot be written"),
+        (
+            ACCESS_DENIED,
+            "access denied: AWS AccessDenied, or the cross-environment guard",
+        ),
+        (
+            CONFIG_INVALID,
+            "the configuration is invalid: missing, weak or malformed values, a malformed .env file or launcher setting",
+        ),
+        (NOT_EXECUTABLE, "the command is not executable"),
+        (NOT_FOUND, "the command was not found"),
+    ];
 }
 
 /// Every problem of a schema that failed to load, with its text for diagnostics.
@@ -106,7 +137,7 @@ pub enum Error {
     #[error("cannot read env file {}: {}", path.display(), io_reason(source))]
     #[diagnostic(
         code(envgate::env_file::not_found),
-        help("Check the path given to --env-file.")
+        help("Check the path (relative paths start from the current directory) and that this user may read the file.")
     )]
     EnvFileNotFound {
         /// The path as given.

@@ -290,7 +290,7 @@ fn var_table(entry: &Found, parameters: bool) -> String {
             out.push_str(
                 "sensitive = true\nmin_length = 50\nmin_unique_chars = 5\n\
                  forbid = [\"django-insecure\", \"change-this\", \"example\"]\n\
-                 help = \"Generate one with: python -c 'from django.core.management.utils import get_random_secret_key; print(get_random_secret_key())'\"\n",
+                 help = \"Generate one with: python3 -c 'import secrets; print(secrets.token_urlsafe(50))'\"\n",
             );
             return out;
         }

@@ -29,6 +29,55 @@ pub const SETTING_NAMES: &[&str] = &[
     "ENVGATE_AUDIT_LOG",
 ];
 
+/// What each setting (and the other variables envgate reads) does, for the manual page.
+pub const SETTING_HELP: &[(&str, &str)] = &[
+    (
+        "ENVIRONMENT",
+        "the environment validated (default development); --environment overrides it",
+    ),
+    (
+        "USE_SECRETS_MANAGER",
+        "true: variables with a secret read AWS Secrets Manager (default false)",
+    ),
+    (
+        "USE_PARAMETER_STORE",
+        "true: variables with a parameter read AWS SSM Parameter Store (default false)",
+    ),
+    (
+        "AWS_REGION",
+        "the AWS region; the standard AWS variables (AWS_PROFILE, AWS_ENDPOINT_URL, ...) apply too",
+    ),
+    (
+        "SKIP_CONFIG_VALIDATION",
+        "true: rule violations become warnings (an emergency escape hatch; audited)",
+    ),
+    (
+        "SECRETS_CACHE_TTL",
+        "seconds between --watch refreshes (default 300)",
+    ),
+    (
+        "ENVGATE_SCHEMA",
+        "the schema when --schema is not given (default ./env.schema.toml)",
+    ),
+    (
+        "ENVGATE_AUDIT_LOG",
+        "the audit trail when --audit-log is not given: a file, - for stderr, or off",
+    ),
+    (
+        "ENVGATE_SECRETS_AGENT",
+        "the AWS Secrets Manager Agent's address on this host, for --fetch agent",
+    ),
+    (
+        "SSL_CERT_FILE",
+        "the CA bundle HTTPS endpoints are checked against",
+    ),
+    (
+        "HTTPS_PROXY",
+        "a proxy for AWS requests (also HTTP_PROXY, ALL_PROXY, NO_PROXY)",
+    ),
+    ("NO_COLOR", "set: no colour in reports"),
+];
+
 const BOOL_SETTINGS: &[&str] = &[
     "USE_SECRETS_MANAGER",
     "USE_PARAMETER_STORE",

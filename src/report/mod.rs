@@ -24,7 +24,7 @@ use crate::schema::SchemaSource;
 /// Output formats for problems.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Format {
-    /// miette diagnostics for people.
+    /// Readable errors with the schema line they point at, for people.
     #[default]
     Human,
     /// One JSON object.

@@ -390,6 +390,14 @@ pub fn map_sdk_error<E: ModeledError>(error: &SdkError<E, HttpResponse>) -> Fetc
         }
         SdkError::TimeoutError(_) => FetchError::Timeout,
         SdkError::DispatchFailure(failure) if failure.is_timeout() => FetchError::Timeout,
+        // A body the SDK cannot read (HTML or XML from a proxy, a firewall, or a
+        // server that answers errors its own way): the status still says denied
+        // or throttled.
+        SdkError::ResponseError(response)
+            if matches!(response.raw().status().as_u16(), 403 | 429) =>
+        {
+            map_code(None, "", Some(response.raw().status().as_u16()))
+        }
         other => {
             let context = DisplayErrorContext(other).to_string();
             if context.contains("credentials") || context.contains("Credentials") {

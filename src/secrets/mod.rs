@@ -862,7 +862,7 @@ fn fetch_problem(context: &Context<'_>, need: &Need, error: &FetchError) -> Prob
             Code::StoreUnavailable,
             format!("{var}: cannot read secret `{id}` through {endpoint}: {reason}"),
         )
-        .help("The agent accepts requests that carry its SSRF token. Set AWS_TOKEN to the token the agent was started with (or file://PATH), as for the agent itself."),
+        .help("The agent answers only requests that carry the token it was started with (its protection against forged requests). Set AWS_TOKEN to the token the agent was started with (or file://PATH), as for the agent itself."),
         FetchError::Unavailable { reason } => Problem::error(
             Code::StoreUnavailable,
             format!("{var}: cannot read secret `{id}` from Secrets Manager at {endpoint}: {reason}"),

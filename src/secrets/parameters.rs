@@ -407,6 +407,38 @@ fn problem(need: &ParameterNeed, error: &FetchError) -> Problem {
 mod tests {
     use super::*;
 
+    /// moto does not enforce KMS for Parameter Store, so the mapping of a KMS
+    /// refusal is held here: a SecureString whose key may not be used is 77.
+    #[test]
+    fn a_kms_refusal_is_access_denied() {
+        use crate::secrets::fetch::ModeledError as _;
+        let error = aws_sdk_ssm::operation::get_parameters::GetParametersError::InvalidKeyId(
+            aws_sdk_ssm::types::error::InvalidKeyId::builder().build(),
+        );
+        let mapped = error.modeled().unwrap();
+        assert!(
+            matches!(mapped, FetchError::AccessDenied { .. }),
+            "{mapped:?}"
+        );
+        let need = ParameterNeed {
+            var: "TOKEN".to_owned(),
+            name: "/production/app/TOKEN".to_owned(),
+            from_env: false,
+        };
+        let problem = problem(&need, &mapped);
+        assert_eq!(problem.code, Code::AccessDenied);
+        assert!(
+            problem.message.contains("/production/app/TOKEN"),
+            "{}",
+            problem.message
+        );
+        assert!(
+            problem.message.contains("InvalidKeyId"),
+            "{}",
+            problem.message
+        );
+    }
+
     #[test]
     fn a_call_never_names_one_parameter_twice() {
         let mut names: Vec<String> = (0..23).map(|index| format!("/p/v{index}")).collect();

@@ -59,3 +59,39 @@ fn the_committed_man_page_is_current_and_renders() {
     assert!(text.contains("SYNOPSIS"), "{text}");
     assert!(text.contains("--schema"), "{text}");
 }
+
+/// One page: the commands listed in it (no `envgate-check(1)` pages that do not
+/// exist), the exit codes and the settings in sections of their own, and
+/// `manpage` in `--help`.
+#[test]
+fn the_man_page_lists_commands_exit_status_and_environment() {
+    let run = Envgate::with_schema("").args(["manpage"]).run();
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert!(!run.stdout.contains("envgate-check(1)"), "{}", run.stdout);
+    assert!(!run.stdout.contains("\\-check(1)"), "{}", run.stdout);
+    for section in [".SH COMMANDS", ".SH \"EXIT STATUS\"", ".SH ENVIRONMENT"] {
+        assert!(run.stdout.contains(section), "{section}: {}", run.stdout);
+    }
+    for text in ["\\fB78\\fR", "\\fBUSE_PARAMETER_STORE\\fR", "\\fBenvgate rotate\\fR"] {
+        assert!(run.stdout.contains(text), "{text}");
+    }
+    let help = Envgate::with_schema("").args(["--help"]).run();
+    assert!(help.stdout.contains("manpage"), "{}", help.stdout);
+    for jargon in ["miette", "PID 1", "SSRF", "staging labels"] {
+        assert!(!help.stdout.contains(jargon), "{jargon}: {}", help.stdout);
+    }
+    let run = Envgate::with_schema("").args(["run", "--help"]).run();
+    assert!(run.stdout.contains("(agent)"), "--fetch names agent: {}", run.stdout);
+}
+
+/// `envgate init -- CMD` meant `envgate --init -- CMD`: clap's error, then the hint.
+#[test]
+fn init_with_a_program_suggests_the_init_flag() {
+    let run = Envgate::with_schema("").args(["init", "--", "echo", "hi"]).run();
+    assert_eq!(run.code, 2, "{}", run.transcript());
+    assert!(
+        run.stderr.contains("Did you mean `envgate --init -- echo hi`?"),
+        "{}",
+        run.stderr
+    );
+}

@@ -559,3 +559,14 @@ fn init_parameters_import_both_stores_launch_round_trip() {
         )
     );
 }
+
+/// `init --from missing.env` does not send the user to a flag they did not give.
+#[test]
+fn a_missing_from_file_is_named_without_another_flag() {
+    let run = Envgate::with_schema("")
+        .args(["init", "--from", "missing.env", "--output", "draft.toml"])
+        .run();
+    assert_eq!(run.code, 66, "{}", run.transcript());
+    assert!(run.stderr.contains("missing.env"), "{}", run.stderr);
+    assert!(!run.stderr.contains("--env-file"), "{}", run.stderr);
+}

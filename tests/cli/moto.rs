@@ -92,6 +92,41 @@ pub(crate) fn client_with(endpoint: &str, key_id: &str, secret: &str) -> Client 
     Client::from_conf(config)
 }
 
+/// An SSM (Parameter Store) client for `endpoint` with moto's test credentials.
+#[allow(dead_code)] // used by benches/storm.rs, which includes this file
+pub(crate) fn ssm_client(endpoint: &str) -> aws_sdk_ssm::Client {
+    let config = aws_sdk_ssm::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+        .http_client(
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                    aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+                ))
+                .build_https(),
+        )
+        .build();
+    aws_sdk_ssm::Client::from_conf(config)
+}
+
+/// Creates (or replaces) a `String` parameter.
+#[allow(dead_code)] // used by benches/storm.rs, which includes this file
+pub(crate) fn put_parameter(client: &aws_sdk_ssm::Client, name: &str, value: &str) {
+    block_on(async {
+        client
+            .put_parameter()
+            .name(name)
+            .value(value)
+            .r#type(aws_sdk_ssm::types::ParameterType::String)
+            .overwrite(true)
+            .send()
+            .await
+            .unwrap_or_else(|error| panic!("put_parameter {name}: {error:?}"));
+    });
+}
+
 /// Creates a secret with a string value; returns its ARN.
 pub(crate) fn create_secret(client: &Client, name: &str, value: &str) -> String {
     block_on(async {

@@ -346,3 +346,77 @@ fn watch_restarts_the_program_when_a_parameter_changes() {
         .collect();
     assert_eq!(restarts.len(), 1, "{restarts:?}");
 }
+
+/// A role without `ssm:GetParameters` (moto with IAM enforced): 77, naming the
+/// parameter and what to allow; nothing launched.
+#[test]
+fn a_denied_parameter_exits_77_and_names_it() {
+    let server = crate::moto::OwnServer::start();
+    let env = "production";
+    aws_cli(
+        &server.endpoint,
+        &[
+            "ssm",
+            "put-parameter",
+            "--name",
+            "/production/app/DB_HOST",
+            "--type",
+            "String",
+            "--value",
+            "db",
+        ],
+    );
+    aws_cli(
+        &server.endpoint,
+        &["iam", "create-user", "--user-name", "app"],
+    );
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["secretsmanager:GetSecretValue"],"Resource":"*"}]}"#;
+    aws_cli(
+        &server.endpoint,
+        &[
+            "iam",
+            "put-user-policy",
+            "--user-name",
+            "app",
+            "--policy-name",
+            "read",
+            "--policy-document",
+            policy,
+        ],
+    );
+    let key: serde_json::Value = serde_json::from_str(&aws_cli(
+        &server.endpoint,
+        &["iam", "create-access-key", "--user-name", "app"],
+    ))
+    .unwrap();
+    crate::secrets::enforce_iam(&server.endpoint);
+    let run = gate(
+        &schema(env, &[("DB_HOST", "parameter = \"app/DB_HOST\"")]),
+        &server.endpoint,
+    )
+    .env(
+        "AWS_ACCESS_KEY_ID",
+        key["AccessKey"]["AccessKeyId"].as_str().unwrap(),
+    )
+    .env(
+        "AWS_SECRET_ACCESS_KEY",
+        key["AccessKey"]["SecretAccessKey"].as_str().unwrap(),
+    )
+    .env("USE_PARAMETER_STORE", "true")
+    .env("ENVIRONMENT", env)
+    .args(["--", "echo", "launched"])
+    .run();
+    assert_eq!(run.code, 77, "{}", run.transcript());
+    assert!(
+        run.stderr
+            .contains("access to parameter `/production/app/DB_HOST` was denied"),
+        "{}",
+        run.transcript()
+    );
+    assert!(
+        run.stderr.contains("ssm:GetParameters"),
+        "{}",
+        run.transcript()
+    );
+    assert_eq!(run.stdout, "");
+}

@@ -36,6 +36,8 @@ pub(crate) enum Behaviour {
         batch_per_sec: u32,
         /// GetSecretValue requests per second.
         single_per_sec: u32,
+        /// Parameter Store's GetParameters requests per second.
+        parameters_per_sec: u32,
     },
 }
 
@@ -99,11 +101,13 @@ impl Proxy {
         if let Behaviour::Quota {
             batch_per_sec,
             single_per_sec,
+            parameters_per_sec,
         } = behaviour
         {
             let mut quota = buckets.lock().unwrap();
             quota.insert("BatchGetSecretValue", Bucket::new(batch_per_sec));
             quota.insert("GetSecretValue", Bucket::new(single_per_sec));
+            quota.insert("GetParameters", Bucket::new(parameters_per_sec));
         }
         std::thread::spawn(move || {
             for connection in listener.incoming().flatten() {

@@ -579,7 +579,7 @@ fn auto_falls_back_to_get_secret_value_under_iam_without_batch_permission() {
 }
 
 /// Switches moto's IAM enforcement on: every later request is authenticated and authorised.
-fn enforce_iam(endpoint: &str) {
+pub(crate) fn enforce_iam(endpoint: &str) {
     let address = endpoint.trim_start_matches("http://");
     let mut stream = std::net::TcpStream::connect(address).unwrap();
     let request = format!(
