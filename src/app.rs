@@ -222,35 +222,32 @@ fn execute(options: &Options, action: Action, mut env: EnvSnapshot) -> Result<u8
             output,
             check,
         } => crate::docs::run(&schema, format, output.as_deref(), check.as_deref()),
-        Action::Check => {
-            let audit = open_audit(&context)?;
+        Action::Check => with_audit(&context, |audit| {
             let (code, resolution) =
-                validate_and_report(&context, &schema, Stream::Stdout, &audit, None);
+                validate_and_report(&context, &schema, Stream::Stdout, audit, None);
             // Values are zeroized on drop, before a pending signal stops the process.
             drop(resolution);
+            audit.send_alerts();
             signals::stop_if_pending();
             audit.healthy()?;
             Ok(code)
-        }
+        }),
         Action::Launch(command) => {
-            let audit = open_audit(&context)?;
-            launch(&context, &schema, &command, &audit)
+            with_audit(&context, |audit| launch(&context, &schema, &command, audit))
         }
         Action::Import(request) => {
-            let audit = open_audit(&context)?;
-            import(&context, &schema, &request, &audit)
+            with_audit(&context, |audit| import(&context, &schema, &request, audit))
         }
-        Action::Rotate(request) => {
-            let audit = open_audit(&context)?;
+        Action::Rotate(request) => with_audit(&context, |audit| {
             crate::rotate::run(
                 &schema,
                 &context.environment,
                 &context.secrets_options(true),
                 &context.env,
                 &request,
-                &audit,
+                audit,
             )
-        }
+        }),
         Action::JsonSchema | Action::Completions(_) | Action::Manpage | Action::Init { .. } => {
             unreachable!("handled above")
         }
@@ -312,7 +309,10 @@ fn open_audit(context: &Context<'_>) -> Result<Audit, Error> {
         .log
         .as_deref()
         .or(context.settings.envgate_audit_log.as_deref())
-        .map_or(audit::Destination::Stderr, audit::Destination::parse);
+        .map_or_else(
+            || audit::default_destination(&context.environment, std::io::stderr().is_terminal()),
+            audit::Destination::parse,
+        );
     if destination == audit::Destination::Off
         && context.environment == "production"
         && !options.audit.force
@@ -322,6 +322,9 @@ fn open_audit(context: &Context<'_>) -> Result<Audit, Error> {
         ));
     }
     let mut audit = Audit::open(destination, &context.environment)?;
+    if let Some(alerts) = alerts(context)? {
+        audit.set_alerts(alerts);
+    }
     if options.audit.principal && audit.enabled() {
         // The identity is context, not a gate: an unknown caller is written as such.
         let principal = secrets::caller_identity(&context.secrets_options(true), &context.env)
@@ -341,6 +344,50 @@ fn open_audit(context: &Context<'_>) -> Result<Audit, Error> {
     Ok(audit)
 }
 
+/// Runs `work` with the run's audit trail open, then sends the alerts it raised
+/// (at most 2 s; the outcome is `work`'s, whatever the alerts do).
+fn with_audit(
+    context: &Context<'_>,
+    work: impl FnOnce(&Audit) -> Result<u8, Error>,
+) -> Result<u8, Error> {
+    let audit = open_audit(context)?;
+    let outcome = work(&audit);
+    audit.send_alerts();
+    outcome
+}
+
+/// The alert targets of `--alert` and `ENVGATE_ALERT`, when there are any.
+fn alerts(context: &Context<'_>) -> Result<Option<crate::alert::Alerts>, Error> {
+    let from_setting = context
+        .settings
+        .envgate_alert
+        .as_deref()
+        .unwrap_or_default();
+    let targets = from_setting
+        .split(',')
+        .filter(|item| !item.trim().is_empty())
+        .chain(context.options.audit.alerts.iter().map(String::as_str))
+        .map(|text| {
+            crate::alert::Target::parse(text).map_err(|why| Error::Usage(format!("--alert: {why}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if targets.is_empty() {
+        return Ok(None);
+    }
+    let threshold = context
+        .settings
+        .envgate_alert_severity
+        .as_deref()
+        .and_then(crate::alert::Severity::parse)
+        .unwrap_or(crate::alert::Severity::Error);
+    Ok(Some(crate::alert::Alerts::new(
+        targets,
+        threshold,
+        context.secrets_options(true),
+        context.env.clone(),
+    )))
+}
+
 /// What a failed launch report says happens next.
 const NOT_LAUNCHED: &str = "nothing was launched";
 /// What a failed refresh report says happens next (`--watch`).
@@ -355,6 +402,9 @@ fn launch(
     let (code, resolution) =
         validate_and_report(context, schema, Stream::Stderr, audit, Some(NOT_LAUNCHED));
     let Some(resolution) = resolution.filter(|_| code == exit::OK) else {
+        // Before a fail-closed exit (and before a pending stop signal ends the
+        // process), the alerts of what failed.
+        audit.send_alerts();
         audit.healthy()?;
         return Ok(code);
     };
@@ -380,6 +430,8 @@ fn launch(
         outcome: Some("success"),
         ..AuditEvent::default()
     });
+    // exec replaces this process: the alerts go first.
+    audit.send_alerts();
     // No launch without the audit line.
     audit.healthy()?;
     // Delivered files live as long as `files`: removed unless exec succeeds.

@@ -46,6 +46,18 @@ impl Destination {
     }
 }
 
+/// Where the trail goes when neither `--audit-log` nor `ENVGATE_AUDIT_LOG` says:
+/// stderr (what a container's log pipeline collects), except for a person at a
+/// terminal in `development`, who reads the report and not JSON lines.
+#[must_use]
+pub fn default_destination(environment: &str, stderr_is_terminal: bool) -> Destination {
+    if stderr_is_terminal && environment == "development" {
+        Destination::Off
+    } else {
+        Destination::Stderr
+    }
+}
+
 /// One audit event. Every field is an identifier, a name, a code or a count.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct AuditEvent {
@@ -53,6 +65,9 @@ pub struct AuditEvent {
     pub event: &'static str,
     /// `info`, `warning`, `error`, `critical`.
     pub severity: &'static str,
+    /// The alert target of `alert.failed`: an SNS topic, or a URL's scheme and host.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
     /// The store of a secret event: `secrets-manager` or `parameter-store`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub store: Option<&'static str>,
@@ -166,6 +181,7 @@ pub struct Audit {
     failure: Arc<Mutex<Option<String>>>,
     destination: Destination,
     principal: Option<String>,
+    alerts: Option<Arc<crate::alert::Alerts>>,
 }
 
 static INSTALLED: OnceLock<()> = OnceLock::new();
@@ -206,7 +222,31 @@ impl Audit {
             failure,
             destination,
             principal: None,
+            alerts: None,
         })
+    }
+
+    /// Sends the alertable events of this run to `alerts`' targets (when
+    /// [`Audit::send_alerts`] is called), whether or not lines are written.
+    pub fn set_alerts(&mut self, alerts: crate::alert::Alerts) {
+        self.alerts = Some(Arc::new(alerts));
+    }
+
+    /// Sends the alerts queued so far (at most [`crate::alert::BUDGET`]); a target
+    /// that failed is an `alert.failed` line, which is not itself alerted. The
+    /// outcome of the run never changes.
+    pub fn send_alerts(&self) {
+        let Some(alerts) = &self.alerts else { return };
+        for (target, reason) in alerts.send() {
+            self.emit(&AuditEvent {
+                event: "alert.failed",
+                severity: "warning",
+                outcome: Some("failure"),
+                target: Some(target),
+                error_code: Some(reason),
+                ..AuditEvent::default()
+            });
+        }
     }
 
     /// True when lines are written somewhere.
@@ -220,9 +260,14 @@ impl Audit {
         self.principal = Some(principal);
     }
 
-    /// Records one event.
+    /// Records one event (and queues it as an alert when it is one).
     pub fn emit(&self, event: &AuditEvent) {
-        if !self.enabled {
+        let alert = self.alerts.as_ref().and_then(|alerts| {
+            crate::alert::severity_of(event.event, event.severity, event.outcome)
+                .filter(|severity| alerts.wants(*severity))
+                .map(|severity| (alerts, severity))
+        });
+        if !self.enabled && alert.is_none() {
             return;
         }
         let line = Line {
@@ -237,7 +282,18 @@ impl Audit {
         let Ok(text) = serde_json::to_string(&line) else {
             return;
         };
-        tracing::info!(target: TARGET, line = text.as_str());
+        if self.enabled {
+            tracing::info!(target: TARGET, line = text.as_str());
+        }
+        if let Some((alerts, severity)) = alert {
+            alerts.queue(crate::alert::Pending::new(
+                event.event,
+                severity,
+                text,
+                &self.environment,
+                &self.host,
+            ));
+        }
     }
 
     /// `Ok` when every line was written; the launch is refused otherwise.

@@ -99,6 +99,9 @@ struct ValueArgs {
     /// Add the caller's AWS identity (STS GetCallerIdentity, one extra call) to audit lines.
     #[arg(long)]
     audit_principal: bool,
+    /// Send alerts (access denied, failed reads, rotations and refreshes) to an SNS topic (`sns:TOPIC_ARN`) or a webhook (`https://…`); repeatable, added to $ENVGATE_ALERT.
+    #[arg(long = "alert", value_name = "TARGET")]
+    alerts: Vec<String>,
 }
 
 impl ValueArgs {
@@ -114,6 +117,7 @@ impl ValueArgs {
             audit_log: after.audit_log.or(self.audit_log),
             force: self.force || after.force,
             audit_principal: self.audit_principal || after.audit_principal,
+            alerts: [self.alerts, after.alerts].concat(),
         }
     }
 }
@@ -417,6 +421,8 @@ pub struct AuditOptions {
     pub force: bool,
     /// `--audit-principal`.
     pub principal: bool,
+    /// `--alert` targets, as given.
+    pub alerts: Vec<String>,
 }
 
 /// What the user asked for.
@@ -556,8 +562,8 @@ fn hint_for(kind: clap::error::ErrorKind, args: &[OsString]) -> Option<String> {
         kind,
         clap::error::ErrorKind::UnknownArgument | clap::error::ErrorKind::ArgumentConflict
     );
-    let init_then_program = args.first().is_some_and(|first| first == "init")
-        && args.iter().any(|arg| arg == "--");
+    let init_then_program =
+        args.first().is_some_and(|first| first == "init") && args.iter().any(|arg| arg == "--");
     (unexpected && init_then_program).then(|| {
         let program: Vec<String> = args
             .iter()
@@ -708,6 +714,7 @@ impl Cli {
                 log: values.audit_log,
                 force: values.force,
                 principal: values.audit_principal,
+                alerts: values.alerts,
             },
             supervise,
         };

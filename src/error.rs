@@ -137,7 +137,9 @@ pub enum Error {
     #[error("cannot read env file {}: {}", path.display(), io_reason(source))]
     #[diagnostic(
         code(envgate::env_file::not_found),
-        help("Check the path (relative paths start from the current directory) and that this user may read the file.")
+        help(
+            "Check the path (relative paths start from the current directory) and that this user may read the file."
+        )
     )]
     EnvFileNotFound {
         /// The path as given.

@@ -8,6 +8,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod alert;
 mod app;
 pub mod audit;
 pub mod cli;

@@ -27,6 +27,8 @@ pub const SETTING_NAMES: &[&str] = &[
     "SKIP_CONFIG_VALIDATION",
     "ENVGATE_SCHEMA",
     "ENVGATE_AUDIT_LOG",
+    "ENVGATE_ALERT",
+    "ENVGATE_ALERT_SEVERITY",
 ];
 
 /// What each setting (and the other variables envgate reads) does, for the manual page.
@@ -62,6 +64,14 @@ pub const SETTING_HELP: &[(&str, &str)] = &[
     (
         "ENVGATE_AUDIT_LOG",
         "the audit trail when --audit-log is not given: a file, - for stderr, or off",
+    ),
+    (
+        "ENVGATE_ALERT",
+        "alert targets, comma-separated: sns:TOPIC_ARN or https:// webhook URLs (--alert adds to them)",
+    ),
+    (
+        "ENVGATE_ALERT_SEVERITY",
+        "error (default: every alert) or critical (refusals and failed refreshes only)",
     ),
     (
         "ENVGATE_SECRETS_AGENT",
@@ -108,6 +118,10 @@ pub struct Settings {
     pub envgate_schema: Option<PathBuf>,
     /// Audit log destination when `--audit-log` is not given.
     pub envgate_audit_log: Option<String>,
+    /// Alert targets, comma-separated (`--alert` adds to them).
+    pub envgate_alert: Option<String>,
+    /// `error` (default) or `critical`: the least severity alerted.
+    pub envgate_alert_severity: Option<String>,
 }
 
 fn default_environment() -> String {
@@ -183,6 +197,8 @@ fn help_for(name: &str) -> &'static str {
         "Booleans accept true/false, 1/0, yes/no, on/off in any case."
     } else if name == "SECRETS_CACHE_TTL" {
         "SECRETS_CACHE_TTL is a whole number of seconds, such as 300 (the default)."
+    } else if name == "ENVGATE_ALERT_SEVERITY" {
+        "error (the default) alerts every failure; critical only refusals and failed refreshes."
     } else {
         "Set it to UTF-8 text."
     }
@@ -200,6 +216,10 @@ fn check_setting(name: &str, value: &str) -> Result<(), Error> {
             .parse::<u64>()
             .is_err()
             .then(|| "expected a whole number of seconds".to_owned())
+    } else if name == "ENVGATE_ALERT_SEVERITY" {
+        crate::alert::Severity::parse(value)
+            .is_none()
+            .then(|| "expected error or critical".to_owned())
     } else {
         None
     };

@@ -44,12 +44,7 @@ pub(crate) enum Trust {
 /// # Errors
 /// When the SDK refuses the TLS settings.
 pub(crate) fn client(trust: Trust) -> Result<SharedHttpClient, BoxError> {
-    let store = match trust {
-        Trust::Bundle(pem) => TrustStore::empty().with_pem_certificate(pem),
-        Trust::Platform => TrustStore::default(),
-        Trust::Nothing => TrustStore::empty(),
-    };
-    let context = TlsContext::builder().with_trust_store(store).build()?;
+    let context = tls_context(trust)?;
     let sdk = Builder::new().build_with_connector_fn(move |settings, components| {
         let mut connector = Connector::builder()
             .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
@@ -63,6 +58,44 @@ pub(crate) fn client(trust: Trust) -> Result<SharedHttpClient, BoxError> {
         connector.build()
     });
     Ok(SharedHttpClient::new(TlsRefusalsAreFinal(sdk)))
+}
+
+fn tls_context(trust: Trust) -> Result<TlsContext, BoxError> {
+    let store = match trust {
+        Trust::Bundle(pem) => TrustStore::empty().with_pem_certificate(pem),
+        Trust::Platform => TrustStore::default(),
+        Trust::Nothing => TrustStore::empty(),
+    };
+    Ok(TlsContext::builder().with_trust_store(store).build()?)
+}
+
+/// POSTs `body` (JSON) to `url` through the same stack as the AWS clients (the
+/// trust store, the environment's proxy); `Ok` for a 2xx answer. The reason of a
+/// failure never repeats the URL (a webhook's path holds its token).
+pub(crate) async fn post_json(trust: Trust, url: &str, body: Vec<u8>) -> Result<(), String> {
+    let connector = Connector::builder()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+        .tls_context(tls_context(trust).map_err(|_| "cannot set up TLS".to_owned())?)
+        .proxy_config(ProxyConfig::from_env())
+        .enable_tcp_nodelay(true)
+        .build();
+    let request = http::Request::builder()
+        .method("POST")
+        .uri(url)
+        .header("content-type", "application/json")
+        .body(aws_smithy_types::body::SdkBody::from(body))
+        .map_err(|_| "not a valid request URL".to_owned())?;
+    let request = HttpRequest::try_from(request).map_err(|_| "not a valid request".to_owned())?;
+    match connector.call(request).await {
+        Ok(response) if response.status().is_success() => Ok(()),
+        Ok(response) => Err(format!("answered HTTP {}", response.status().as_u16())),
+        Err(error) if error.is_timeout() => Err("timed out".to_owned()),
+        Err(error) if error.is_io() => Err("cannot connect".to_owned()),
+        Err(error) if chain(&error).any(<dyn Error>::is::<rustls::Error>) => {
+            Err("TLS refused the connection (check SSL_CERT_FILE)".to_owned())
+        }
+        Err(_) => Err("the request failed".to_owned()),
+    }
 }
 
 /// The SDK's client, with TLS refusals classified as final.

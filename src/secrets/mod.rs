@@ -546,6 +546,20 @@ fn http_client(env: &EnvSnapshot) -> Result<SharedHttpClient, FetchError> {
     })
 }
 
+/// POSTs JSON to an alert webhook through the AWS clients' HTTPS stack: the same
+/// trust store (none for a plain `http://` loopback URL) and proxy.
+///
+/// # Errors
+/// Why it was not delivered, never repeating the URL.
+pub(crate) async fn post_json(env: &EnvSnapshot, url: &str, body: &[u8]) -> Result<(), String> {
+    let trust = if url.starts_with("http://") {
+        https::Trust::Nothing
+    } else {
+        trusted_roots(env)?
+    };
+    https::post_json(trust, url, body.to_vec()).await
+}
+
 /// The CAs HTTPS endpoints are checked against: `SSL_CERT_FILE`, else the first
 /// distribution bundle found, else the platform's roots.
 fn trusted_roots(env: &EnvSnapshot) -> Result<https::Trust, String> {

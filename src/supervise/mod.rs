@@ -262,7 +262,11 @@ impl Supervisor<'_> {
                             continue;
                         }
                         loop_state.next_refresh = Some(Instant::now() + delay());
-                        if let Some(code) = self.apply(&mut loop_state, fresh)? {
+                        let outcome = self.apply(&mut loop_state, fresh);
+                        // The refresh's alerts, off the loop: signals keep flowing.
+                        let audit = self.audit.clone();
+                        scope.spawn(move || audit.send_alerts());
+                        if let Some(code) = outcome? {
                             return Ok(code);
                         }
                     }

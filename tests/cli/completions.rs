@@ -72,7 +72,11 @@ fn the_man_page_lists_commands_exit_status_and_environment() {
     for section in [".SH COMMANDS", ".SH \"EXIT STATUS\"", ".SH ENVIRONMENT"] {
         assert!(run.stdout.contains(section), "{section}: {}", run.stdout);
     }
-    for text in ["\\fB78\\fR", "\\fBUSE_PARAMETER_STORE\\fR", "\\fBenvgate rotate\\fR"] {
+    for text in [
+        "\\fB78\\fR",
+        "\\fBUSE_PARAMETER_STORE\\fR",
+        "\\fBenvgate rotate\\fR",
+    ] {
         assert!(run.stdout.contains(text), "{text}");
     }
     let help = Envgate::with_schema("").args(["--help"]).run();
@@ -81,16 +85,23 @@ fn the_man_page_lists_commands_exit_status_and_environment() {
         assert!(!help.stdout.contains(jargon), "{jargon}: {}", help.stdout);
     }
     let run = Envgate::with_schema("").args(["run", "--help"]).run();
-    assert!(run.stdout.contains("(agent)"), "--fetch names agent: {}", run.stdout);
+    assert!(
+        run.stdout.contains("(agent)"),
+        "--fetch names agent: {}",
+        run.stdout
+    );
 }
 
 /// `envgate init -- CMD` meant `envgate --init -- CMD`: clap's error, then the hint.
 #[test]
 fn init_with_a_program_suggests_the_init_flag() {
-    let run = Envgate::with_schema("").args(["init", "--", "echo", "hi"]).run();
+    let run = Envgate::with_schema("")
+        .args(["init", "--", "echo", "hi"])
+        .run();
     assert_eq!(run.code, 2, "{}", run.transcript());
     assert!(
-        run.stderr.contains("Did you mean `envgate --init -- echo hi`?"),
+        run.stderr
+            .contains("Did you mean `envgate --init -- echo hi`?"),
         "{}",
         run.stderr
     );

@@ -6,6 +6,7 @@ mod proxy;
 
 mod agent;
 mod agentd;
+mod alerts;
 mod audit;
 mod build;
 mod canary;

@@ -252,9 +252,19 @@ fn a_live_lease_keeps_a_second_run_away() {
             .await
             .unwrap();
     });
+    // A scheduled `rotate` is where a failure most needs a page: --alert works here.
+    let receiver = crate::alerts::Receiver::start(crate::alerts::Answer::Ok);
     let run = fixture
         .envgate()
-        .args(["rotate", "--type", "api-key", "--name", "resend"])
+        .args([
+            "rotate",
+            "--type",
+            "api-key",
+            "--name",
+            "resend",
+            "--alert",
+            &receiver.url,
+        ])
         .run();
     assert_eq!(run.code, 70, "{}", run.transcript());
     assert!(
@@ -263,6 +273,9 @@ fn a_live_lease_keeps_a_second_run_away() {
         "{}",
         run.stderr
     );
+    let bodies = receiver.bodies();
+    assert_eq!(bodies.len(), 1, "{bodies:#?}");
+    assert_eq!(bodies[0]["event"]["event"], "rotation.failed");
     assert_eq!(
         fixture.stages(&fixture.resend).len(),
         1,
