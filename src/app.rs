@@ -222,6 +222,12 @@ fn execute(options: &Options, action: Action, mut env: EnvSnapshot) -> Result<u8
             output,
             check,
         } => crate::docs::run(&schema, format, output.as_deref(), check.as_deref()),
+        Action::Scan(request) => {
+            let format = options.format.unwrap_or_default();
+            let (code, text) = crate::scan::run(&schema, &schema_path, &request, format)?;
+            Stream::Stdout.write(&text);
+            Ok(code)
+        }
         Action::Check => with_audit(&context, |audit| {
             let (code, resolution) =
                 validate_and_report(&context, &schema, Stream::Stdout, audit, None);

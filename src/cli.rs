@@ -254,6 +254,18 @@ enum Sub {
     },
     /// Put every schema variable that has a `secret` into Secrets Manager, or with `--to parameter-store` every one with a `parameter` into Parameter Store (from a .env file and the environment).
     Import(ImportArgs),
+    /// Check the Python code against the schema: variables read but not declared, declared but not read, defaults that disagree.
+    Scan {
+        /// Files or directories to scan [default: .].
+        #[arg(value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// Report format.
+        #[arg(long, value_enum, value_name = "FORMAT")]
+        format: Option<Format>,
+        /// Fail (exit 1) on warnings too.
+        #[arg(long)]
+        strict: bool,
+    },
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     Completions {
         /// The shell.
@@ -443,6 +455,8 @@ pub enum Action {
     },
     /// Print the JSON Schema of the schema format.
     JsonSchema,
+    /// Check the code against the schema.
+    Scan(crate::scan::ScanRequest),
     /// Put values into Secrets Manager.
     Import(crate::import::ImportRequest),
     /// Draft a schema.
@@ -651,6 +665,18 @@ impl Cli {
                 supervise = supervise.merged(supervise_after);
                 (report, Action::Launch(command))
             }
+            Some(Sub::Scan {
+                paths,
+                format,
+                strict,
+            }) => {
+                let mut report = report;
+                report.format = format.or(report.format);
+                (
+                    report,
+                    Action::Scan(crate::scan::ScanRequest { paths, strict }),
+                )
+            }
             Some(Sub::Docs(args)) => (
                 report,
                 Action::Docs {
@@ -693,33 +719,44 @@ impl Cli {
             }
             None => (report, flag_action(check, docs, output, command)?),
         };
-        let supervise = supervise.into_options();
-        if supervise.enabled() && !matches!(action, Action::Launch(_)) {
-            return Err(Error::Usage(
-                "--init, --watch and --mask supervise a launched program: give `-- CMD ARGS…`"
-                    .to_owned(),
-            ));
-        }
-        let options = Options {
-            schema: common.schema,
-            env_files: values.env_files,
-            secrets_dir: values.secrets_dir,
-            environment: values.environment,
-            format: report.format,
-            explain: report.explain,
-            strict: report.strict,
-            fetch: report.fetch,
-            timeout: Duration::from_secs_f64(report.timeout),
-            audit: AuditOptions {
-                log: values.audit_log,
-                force: values.force,
-                principal: values.audit_principal,
-                alerts: values.alerts,
-            },
-            supervise,
-        };
+        let options = options(common, values, &report, supervise, &action)?;
         Ok((options, action))
     }
+}
+
+/// The options of a parsed command line, checked against its action.
+fn options(
+    common: CommonArgs,
+    values: ValueArgs,
+    report: &ReportArgs,
+    supervise: SuperviseArgs,
+    action: &Action,
+) -> Result<Options, Error> {
+    let supervise = supervise.into_options();
+    if supervise.enabled() && !matches!(action, Action::Launch(_)) {
+        return Err(Error::Usage(
+            "--init, --watch and --mask supervise a launched program: give `-- CMD ARGS…`"
+                .to_owned(),
+        ));
+    }
+    Ok(Options {
+        schema: common.schema,
+        env_files: values.env_files,
+        secrets_dir: values.secrets_dir,
+        environment: values.environment,
+        format: report.format,
+        explain: report.explain,
+        strict: report.strict,
+        fetch: report.fetch,
+        timeout: Duration::from_secs_f64(report.timeout),
+        audit: AuditOptions {
+            log: values.audit_log,
+            force: values.force,
+            principal: values.audit_principal,
+            alerts: values.alerts,
+        },
+        supervise,
+    })
 }
 
 #[cfg(test)]

@@ -113,6 +113,17 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// A path given to `envgate scan` does not exist.
+    #[error("cannot scan {}: no such file or directory", path.display())]
+    #[diagnostic(
+        code(envgate::scan::no_path),
+        help("Give the directory of the Python code (default: the current directory).")
+    )]
+    ScanPath {
+        /// The path as given.
+        path: PathBuf,
+    },
+
     /// The schema file is larger than envgate accepts.
     #[error("schema {} is larger than {} MiB", path.display(), limit / 1024 / 1024)]
     #[diagnostic(
@@ -341,7 +352,8 @@ impl Error {
             Self::SchemaNotFound { .. }
             | Self::EnvFileNotFound { .. }
             | Self::SecretsDirUnreadable { .. }
-            | Self::DocsUnreadable { .. } => exit::NO_INPUT,
+            | Self::DocsUnreadable { .. }
+            | Self::ScanPath { .. } => exit::NO_INPUT,
             Self::SchemaTooLarge { .. } | Self::SchemaInvalid(_) => exit::SCHEMA_INVALID,
             Self::EnvFileInvalid { .. } | Self::Setting { .. } => exit::CONFIG_INVALID,
             Self::Usage(_) => exit::USAGE,

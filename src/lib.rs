@@ -26,6 +26,7 @@ pub mod report;
 pub mod resolve;
 pub mod rotate;
 pub mod rules;
+pub mod scan;
 pub mod schema;
 pub mod secrets;
 pub mod settings;

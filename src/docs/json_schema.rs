@@ -77,6 +77,9 @@ fn property(key: &str) -> Value {
             json!({ "type": "array", "items": { "type": "string", "pattern": NAME_PATTERN }, "description": "Older names read when this one is unset." })
         }
         "rotate" => json!({ "$ref": "#/$defs/rotate" }),
+        "read_by" => strings(
+            "Who reads the variable when the code does not (gunicorn, a library): envgate scan does not call it unused.",
+        ),
         "environments" => json!({
             "type": "object",
             "description": "Per-environment overrides.",
@@ -121,7 +124,8 @@ pub(super) fn render() -> String {
             "secret_name",
             "parameter_name",
             "shared_prefixes",
-            "guard"
+            "guard",
+            "scan"
         ]
     );
     let document = json!({
@@ -140,6 +144,15 @@ pub(super) fn render() -> String {
                     "secret_name": { "type": "string", "description": "Naming convention, default {environment}/{name}." },
                     "parameter_name": { "type": "string", "description": "Parameter Store naming convention, default /{environment}/{name}." },
                     "shared_prefixes": strings("Secret and parameter prefixes any environment may read (whole path segments)."),
+                    "scan": {
+                        "type": "object",
+                        "additionalProperties": false,
+                        "description": "What envgate scan leaves alone.",
+                        "properties": {
+                            "ignore": strings("Variable names never reported."),
+                            "exclude": strings("Globs of paths, relative to the scan root, not scanned.")
+                        }
+                    },
                     "guard": { "enum": ["prefix", "none"], "description": "The cross-environment guard: prefix (default; names carry the environment) or none (each environment in its own AWS account)." },
                 }
             },

@@ -16,8 +16,8 @@ use super::tree::{self, Item, Key, Table, Value};
 
 use super::{
     DEFAULT_ENVIRONMENTS, DEFAULT_PARAMETER_NAME, DEFAULT_SECRET_NAME, Delivery, Guard, Layer,
-    Pattern, ROTATE_KINDS, RotateKind, RotateSpec, Rules, Schema, SchemaSource, Strategy, VarSpec,
-    VarType,
+    Pattern, ROTATE_KINDS, RotateKind, RotateSpec, Rules, ScanSettings, Schema, SchemaSource,
+    Strategy, VarSpec, VarType,
 };
 use crate::duration;
 use crate::error::{Error, SchemaErrors};
@@ -36,7 +36,10 @@ pub const ENVGATE_KEYS: &[&str] = &[
     "parameter_name",
     "shared_prefixes",
     "guard",
+    "scan",
 ];
+/// Keys of `[envgate.scan]`.
+pub(super) const SCAN_KEYS: &[&str] = &["ignore", "exclude"];
 /// Rule keys (allowed in a variable and in its per-environment overrides).
 pub const RULE_KEYS: &[&str] = &[
     "min_length",
@@ -65,6 +68,7 @@ pub const VAR_ONLY_KEYS: &[&str] = &[
     "deprecated",
     "aliases",
     "rotate",
+    "read_by",
     "environments",
 ];
 /// Keys of a variable's `rotate` table.
@@ -92,6 +96,9 @@ static VAR: LazyLock<Allowed> =
 
 /// Keys a per-environment override may set.
 static OVERRIDE: LazyLock<Allowed> = LazyLock::new(|| Allowed::of(&[LAYER_KEYS, RULE_KEYS]));
+
+/// Keys of `[envgate.scan]`, as fields.
+static SCAN: LazyLock<Allowed> = LazyLock::new(|| Allowed::of(&[SCAN_KEYS]));
 
 /// Keys of a variable's `rotate` table.
 static ROTATE: LazyLock<Allowed> = LazyLock::new(|| Allowed::of(&[ROTATE_KEYS]));
@@ -240,6 +247,7 @@ impl Loader {
             .map(|list| list.into_iter().map(Spanned::into_inner).collect())
             .unwrap_or_default();
         let guard = envgate.map_or(Guard::Prefix, |table| self.guard(table));
+        let scan = envgate.map(|table| self.scan(table)).unwrap_or_default();
         for (field, convention, default) in [
             (Field::SecretName, &secret_name, DEFAULT_SECRET_NAME),
             (
@@ -273,6 +281,7 @@ impl Loader {
             parameter_name,
             shared_prefixes,
             guard,
+            scan,
             groups,
             vars: Vec::new(),
             index: std::collections::HashMap::new(),
@@ -387,6 +396,10 @@ impl Loader {
             binary_base64: self.binary(table),
             deprecated: self.deprecated(table).map(String::into_boxed_str),
             aliases: self.aliases(table).into_boxed_slice(),
+            read_by: self
+                .string_list(table, Field::ReadBy)
+                .map(|list| list.into_iter().map(Spanned::into_inner).collect())
+                .unwrap_or_default(),
             rotate: self.rotate(table).map(Box::new),
             base: self.layer(table),
             overrides: self.overrides(table, schema, &name),
@@ -736,6 +749,24 @@ impl Loader {
             );
         }
         Some(text.into_inner())
+    }
+
+    /// `[envgate.scan]`: names and globs `envgate scan` leaves alone.
+    fn scan(&mut self, envgate: &Fields<'_, '_>) -> ScanSettings {
+        let Some(table) = self.table(envgate, Field::Scan) else {
+            return ScanSettings::default();
+        };
+        let table = &self.fields(table, &SCAN, &|| "[envgate.scan]".to_owned());
+        let list = |loader: &mut Self, field| {
+            loader
+                .string_list(table, field)
+                .map(|list| list.into_iter().map(Spanned::into_inner).collect())
+                .unwrap_or_default()
+        };
+        ScanSettings {
+            ignore: list(self, Field::Ignore),
+            exclude: list(self, Field::Exclude),
+        }
     }
 
     fn parameter(&mut self, table: &Fields<'_, '_>) -> Option<String> {

@@ -62,6 +62,8 @@ pub struct Schema {
     pub shared_prefixes: Vec<String>,
     /// `[envgate] guard`: whether the cross-environment guard applies.
     pub guard: Guard,
+    /// `[envgate.scan]`: what `envgate scan` leaves alone.
+    pub scan: ScanSettings,
     /// Documentation groups `(key, title)`, in order.
     pub groups: Vec<(String, String)>,
     /// Variables, in schema order.
@@ -83,6 +85,15 @@ impl Schema {
     pub fn has_environment(&self, environment: &str) -> bool {
         self.environments.iter().any(|known| known == environment)
     }
+}
+
+/// `[envgate.scan]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScanSettings {
+    /// Names never reported (read by code envgate does not see, or on purpose).
+    pub ignore: Vec<String>,
+    /// Globs of paths, relative to the scan root, not scanned.
+    pub exclude: Vec<String>,
 }
 
 /// What can change per environment: requiredness, default, secret, help and rules.
@@ -270,6 +281,9 @@ pub struct VarSpec {
     pub deprecated: Option<Box<str>>,
     /// Older names that are read when `name` is unset.
     pub aliases: Box<[String]>,
+    /// `read_by`: who reads the variable when the code does not (`gunicorn`, a
+    /// library), so `envgate scan` does not call it unused.
+    pub read_by: Vec<String>,
     /// Rotation settings (boxed: most variables have none, and a schema may
     /// declare thousands of variables).
     pub rotate: Option<Box<RotateSpec>>,

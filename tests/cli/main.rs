@@ -25,6 +25,7 @@ mod reference;
 mod rotation;
 mod rotation_guard;
 mod rotation_pg;
+mod scan;
 mod schema_errors;
 mod secrets;
 mod secrets_dir;

@@ -158,3 +158,40 @@ fn the_hooks_fail_a_commit_with_stale_docs_or_an_invalid_example() {
     assert!(!ok, "an invalid example was committed:\n{text}");
     assert!(text.contains("PORT"), "{text}");
 }
+
+/// The `envgate-scan` hook: a commit whose code reads a variable the schema does
+/// not declare is refused, naming it; declared, it goes through.
+#[test]
+fn the_scan_hook_refuses_code_that_reads_an_undeclared_variable() {
+    let repo = Repo::new();
+    repo.write(
+        ".pre-commit-config.yaml",
+        &format!(
+            "repos:\n  - repo: {}\n    rev: {}\n    hooks:\n      - id: envgate-scan\n        args: [--schema, env.schema.toml]\n",
+            env!("CARGO_MANIFEST_DIR"),
+            project_rev()
+        ),
+    );
+    repo.write("env.schema.toml", SCHEMA);
+    repo.write(
+        "settings.py",
+        "import os\nPORT = int(os.environ[\"PORT\"])\nTOKEN = os.getenv(\"API_TOKEN\")\n",
+    );
+    let (ok, text) = repo.run("pre-commit", &["install"]);
+    assert!(ok, "{text}");
+    let (ok, text) = repo.commit("undeclared");
+    assert!(
+        !ok,
+        "code reading an undeclared variable was committed:\n{text}"
+    );
+    assert!(
+        text.contains("API_TOKEN is read here but not declared"),
+        "{text}"
+    );
+    repo.write(
+        "env.schema.toml",
+        &format!("{SCHEMA}[vars.API_TOKEN]\nsensitive = true\nrequired = false\n"),
+    );
+    let (ok, text) = repo.commit("declared");
+    assert!(ok, "{text}");
+}

@@ -1,0 +1,164 @@
+//! `envgate scan` on a small Django project (tests/fixtures/django_project):
+//! settings and two apps reading variables in every supported style.
+
+use std::path::{Path, PathBuf};
+
+use crate::harness::Envgate;
+
+/// A copy of the fixture project in a fresh directory, plus what must not be
+/// committed: a `.gitignore`d file with an undeclared read, a file Python refuses,
+/// a binary and a Latin-1 file under `.py` names, and a symlink loop.
+fn project() -> Envgate {
+    let gate = Envgate::with_schema("");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/django_project");
+    copy(&fixture, gate.dir());
+    gate.file(".gitignore", "generated_settings.py\n");
+    gate.file(
+        "generated_settings.py",
+        "import os\nHIDDEN = os.environ[\"IGNORED_BY_GIT\"]\n",
+    );
+    gate.file(
+        "accounts/broken.py",
+        "import os\ndef broken(:\n    os.environ['NEVER_SEEN']\n",
+    );
+    gate.file("accounts/blob.py", b"\x00\x01\x02binary".as_slice());
+    gate.file("accounts/latin1.py", b"# caf\xe9\nimport os\n".as_slice());
+    std::os::unix::fs::symlink(gate.dir(), gate.dir().join("accounts/loop")).unwrap();
+    gate
+}
+
+fn copy(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            copy(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+fn findings(stdout: &str) -> Vec<(String, String, String)> {
+    let report: serde_json::Value = serde_json::from_str(stdout).unwrap();
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|finding| {
+            (
+                finding["kind"].as_str().unwrap().to_owned(),
+                finding["name"].as_str().unwrap_or("-").to_owned(),
+                format!(
+                    "{}:{}:{}",
+                    finding["file"].as_str().unwrap(),
+                    finding["line"],
+                    finding["column"]
+                ),
+            )
+        })
+        .collect()
+}
+
+fn triple(kind: &str, name: &str, at: &str) -> (String, String, String) {
+    (kind.to_owned(), name.to_owned(), at.to_owned())
+}
+
+#[test]
+fn the_django_project_gets_exactly_its_findings() {
+    let run = project().args(["scan", "--format", "json"]).run();
+    assert_eq!(run.code, 1, "{}", run.transcript());
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["ok"], false);
+    assert_eq!(
+        findings(&run.stdout),
+        [
+            triple("unparsable", "-", "accounts/blob.py:1:1"),
+            triple("unparsable", "-", "accounts/broken.py:2:1"),
+            triple("unparsable", "-", "accounts/latin1.py:1:1"),
+            triple("dynamic", "-", "accounts/providers.py:6:12"),
+            triple(
+                "undeclared",
+                "STRIPE_WEBHOOK_SECRET",
+                "billing/stripe.py:5:25"
+            ),
+            triple("default_mismatch", "CACHE_URL", "config/settings.py:18:13"),
+            triple("unused", "LEGACY_FLAG", "env.schema.toml:54:7"),
+        ]
+    );
+}
+
+#[test]
+fn formats_and_exit_codes() {
+    let gate = project();
+    let human = gate.args(["scan"]).run();
+    assert_eq!(human.code, 1, "{}", human.transcript());
+    assert!(
+        human.stdout.contains("envgate::scan::undeclared"),
+        "{}",
+        human.stdout
+    );
+    assert!(
+        human
+            .stdout
+            .contains("STRIPE_WEBHOOK_SECRET = config(\"STRIPE_WEBHOOK_SECRET\", default=\"\")"),
+        "the code line is shown: {}",
+        human.stdout
+    );
+    let github = project().args(["scan", "--format", "github"]).run();
+    assert!(
+        github.stdout.contains(
+            "::error file=billing/stripe.py,line=5,col=25,title=envgate scan: undeclared::"
+        ),
+        "{}",
+        github.stdout
+    );
+    // Declared, the undeclared read passes; warnings pass unless --strict.
+    let fixed = project();
+    let schema = std::fs::read_to_string(fixed.dir().join("env.schema.toml")).unwrap()
+        + "\n[vars.STRIPE_WEBHOOK_SECRET]\nsensitive = true\nrequired = false\n";
+    std::fs::write(fixed.dir().join("env.schema.toml"), schema).unwrap();
+    let run = fixed.args(["scan", "--format", "json"]).run();
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    let strict = project().args(["scan", "--strict", "nothing-here"]).run();
+    assert_eq!(strict.code, 66, "{}", strict.transcript());
+}
+
+#[test]
+fn a_path_is_scanned_from_where_it_is_given() {
+    let gate = project();
+    let run = gate
+        .args([
+            "scan".as_ref(),
+            "--format".as_ref(),
+            "json".as_ref(),
+            PathBuf::from("billing").as_os_str(),
+        ])
+        .run();
+    let found = findings(&run.stdout);
+    assert!(
+        found.contains(&triple(
+            "undeclared",
+            "STRIPE_WEBHOOK_SECRET",
+            "stripe.py:5:25"
+        )),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn an_exclude_glob_and_an_ignored_name_are_left_alone() {
+    let gate = project();
+    let schema = std::fs::read_to_string(gate.dir().join("env.schema.toml"))
+        .unwrap()
+        .replace("ignore = [\"DJANGO_SETTINGS_MODULE\"]", "ignore = [\"DJANGO_SETTINGS_MODULE\", \"STRIPE_WEBHOOK_SECRET\"]\nexclude = [\"accounts/**\"]");
+    std::fs::write(gate.dir().join("env.schema.toml"), schema).unwrap();
+    let run = gate.args(["scan", "--format", "json"]).run();
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    let found = findings(&run.stdout);
+    assert!(
+        found.iter().all(|(_, _, at)| !at.starts_with("accounts/")),
+        "{found:?}"
+    );
+}
