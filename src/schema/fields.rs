@@ -180,6 +180,7 @@ mod tests {
             RULE_KEYS,
             VAR_ONLY_KEYS,
             ROTATE_KEYS,
+            super::super::load::SCAN_KEYS,
         ];
         let listed = Allowed::of(&lists);
         for field in Field::ALL {
