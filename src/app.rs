@@ -173,21 +173,16 @@ fn execute(options: &Options, action: Action, mut env: EnvSnapshot) -> Result<u8
         }
         Action::Init {
             from,
+            from_code,
             output,
             force,
             parameters,
         } => {
-            // The draft goes where every other command reads the schema from.
-            let output = output
-                .or_else(|| {
-                    env.get("ENVGATE_SCHEMA")
-                        .filter(|path| !path.is_empty())
-                        .map(PathBuf::from)
-                })
-                .unwrap_or_else(|| PathBuf::from(DEFAULT_SCHEMA));
-            let message = crate::init::run(from.as_deref(), &output, force, parameters, &env)?;
-            Stream::Stdout.write(&message);
-            return Ok(exit::OK);
+            let sources = crate::init::Sources {
+                file: from.as_deref(),
+                code: from_code.as_deref(),
+            };
+            return init(&env, &sources, output, force, parameters);
         }
         _ => {}
     }
@@ -258,6 +253,26 @@ fn execute(options: &Options, action: Action, mut env: EnvSnapshot) -> Result<u8
             unreachable!("handled above")
         }
     }
+}
+
+/// `envgate init`: the draft goes where every other command reads the schema from.
+fn init(
+    env: &EnvSnapshot,
+    sources: &crate::init::Sources<'_>,
+    output: Option<PathBuf>,
+    force: bool,
+    parameters: bool,
+) -> Result<u8, Error> {
+    let output = output
+        .or_else(|| {
+            env.get("ENVGATE_SCHEMA")
+                .filter(|path| !path.is_empty())
+                .map(PathBuf::from)
+        })
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_SCHEMA));
+    let message = crate::init::run(sources, &output, force, parameters, env)?;
+    Stream::Stdout.write(&message);
+    Ok(exit::OK)
 }
 
 /// `envgate import`: local values validated, then written to Secrets Manager.

@@ -241,6 +241,9 @@ enum Sub {
         /// The .env file to read [default: the current environment's names].
         #[arg(long, value_name = "FILE")]
         from: Option<PathBuf>,
+        /// Python code to read the names from, as `envgate scan` finds them (with --from, both).
+        #[arg(long, value_name = "PATH")]
+        from_code: Option<PathBuf>,
         /// Where to write the draft [default: ./env.schema.toml].
         #[arg(long, value_name = "FILE")]
         output: Option<PathBuf>,
@@ -463,6 +466,8 @@ pub enum Action {
     Init {
         /// The .env file, or `None` for the environment's names.
         from: Option<PathBuf>,
+        /// `--from-code`.
+        from_code: Option<PathBuf>,
         /// Where to write (`None`: `ENVGATE_SCHEMA`, else the default schema path).
         output: Option<PathBuf>,
         /// Overwrite an existing file.
@@ -480,9 +485,16 @@ pub enum Action {
 
 impl Action {
     /// `envgate init`, writing to `output` (`None`: where the schema is read from).
-    fn init(from: Option<PathBuf>, output: Option<PathBuf>, force: bool, parameters: bool) -> Self {
+    fn init(
+        from: Option<PathBuf>,
+        from_code: Option<PathBuf>,
+        output: Option<PathBuf>,
+        force: bool,
+        parameters: bool,
+    ) -> Self {
         Self::Init {
             from,
+            from_code,
             output,
             force,
             parameters,
@@ -703,13 +715,17 @@ impl Cli {
             }
             Some(Sub::Init {
                 from,
+                from_code,
                 output,
                 force,
                 parameters,
             }) => {
                 // The draft goes where the schema would be read from.
                 let output = output.or_else(|| common.schema.clone());
-                (report, Action::init(from, output, force, parameters))
+                (
+                    report,
+                    Action::init(from, from_code, output, force, parameters),
+                )
             }
             Some(Sub::Manpage) => (report, Action::Manpage),
             Some(Sub::Schema { json_schema: false }) => {

@@ -40,6 +40,20 @@ pub struct Found {
     pub name: String,
     /// Its value in the file (`None` when drafting from names only).
     pub value: Option<String>,
+    /// What the code says of it (`init --from-code`).
+    pub code: Option<FromCode>,
+}
+
+/// What the code says of a variable: the type its cast gives, its literal default,
+/// whether the code runs without it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FromCode {
+    /// From `env.bool(…)`, `cast=int`, …
+    pub kind: Option<VarType>,
+    /// A literal default, as schema text.
+    pub default: Option<String>,
+    /// `.get`, `getenv`, `in`, or a default that is not a literal.
+    pub optional: bool,
 }
 
 impl std::fmt::Debug for Found {
@@ -254,14 +268,19 @@ fn quoted(text: &str) -> String {
     out
 }
 
-/// The draft schema for `found`; `source` names where the names came from;
-/// `parameters`: non-sensitive variables read Parameter Store, not a secret.
+/// The draft schema for `found`; `source` names where the names came from, and
+/// `env_file` the .env file among them; `parameters`: non-sensitive variables
+/// read Parameter Store, not a secret.
 #[must_use]
-pub fn draft(found: &[Found], source: &str, parameters: bool) -> String {
+pub fn draft(found: &[Found], source: &str, env_file: Option<&str>, parameters: bool) -> String {
+    let check = match env_file {
+        Some(file) => format!("envgate --schema THIS_FILE --env-file {file} --check"),
+        None => "envgate --schema THIS_FILE --check".to_owned(),
+    };
     let mut out = format!(
         "# Draft schema written by `envgate init` from {source}.\n\
          # Fill in every TODO, review each type and rule, then run:\n\
-         #   envgate --schema THIS_FILE --env-file {source} --check\n\
+         #   {check}\n\
          version = 1\n\n\
          [envgate]\n\
          environments = [\"development\", \"staging\", \"production\"]\n"
@@ -277,7 +296,23 @@ fn var_table(entry: &Found, parameters: bool) -> String {
     let name = &entry.name;
     let value = entry.value.as_deref();
     let sensitive = is_sensitive(entry);
-    let kind = value.map_or(VarType::String, |value| infer_type(name, value));
+    let code = entry.code.clone().unwrap_or_default();
+    let kind = code
+        .kind
+        .map(|kind| {
+            if kind == VarType::Int && name.ends_with("_PORT") {
+                VarType::Port
+            } else {
+                kind
+            }
+        })
+        .or_else(|| value.map(|value| infer_type(name, value)))
+        .or_else(|| {
+            code.default
+                .as_deref()
+                .map(|default| infer_type(name, default))
+        })
+        .unwrap_or(VarType::String);
     let mut out = format!("[vars.{name}]\n");
     let _ = writeln!(
         out,
@@ -318,8 +353,18 @@ fn var_table(entry: &Found, parameters: bool) -> String {
     // A `secret` makes a variable sensitive unless it says otherwise.
     let _ = writeln!(out, "sensitive = {sensitive}");
     out.push_str(&store_line(name, sensitive, parameters));
-    if value.is_some_and(|value| value.trim().is_empty()) {
-        out.push_str("required = false\n");
+    match code.default.clone().filter(|_| !sensitive) {
+        // The code's own default: a sensitive one is never copied.
+        Some(default) => {
+            let _ = writeln!(out, "default = {}", quoted(&default));
+        }
+        None if code.optional
+            || code.default.is_some()
+            || value.is_some_and(|value| value.trim().is_empty()) =>
+        {
+            out.push_str("required = false\n");
+        }
+        None => {}
     }
     if let Some(value) = value.filter(|value| !sensitive && public_example(kind, value)) {
         let _ = writeln!(out, "example = {}", quoted(value.trim()));
@@ -346,27 +391,33 @@ fn public_example(kind: VarType, value: &str) -> bool {
 /// [`Error::Usage`] when `output` exists and `force` is off; the env file's own
 /// errors; [`Error::Output`] when the draft cannot be written.
 pub fn run(
-    from: Option<&Path>,
+    sources: &Sources<'_>,
     output: &Path,
     force: bool,
     parameters: bool,
     env: &EnvSnapshot,
 ) -> Result<String, Error> {
+    let from = sources.file;
     if output.exists() && !force {
         return Err(Error::Usage(format!(
             "{} exists; envgate init never overwrites a schema. Pass --force to replace it, or --output another path.",
             output.display()
         )));
     }
-    let (found, source) = if let Some(path) = from {
-        (from_file(path, env)?, path.display().to_string())
-    } else {
-        (from_environment(env), "the current environment".to_owned())
+    let (found, source) = match (from, sources.code) {
+        (Some(path), Some(code)) => (
+            merged(from_file(path, env)?, from_code(code)?),
+            format!("{} and the code in {}", path.display(), code.display()),
+        ),
+        (Some(path), None) => (from_file(path, env)?, path.display().to_string()),
+        (None, Some(code)) => (from_code(code)?, format!("the code in {}", code.display())),
+        (None, None) => (from_environment(env), "the current environment".to_owned()),
     };
     let (kept, skipped): (Vec<_>, Vec<_>) = found
         .into_iter()
         .partition(|entry| crate::schema::is_env_name(&entry.name));
-    let text = draft(&kept, &source, parameters);
+    let file = from.map(|path| path.display().to_string());
+    let text = draft(&kept, &source, file.as_deref(), parameters);
     // The draft must load: a name or a value that broke it is a bug here.
     crate::schema::from_str(&output.display().to_string(), &text).map_err(Error::SchemaInvalid)?;
     // A schema is source: committed and copied into images, so 0644.
@@ -397,6 +448,14 @@ pub fn run(
         "next: fill in the TODO descriptions, then run: envgate --schema {}{env_file} --check",
         output.display()
     );
+    if let Some(code) = sources.code {
+        let _ = writeln!(
+            message,
+            "and keep the code and the schema in step: envgate --schema {} scan {}",
+            output.display(),
+            code.display()
+        );
+    }
     Ok(message)
 }
 
@@ -415,9 +474,89 @@ fn from_file(path: &Path, env: &EnvSnapshot) -> Result<Vec<Found>, Error> {
         found.push(Found {
             name: entry.name,
             value,
+            code: None,
         });
     }
     Ok(found)
+}
+
+/// Where `init` takes the names from.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Sources<'a> {
+    /// `--from`: a .env file.
+    pub file: Option<&'a Path>,
+    /// `--from-code`: Python code, read as `envgate scan` reads it.
+    pub code: Option<&'a Path>,
+}
+
+/// The names the Python code under `root` reads, in file order, with what the
+/// code says of each (envgate's own settings left out).
+fn from_code(root: &Path) -> Result<Vec<Found>, Error> {
+    let mut found: Vec<Found> = Vec::new();
+    for file in crate::scan::walk(root, &[])? {
+        for read in file.reads.unwrap_or_default() {
+            let Some(name) = read.name else { continue };
+            if crate::settings::SETTING_NAMES.contains(&name.as_str()) || name == "ENVIRONMENT" {
+                continue;
+            }
+            let said = code_of(read.default.as_ref(), read.cast, read.optional);
+            match found.iter_mut().find(|seen| seen.name == name) {
+                Some(seen) => {
+                    let code = seen.code.get_or_insert_with(FromCode::default);
+                    code.kind = code.kind.or(said.kind);
+                    code.default = code.default.take().or(said.default);
+                    code.optional |= said.optional;
+                }
+                None => found.push(Found {
+                    name,
+                    value: None,
+                    code: Some(said),
+                }),
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// What one read says: the type of its cast, its literal default as schema text.
+fn code_of(
+    default: Option<&crate::scan::python::Literal>,
+    cast: Option<crate::scan::python::Cast>,
+    optional: bool,
+) -> FromCode {
+    use crate::scan::python::{Cast, Literal};
+    let kind = cast.and_then(|cast| match cast {
+        Cast::Bool => Some(VarType::Bool),
+        Cast::Int => Some(VarType::Int),
+        Cast::List => Some(VarType::List),
+        Cast::Url => Some(VarType::Url),
+        Cast::Json => Some(VarType::Json),
+        Cast::Float => None,
+    });
+    let text = match default {
+        Some(Literal::Text(text)) => Some(text.clone()),
+        Some(Literal::Bool(value)) => Some(value.to_string()),
+        Some(Literal::Int(value)) => Some(value.to_string()),
+        Some(Literal::Float(value)) => Some(value.to_string()),
+        _ => None,
+    };
+    FromCode {
+        kind,
+        optional: optional || (default.is_some() && text.is_none()),
+        default: text,
+    }
+}
+
+/// The .env file's entries, with what the code says of them, then the names only
+/// the code reads.
+fn merged(mut file: Vec<Found>, code: Vec<Found>) -> Vec<Found> {
+    for read in code {
+        match file.iter_mut().find(|entry| entry.name == read.name) {
+            Some(entry) => entry.code = read.code,
+            None => file.push(read),
+        }
+    }
+    file
 }
 
 /// The program's names in the current environment (the system's left out).
@@ -428,6 +567,7 @@ fn from_environment(env: &EnvSnapshot) -> Vec<Found> {
             (!is_system_name(name)).then(|| Found {
                 name: name.to_owned(),
                 value: value.to_str().map(str::to_owned),
+                code: None,
             })
         })
         .collect()
@@ -441,6 +581,7 @@ mod tests {
         Found {
             name: name.to_owned(),
             value: Some(value.to_owned()),
+            code: None,
         }
     }
 
@@ -466,6 +607,7 @@ mod tests {
                 found("WORKERS", "4"),
             ],
             ".env",
+            Some(".env"),
             false,
         );
         assert!(!text.contains("canary"), "{text}");
@@ -537,7 +679,7 @@ mod tests {
                 .filter(|(name, _)| seen.insert(*name))
                 .map(|(name, value)| found(name, value))
                 .collect();
-            let text = draft(&found, ".env", false);
+            let text = draft(&found, ".env", Some(".env"), false);
             crate::schema::from_str("draft.toml", &text).unwrap();
             let document: toml::Table = toml::from_str(&text).unwrap();
             for entry in &found {

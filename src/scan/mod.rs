@@ -64,7 +64,11 @@ pub fn run(
 }
 
 /// Every Python file under `root`, read and parsed, in path order.
-fn walk(root: &Path, exclude: &[String]) -> Result<Vec<FileReads>, Error> {
+///
+/// # Errors
+/// [`Error::ScanPath`] (66) when `root` does not exist; [`Error::Usage`] for an
+/// `exclude` glob that is not one.
+pub fn walk(root: &Path, exclude: &[String]) -> Result<Vec<FileReads>, Error> {
     if !root.exists() {
         return Err(Error::ScanPath {
             path: root.to_owned(),

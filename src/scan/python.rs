@@ -86,6 +86,9 @@ pub struct Read {
     pub default: Option<Literal>,
     /// The conversion the code asks for.
     pub cast: Option<Cast>,
+    /// The code runs without the variable (`.get`, `getenv`, `in`): it is optional
+    /// to the code even without a default.
+    pub optional: bool,
 }
 
 /// Why a file was not scanned.
@@ -354,7 +357,7 @@ impl Module<'_> {
             return None;
         }
         let key = node.child_by_field_name("subscript")?;
-        Some(self.read(node, key, None, None))
+        Some(self.read(node, key, None, None, false))
     }
 
     /// `"X" in os.environ` / `not in`.
@@ -368,7 +371,7 @@ impl Module<'_> {
             .iter()
             .any(|op| matches!(op.kind(), "in" | "not in"));
         (is_in && self.resolve(*right)? == Binding::Environ)
-            .then(|| self.read(node, *left, None, None))
+            .then(|| self.read(node, *left, None, None, true))
     }
 
     /// `os.environ.get("X", d)`, `getenv("X", d)`, `env.bool("X", default=d)`,
@@ -400,27 +403,27 @@ impl Module<'_> {
                     .copied()
                     .or_else(|| arguments.keyword("default"))
                     .map(|value| self.literal(value));
-                Some(self.read(node, key?, default, None))
+                Some(self.read(node, key?, default, None, true))
             }
             (Binding::EnvObject, Some(method)) if ENV_METHODS.contains(&method) => {
                 let default = arguments
                     .keyword("default")
                     .map(|value| self.literal(value));
-                Some(self.read(node, key?, default, cast_of_method(method)))
+                Some(self.read(node, key?, default, cast_of_method(method), false))
             }
             (Binding::EnvObject, None) => {
                 let default = arguments
                     .keyword("default")
                     .map(|value| self.literal(value));
                 let cast = arguments.keyword("cast").and_then(|cast| self.cast(cast));
-                Some(self.read(node, key?, default, cast))
+                Some(self.read(node, key?, default, cast, false))
             }
             (Binding::DecoupleConfig, None) => {
                 let default = arguments
                     .keyword("default")
                     .map(|value| self.literal(value));
                 let cast = arguments.keyword("cast").and_then(|cast| self.cast(cast));
-                Some(self.read(node, key?, default, cast))
+                Some(self.read(node, key?, default, cast, false))
             }
             _ => None,
         }
@@ -432,6 +435,7 @@ impl Module<'_> {
         key: Node<'_>,
         default: Option<Literal>,
         cast: Option<Cast>,
+        optional: bool,
     ) -> Read {
         let position = node.start_position();
         let line_start = node.start_byte() - position.column;
@@ -443,6 +447,7 @@ impl Module<'_> {
             span: node.byte_range(),
             default: default.filter(|default| *default != Literal::None),
             cast,
+            optional,
         }
     }
 

@@ -162,3 +162,54 @@ fn an_exclude_glob_and_an_ignored_name_are_left_alone() {
         "{found:?}"
     );
 }
+
+/// `init --from-code`: a draft from the code's reads (names, literal defaults,
+/// types from casts, sensitive by name) that `scan` then passes with no
+/// `undeclared`; with `--from .env` too, the file's entries and the code's names.
+#[test]
+fn a_draft_from_the_code_passes_scan() {
+    let gate = project().args(["init", "--from-code", ".", "--output", "draft.toml"]);
+    let run = gate.run();
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    let draft = std::fs::read_to_string(gate.dir().join("draft.toml")).unwrap();
+    for expected in [
+        "[vars.STRIPE_WEBHOOK_SECRET]",
+        "[vars.WORKERS]\ndescription = \"TODO: what WORKERS is for.\"\ntype = \"int\"",
+        "default = \"8\"",
+        "default = \"redis://cache:6379/0\"",
+        "[vars.DATABASE_URL]\ndescription = \"TODO: what DATABASE_URL is for.\"\ntype = \"url\"",
+    ] {
+        assert!(draft.contains(expected), "{expected}:\n{draft}");
+    }
+    assert!(!draft.contains("[vars.IGNORED_BY_GIT]"), "{draft}");
+    let scan = Envgate::with_schema(&draft)
+        .args([
+            "scan".as_ref(),
+            "--format".as_ref(),
+            "json".as_ref(),
+            gate.dir().as_os_str(),
+        ])
+        .run();
+    let found = findings(&scan.stdout);
+    assert!(
+        found.iter().all(|(kind, _, _)| kind != "undeclared"),
+        "{found:?}"
+    );
+
+    let both = project();
+    both.file(".env", "EXTRA_FROM_FILE=1\nWORKERS=4\n");
+    let both = both.args([
+        "init",
+        "--from",
+        ".env",
+        "--from-code",
+        ".",
+        "--output",
+        "both.toml",
+    ]);
+    let run = both.run();
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    let draft = std::fs::read_to_string(both.dir().join("both.toml")).unwrap();
+    assert!(draft.contains("[vars.EXTRA_FROM_FILE]"), "{draft}");
+    assert!(draft.contains("[vars.STRIPE_API_KEY]"), "{draft}");
+}
