@@ -44,8 +44,12 @@ schema() { # schema FILE WITH_PARAMETERS WITH_SECRETS
   {
     printf '[envgate]\nenvironments = ["bench"]\nshared_prefixes = ["secretspec/bench"]\n'
     for i in $(seq 0 $((count - 1))); do
-      [ "$2" = yes ] && printf '[vars.S%03d]\nparameter = "/secretspec/bench/default/S%03d"\nsensitive = true\n' "$i" "$i"
-      [ "$3" = yes ] && printf '[vars.T%03d]\nsecret = "T%03d"\n' "$i" "$i"
+      if [ "$2" = yes ]; then
+        printf '[vars.S%03d]\nparameter = "/secretspec/bench/default/S%03d"\nsensitive = true\n' "$i" "$i"
+      fi
+      if [ "$3" = yes ]; then
+        printf '[vars.T%03d]\nsecret = "T%03d"\n' "$i" "$i"
+      fi
     done
   } >"$1"
 }
