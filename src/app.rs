@@ -217,6 +217,15 @@ fn execute(options: &Options, action: Action, mut env: EnvSnapshot) -> Result<u8
             output,
             check,
         } => crate::docs::run(&schema, format, output.as_deref(), check.as_deref()),
+        Action::Codegen { output, check } => crate::docs::write_generated(
+            &crate::codegen::python(&schema),
+            output.as_deref(),
+            check.as_deref(),
+            &format!(
+                "envgate --schema {} codegen python --output",
+                schema_path.display()
+            ),
+        ),
         Action::Scan(request) => {
             let format = options.format.unwrap_or_default();
             let (code, text) = crate::scan::run(&schema, &schema_path, &request, format)?;

@@ -269,6 +269,18 @@ enum Sub {
         #[arg(long)]
         strict: bool,
     },
+    /// Generate a typed module from the schema (Python: standard library only, converts as envgate validates).
+    Codegen {
+        /// The language.
+        #[arg(value_enum)]
+        language: CodegenLanguage,
+        /// Write to FILE (atomically) instead of stdout.
+        #[arg(long, value_name = "FILE", conflicts_with = "check")]
+        output: Option<PathBuf>,
+        /// Compare FILE with what would be generated; exit 1 with a diff when stale.
+        #[arg(long, value_name = "FILE")]
+        check: Option<PathBuf>,
+    },
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     Completions {
         /// The shell.
@@ -390,6 +402,13 @@ pub struct DocsArgs {
     pub check: Option<PathBuf>,
 }
 
+/// What `envgate codegen` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CodegenLanguage {
+    /// A typed Python module (`from config.env import env`).
+    Python,
+}
+
 /// What `envgate docs` renders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum DocsFormat {
@@ -460,6 +479,13 @@ pub enum Action {
     JsonSchema,
     /// Check the code against the schema.
     Scan(crate::scan::ScanRequest),
+    /// Generate a typed module.
+    Codegen {
+        /// Where to write, if not stdout.
+        output: Option<PathBuf>,
+        /// A file to compare instead of writing.
+        check: Option<PathBuf>,
+    },
     /// Put values into Secrets Manager.
     Import(crate::import::ImportRequest),
     /// Draft a schema.
@@ -689,6 +715,11 @@ impl Cli {
                     Action::Scan(crate::scan::ScanRequest { paths, strict }),
                 )
             }
+            Some(Sub::Codegen {
+                language: CodegenLanguage::Python,
+                output,
+                check,
+            }) => (report, Action::Codegen { output, check }),
             Some(Sub::Docs(args)) => (
                 report,
                 Action::Docs {

@@ -43,22 +43,30 @@ pub fn parse(text: &str) -> Result<Duration, String> {
     Ok(total)
 }
 
+/// The units and their seconds (`ms` is apart: milliseconds); the generated
+/// Python reads durations with this same table.
+pub const UNITS: &[(&str, u64)] = &[
+    ("s", 1),
+    ("m", 60),
+    ("h", 3_600),
+    ("d", 86_400),
+    ("w", 604_800),
+];
+
 fn unit_duration(amount: u64, unit: &str) -> Result<Duration, String> {
-    let seconds_per_unit = match unit {
-        "ms" => return Ok(Duration::from_millis(amount)),
-        "s" => 1,
-        "m" => 60,
-        "h" => 3_600,
-        "d" => 86_400,
-        "w" => 604_800,
-        "" => {
+    if unit == "ms" {
+        return Ok(Duration::from_millis(amount));
+    }
+    let seconds_per_unit = match UNITS.iter().find(|(name, _)| *name == unit) {
+        Some((_, seconds)) => *seconds,
+        None if unit.is_empty() => {
             return Err(
                 "a unit after every number but the only one (ms, s, m, h, d, w)".to_owned(),
             );
         }
-        other => {
+        None => {
             return Err(format!(
-                "an unknown unit {other:?} (use ms, s, m, h, d or w)"
+                "an unknown unit {unit:?} (use ms, s, m, h, d or w)"
             ));
         }
     };

@@ -13,6 +13,7 @@ mod app;
 pub mod audit;
 pub mod cli;
 pub mod clock;
+pub mod codegen;
 pub mod docs;
 pub mod duration;
 pub mod error;

@@ -281,13 +281,21 @@ pub fn list_items(value: &str) -> Vec<&str> {
     value.split(',').map(str::trim).collect()
 }
 
+/// The words envgate reads as true, in any case (also the generated Python's table).
+pub const TRUE_WORDS: &[&str] = &["true", "1", "yes", "y", "on"];
+/// The words envgate reads as false, in any case.
+pub const FALSE_WORDS: &[&str] = &["false", "0", "no", "n", "off"];
+
 /// Parses the boolean spellings envgate accepts, in any case.
 #[must_use]
 pub fn parse_bool(value: &str) -> Option<bool> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "y" | "on" => Some(true),
-        "false" | "0" | "no" | "n" | "off" => Some(false),
-        _ => None,
+    let word = value.trim().to_ascii_lowercase();
+    if TRUE_WORDS.contains(&word.as_str()) {
+        Some(true)
+    } else if FALSE_WORDS.contains(&word.as_str()) {
+        Some(false)
+    } else {
+        None
     }
 }
 

@@ -148,6 +148,43 @@ fn check_file(
         schema.source.name,
         path.display()
     );
+    check_generated(path, rendered, &regenerate)
+}
+
+/// Writes `rendered` to `output` (atomically) or stdout, or, with `check`,
+/// compares it with that file; `regenerate` is the command that writes it, less
+/// the path.
+///
+/// # Errors
+/// [`Error::Output`] (73) when the file cannot be written; [`Error::DocsUnreadable`]
+/// (66) when the checked file cannot be read.
+pub fn write_generated(
+    rendered: &str,
+    output: Option<&Path>,
+    check: Option<&Path>,
+    regenerate: &str,
+) -> Result<u8, Error> {
+    if let Some(path) = check {
+        return check_generated(path, rendered, &format!("{regenerate} {}", path.display()));
+    }
+    match output {
+        Some(path) => {
+            write_atomically(path, rendered.as_bytes()).map_err(|source| Error::Output {
+                path: path.to_owned(),
+                source,
+            })?;
+        }
+        None => print(rendered),
+    }
+    Ok(exit::OK)
+}
+
+/// Compares the file at `path` with what would be generated: exit 0 when equal,
+/// 1 with a unified diff and the `regenerate` command when stale or missing.
+///
+/// # Errors
+/// [`Error::DocsUnreadable`] (66) for a file that exists but cannot be read.
+pub fn check_generated(path: &Path, rendered: &str, regenerate: &str) -> Result<u8, Error> {
     let current = match read_regular(path, MAX_DOCS_BYTES) {
         Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {

@@ -11,6 +11,7 @@ mod audit;
 mod build;
 mod canary;
 mod check;
+mod codegen;
 mod completions;
 mod django;
 mod docs;
