@@ -339,9 +339,12 @@ fn run_fetch(
         let parameters = async {
             match &config {
                 Some(config) if !parameter_names.is_empty() => {
+                    // A few calls per process: the standard mode's full jitter, as for
+                    // batches (see `retry_mode`), keeps a storm at the quota's pace.
                     let config = aws_sdk_ssm::config::Builder::from(config)
                         .interceptor(throttle.clone())
                         .retry_partition(unlimited_retries())
+                        .retry_config(retry_settings(FetchMode::Batch, options.timeout))
                         .build();
                     parameters::fetch(&aws_sdk_ssm::Client::from_conf(config), parameter_names)
                         .await
@@ -372,6 +375,15 @@ fn throttled<T>(result: &mut Result<T, FetchError>) {
     if matches!(result, Err(FetchError::Timeout)) {
         *result = Err(FetchError::Throttled);
     }
+}
+
+/// The retry settings of a client: the mode's, attempts until the deadline,
+/// backoff from 50 ms up to [`MAX_BACKOFF`].
+fn retry_settings(mode: FetchMode, timeout: Duration) -> RetryConfig {
+    retry_mode(mode)
+        .with_max_attempts(attempts_within(timeout))
+        .with_initial_backoff(Duration::from_millis(50))
+        .with_max_backoff(MAX_BACKOFF)
 }
 
 /// How throttled reads are retried, by fetch mode.
@@ -499,10 +511,7 @@ pub(crate) async fn sdk_config(
             });
         }
     }
-    let retry = retry_mode(options.mode)
-        .with_max_attempts(attempts_within(options.timeout))
-        .with_initial_backoff(Duration::from_millis(50))
-        .with_max_backoff(MAX_BACKOFF);
+    let retry = retry_settings(options.mode, options.timeout);
     // The SDK has no read timeout by default: a server that accepts the connection
     // and never answers would hang the launch forever.
     let attempt = options.timeout.min(Duration::from_secs(10));
