@@ -13,4 +13,10 @@ fi
 trap '[ "$started_here" = 1 ] && scripts/moto-server.sh stop' EXIT
 export ENVGATE_TEST_PYTHON="${ENVGATE_TEST_PYTHON:-$PWD/.venv/bin/python}"
 
+# envgate into the test venv, as Python projects install it: pip builds the wheel
+# from this clone (maturin's `bin` bindings; a debug build into target/, which the
+# tests reuse). tests/cli/wheel.rs runs the venv's envgate.
+CARGO_TARGET_DIR="$PWD/target" MATURIN_PEP517_ARGS="--profile dev --locked" \
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps .
+
 cargo test --locked "$@"

@@ -31,3 +31,4 @@ mod schema_errors;
 mod secrets;
 mod secrets_dir;
 mod supervise;
+mod wheel;
