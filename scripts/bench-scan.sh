@@ -2,14 +2,19 @@
 # `envgate scan` on Django's own source tree (the `django` package the test venv
 # installs, about 900 Python files), side by side with a `python -m ast` script doing
 # the same walk (scripts/lib/scan_ast.py), in one hyperfine run; then peak memory.
-# Uses the release build. Needs hyperfine.
+# Uses the release build, or the binary ENVGATE_BINARY names (an installed one).
+# Needs hyperfine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v hyperfine >/dev/null || { echo "bench-scan: install hyperfine (apt-get install hyperfine)" >&2; exit 1; }
 scripts/setup-test-env.sh >&2
 python=$PWD/.venv/bin/python
-cargo build --release --quiet
-envgate=$PWD/target/release/envgate
+if [ -n "${ENVGATE_BINARY:-}" ]; then
+  envgate=$ENVGATE_BINARY
+else
+  cargo build --release --quiet
+  envgate=$PWD/target/release/envgate
+fi
 tree=$("$python" -c 'import django, os; print(os.path.dirname(django.__file__))')
 files=$(find "$tree" -name '*.py' | wc -l)
 work=$(mktemp -d)

@@ -213,3 +213,40 @@ fn a_draft_from_the_code_passes_scan() {
     assert!(draft.contains("[vars.EXTRA_FROM_FILE]"), "{draft}");
     assert!(draft.contains("[vars.STRIPE_API_KEY]"), "{draft}");
 }
+
+/// A 20 MB generated module (the size of a large generated settings or fixtures
+/// file) is scanned like any other: every read found, in the debug build too.
+#[test]
+fn a_twenty_megabyte_generated_file_is_scanned() {
+    let gate =
+        Envgate::with_schema("[vars.UNUSED_HERE]\nrequired = false\nread_by = [\"gunicorn\"]\n");
+    let mut text = String::from("import os\n");
+    let (mut lines, mut reads) = (0, 0);
+    while text.len() < 20 * 1024 * 1024 {
+        if lines % 500 == 0 {
+            text.push_str(&format!(
+                "READ_{reads} = os.environ.get(\"GENERATED_{reads:04}\")\n"
+            ));
+            reads += 1;
+        } else {
+            text.push_str(&format!("DATA_{lines} = \"{}\"\n", "x".repeat(120)));
+        }
+        lines += 1;
+    }
+    gate.file("generated.py", &text);
+    let run = gate.args(["scan", "--format", "json"]).run();
+    assert_eq!(
+        run.code,
+        1,
+        "{}",
+        run.transcript().chars().take(2000).collect::<String>()
+    );
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let findings = report["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), reads, "one undeclared finding per read");
+    assert!(
+        findings
+            .iter()
+            .all(|finding| finding["kind"] == "undeclared")
+    );
+}
