@@ -1,6 +1,7 @@
 //! `envgate scan` on a small Django project (tests/fixtures/django_project):
 //! settings and two apps reading variables in every supported style.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::harness::Envgate;
@@ -224,12 +225,13 @@ fn a_twenty_megabyte_generated_file_is_scanned() {
     let (mut lines, mut reads) = (0, 0);
     while text.len() < 20 * 1024 * 1024 {
         if lines % 500 == 0 {
-            text.push_str(&format!(
-                "READ_{reads} = os.environ.get(\"GENERATED_{reads:04}\")\n"
-            ));
+            let _ = writeln!(
+                text,
+                "READ_{reads} = os.environ.get(\"GENERATED_{reads:04}\")"
+            );
             reads += 1;
         } else {
-            text.push_str(&format!("DATA_{lines} = \"{}\"\n", "x".repeat(120)));
+            let _ = writeln!(text, "DATA_{lines} = \"{}\"", "x".repeat(120));
         }
         lines += 1;
     }
