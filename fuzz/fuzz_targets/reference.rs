@@ -1,16 +1,10 @@
-//! Secret references (`path#key`, `aws-sm://…`, ARNs) as written in a schema or
-//! in the environment: parsed and named under any convention, never a panic.
+//! libFuzzer on `bodies::reference` (what it checks is documented there).
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
+#[path = "bodies.rs"]
+mod bodies;
 
-use envgate::schema::reference::SecretRef;
-
-fuzz_target!(|input: (&str, &str, &str)| {
+libfuzzer_sys::fuzz_target!(|input: (&str, &str, &str)| {
     let (text, convention, environment) = input;
-    let reference = SecretRef::parse(text);
-    let _ = reference.full_name(convention, environment);
-    if let Some(reference) = SecretRef::from_env_value(text) {
-        let _ = reference.full_name(convention, environment);
-    }
+    bodies::reference(text, convention, environment);
 });

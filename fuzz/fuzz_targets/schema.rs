@@ -1,26 +1,7 @@
-//! The schema loader on any text: problems or a schema, never a panic. A schema
-//! that loads is also rendered in every docs format and its defaults validated.
+//! libFuzzer on `bodies::schema` (what it checks is documented there).
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
+#[path = "bodies.rs"]
+mod bodies;
 
-fuzz_target!(|text: &str| {
-    if let Ok(schema) = envgate::schema::from_str("fuzz.toml", text) {
-        for format in [
-            envgate::cli::DocsFormat::Markdown,
-            envgate::cli::DocsFormat::Dotenv,
-        ] {
-            let _ = envgate::docs::render(&schema, format, None);
-        }
-        for environment in &schema.environments {
-            let env = envgate::resolve::EnvSnapshot::default();
-            let resolution = envgate::resolve::resolve(&schema, environment, &env, &[]);
-            let _ = envgate::validate::validate(
-                &schema,
-                environment,
-                &resolution,
-                envgate::validate::Mode::Enforce,
-            );
-        }
-    }
-});
+libfuzzer_sys::fuzz_target!(|text: &str| bodies::schema(text));

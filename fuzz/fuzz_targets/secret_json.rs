@@ -1,11 +1,10 @@
-//! Taking a variable's value out of a secret (SecretString JSON, a key, binary):
-//! a value or a typed error, never a panic.
+//! libFuzzer on `bodies::secret_json` (what it checks is documented there).
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
+#[path = "bodies.rs"]
+mod bodies;
 
-fuzz_target!(|input: (&str, Option<&str>, &[u8], bool)| {
+libfuzzer_sys::fuzz_target!(|input: (&str, Option<&str>, &[u8], bool)| {
     let (string, key, binary, base64) = input;
-    let _ = envgate::secrets::extract::extract(Some(string), None, key, base64);
-    let _ = envgate::secrets::extract::extract(None, Some(binary), key, base64);
+    bodies::secret_json(string, key, binary, base64);
 });

@@ -152,6 +152,10 @@ pub fn reads(source: &[u8]) -> Result<Vec<Read>, Unparsable> {
         text,
         bindings: bindings(root, text),
     };
+    // A module that imports none of os, environ, environs or decouple reads nothing.
+    if module.bindings.is_empty() {
+        return Ok(Vec::new());
+    }
     let mut found = Vec::new();
     module.walk(root, &mut found);
     Ok(found)
@@ -189,33 +193,49 @@ fn first_error(node: Node<'_>) -> Option<Node<'_>> {
         .or(Some(node).filter(Node::has_error))
 }
 
-/// Every node of the tree, depth first.
-fn descendants(root: Node<'_>) -> Vec<Node<'_>> {
-    let mut out = Vec::new();
-    let mut stack = vec![root];
-    while let Some(node) = stack.pop() {
-        out.push(node);
-        let mut cursor = node.walk();
-        let children: Vec<Node<'_>> = node.named_children(&mut cursor).collect();
-        stack.extend(children.into_iter().rev());
+/// Calls `visit` on every node of the tree, depth first, with one cursor (no
+/// allocation per node: a large module has hundreds of thousands).
+fn visit_all<'t>(root: Node<'t>, mut visit: impl FnMut(Node<'t>)) {
+    let mut cursor = root.walk();
+    loop {
+        let node = cursor.node();
+        if node.is_named() {
+            visit(node);
+        }
+        if cursor.goto_first_child() {
+            continue;
+        }
+        loop {
+            if cursor.goto_next_sibling() {
+                break;
+            }
+            if !cursor.goto_parent() {
+                return;
+            }
+        }
     }
-    out
 }
 
 /// The names the module binds to the things envgate knows: imports first, then
 /// assignments (twice, so `E = os.environ; F = E` resolves).
 fn bindings(root: Node<'_>, text: &str) -> HashMap<String, Binding> {
     let mut bound = HashMap::new();
-    let nodes = descendants(root);
-    for node in &nodes {
-        match node.kind() {
-            "import_statement" => import(*node, text, &mut bound),
-            "import_from_statement" => import_from(*node, text, &mut bound),
-            _ => {}
-        }
+    let mut assignments = Vec::new();
+    visit_all(root, |node| match node.kind() {
+        "import_statement" => import(node, text, &mut bound),
+        "import_from_statement" => import_from(node, text, &mut bound),
+        "assignment" => assignments.push(node),
+        _ => {}
+    });
+    if bound.is_empty() {
+        return bound;
     }
     for _ in 0..2 {
-        for node in nodes.iter().filter(|node| node.kind() == "assignment") {
+        let module = Module {
+            text,
+            bindings: bound.clone(),
+        };
+        for node in &assignments {
             let (Some(left), Some(right)) = (
                 node.child_by_field_name("left"),
                 node.child_by_field_name("right"),
@@ -225,10 +245,6 @@ fn bindings(root: Node<'_>, text: &str) -> HashMap<String, Binding> {
             if left.kind() != "identifier" {
                 continue;
             }
-            let module = Module {
-                text,
-                bindings: bound.clone(),
-            };
             let value = if right.kind() == "call" {
                 right
                     .child_by_field_name("function")
@@ -340,7 +356,7 @@ impl Module<'_> {
     }
 
     fn walk(&self, root: Node<'_>, found: &mut Vec<Read>) {
-        for node in descendants(root) {
+        visit_all(root, |node| {
             let read = match node.kind() {
                 "subscript" => self.subscript(node),
                 "call" => self.call(node),
@@ -348,7 +364,7 @@ impl Module<'_> {
                 _ => None,
             };
             found.extend(read);
-        }
+        });
     }
 
     /// `os.environ["X"]`.
