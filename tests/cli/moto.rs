@@ -299,3 +299,39 @@ pub(crate) fn version_stages(endpoint: &str, secret: &str) -> Vec<Vec<String>> {
     stages.sort();
     stages
 }
+
+/// An IAM user `app` allowed only `actions` in `endpoint`'s moto; returns its
+/// access key id and secret. Call [`crate::secrets::enforce_iam`] after it.
+pub(crate) fn iam_user_allowed(endpoint: &str, actions: &[&str]) -> (String, String) {
+    aws_cli(endpoint, &["iam", "create-user", "--user-name", "app"]);
+    let policy = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]
+    })
+    .to_string();
+    aws_cli(
+        endpoint,
+        &[
+            "iam",
+            "put-user-policy",
+            "--user-name",
+            "app",
+            "--policy-name",
+            "read",
+            "--policy-document",
+            &policy,
+        ],
+    );
+    let key: serde_json::Value = serde_json::from_str(&aws_cli(
+        endpoint,
+        &["iam", "create-access-key", "--user-name", "app"],
+    ))
+    .unwrap();
+    (
+        key["AccessKey"]["AccessKeyId"].as_str().unwrap().to_owned(),
+        key["AccessKey"]["SecretAccessKey"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+    )
+}

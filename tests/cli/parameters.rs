@@ -366,42 +366,15 @@ fn a_denied_parameter_exits_77_and_names_it() {
             "db",
         ],
     );
-    aws_cli(
-        &server.endpoint,
-        &["iam", "create-user", "--user-name", "app"],
-    );
-    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["secretsmanager:GetSecretValue"],"Resource":"*"}]}"#;
-    aws_cli(
-        &server.endpoint,
-        &[
-            "iam",
-            "put-user-policy",
-            "--user-name",
-            "app",
-            "--policy-name",
-            "read",
-            "--policy-document",
-            policy,
-        ],
-    );
-    let key: serde_json::Value = serde_json::from_str(&aws_cli(
-        &server.endpoint,
-        &["iam", "create-access-key", "--user-name", "app"],
-    ))
-    .unwrap();
+    let (key_id, secret) =
+        crate::moto::iam_user_allowed(&server.endpoint, &["secretsmanager:GetSecretValue"]);
     crate::secrets::enforce_iam(&server.endpoint);
     let run = gate(
         &schema(env, &[("DB_HOST", "parameter = \"app/DB_HOST\"")]),
         &server.endpoint,
     )
-    .env(
-        "AWS_ACCESS_KEY_ID",
-        key["AccessKey"]["AccessKeyId"].as_str().unwrap(),
-    )
-    .env(
-        "AWS_SECRET_ACCESS_KEY",
-        key["AccessKey"]["SecretAccessKey"].as_str().unwrap(),
-    )
+    .env("AWS_ACCESS_KEY_ID", &key_id)
+    .env("AWS_SECRET_ACCESS_KEY", &secret)
     .env("USE_PARAMETER_STORE", "true")
     .env("ENVIRONMENT", env)
     .args(["--", "echo", "launched"])

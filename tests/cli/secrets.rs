@@ -499,34 +499,14 @@ fn auto_falls_back_to_get_secret_value_under_iam_without_batch_permission() {
         );
     }
     // The guide's policy: GetSecretValue, DescribeSecret, ListSecrets; no BatchGetSecretValue.
-    aws_cli(
-        &server.endpoint,
-        &["iam", "create-user", "--user-name", "app"],
-    );
-    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["secretsmanager:GetSecretValue","secretsmanager:DescribeSecret","secretsmanager:ListSecrets"],"Resource":"*"}]}"#;
-    aws_cli(
+    let (key_id, secret) = crate::moto::iam_user_allowed(
         &server.endpoint,
         &[
-            "iam",
-            "put-user-policy",
-            "--user-name",
-            "app",
-            "--policy-name",
-            "read",
-            "--policy-document",
-            policy,
+            "secretsmanager:GetSecretValue",
+            "secretsmanager:DescribeSecret",
+            "secretsmanager:ListSecrets",
         ],
     );
-    let key: serde_json::Value = serde_json::from_str(&aws_cli(
-        &server.endpoint,
-        &["iam", "create-access-key", "--user-name", "app"],
-    ))
-    .unwrap();
-    let key_id = key["AccessKey"]["AccessKeyId"].as_str().unwrap().to_owned();
-    let secret = key["AccessKey"]["SecretAccessKey"]
-        .as_str()
-        .unwrap()
-        .to_owned();
     enforce_iam(&server.endpoint);
     // The user really lacks the batch permission.
     let denied = block_on(async {
