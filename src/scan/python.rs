@@ -7,6 +7,7 @@
 //! any name), environs (`env = Env()`), python-decouple (`from decouple import
 //! config`). Pure: source bytes in, reads out.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 
 use tree_sitter::{Node, Parser, Tree};
@@ -176,16 +177,28 @@ fn text_lines(before: &[u8]) -> usize {
 }
 
 fn parse(text: &str) -> Result<Tree, Unparsable> {
-    let mut parser = Parser::new();
-    parser
-        .set_language(&tree_sitter_python::LANGUAGE.into())
-        .map_err(|_| Unparsable {
-            line: 1,
-            reason: "the Python grammar could not be loaded".to_owned(),
-        })?;
-    parser.parse(text, None).ok_or_else(|| Unparsable {
-        line: 1,
-        reason: "the parser gave up".to_owned(),
+    thread_local! {
+        /// One parser per walker thread: a parser keeps its stacks and buffers
+        /// between modules instead of allocating them for each.
+        static PARSER: RefCell<Option<Parser>> = const { RefCell::new(None) };
+    }
+    PARSER.with_borrow_mut(|slot| {
+        if slot.is_none() {
+            let mut parser = Parser::new();
+            parser
+                .set_language(&tree_sitter_python::LANGUAGE.into())
+                .map_err(|_| Unparsable {
+                    line: 1,
+                    reason: "the Python grammar could not be loaded".to_owned(),
+                })?;
+            *slot = Some(parser);
+        }
+        slot.as_mut()
+            .and_then(|parser| parser.parse(text, None))
+            .ok_or_else(|| Unparsable {
+                line: 1,
+                reason: "the parser gave up".to_owned(),
+            })
     })
 }
 
