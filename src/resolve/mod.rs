@@ -201,6 +201,16 @@ pub enum Origin {
 }
 
 impl Origin {
+    /// A value the deployment supplied itself (the environment, an alias, a file,
+    /// the secrets mount, an env file), which may be a store reference to resolve.
+    #[must_use]
+    pub fn is_supplied_locally(&self) -> bool {
+        matches!(
+            self,
+            Self::Env | Self::Alias(_) | Self::File(_) | Self::SecretsDir(_) | Self::EnvFile(_)
+        )
+    }
+
     /// A store that holds this value encrypted (a SecureString): the value is
     /// treated as sensitive in every output, whatever the schema says.
     #[must_use]

@@ -72,14 +72,7 @@ fn need_for(
     use_parameter_store: bool,
     resolved: &ResolvedVar,
 ) -> Option<ParameterNeed> {
-    let from_environment = matches!(
-        resolved.origin,
-        Origin::Env
-            | Origin::Alias(_)
-            | Origin::File(_)
-            | Origin::SecretsDir(_)
-            | Origin::EnvFile(_)
-    );
+    let from_environment = resolved.origin.is_supplied_locally();
     if let Some(name) = resolved
         .value
         .as_ref()

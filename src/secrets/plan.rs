@@ -5,7 +5,7 @@ use secrecy::ExposeSecret;
 
 use super::reference::{SecretRef, Selector, name_of};
 use crate::problem::{Code, Problem};
-use crate::resolve::{Origin, Resolution};
+use crate::resolve::Resolution;
 use crate::schema::{Schema, VarSpec};
 
 /// The most secret ids one BatchGetSecretValue call may name.
@@ -104,14 +104,7 @@ fn need_for(
     use_secrets_manager: bool,
     resolved: &crate::resolve::ResolvedVar,
 ) -> Option<Need> {
-    let from_environment = matches!(
-        resolved.origin,
-        Origin::Env
-            | Origin::Alias(_)
-            | Origin::File(_)
-            | Origin::SecretsDir(_)
-            | Origin::EnvFile(_)
-    );
+    let from_environment = resolved.origin.is_supplied_locally();
     let env_reference = resolved
         .value
         .as_ref()
