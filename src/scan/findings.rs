@@ -36,6 +36,9 @@ pub struct Finding {
     pub message: String,
     /// Byte range in the file, for the code line a human report shows.
     pub span: std::ops::Range<usize>,
+    /// Whether a report may show that line: not when the read's default may be a
+    /// secret (the variable is sensitive, or its name or the default says so).
+    pub quotable: bool,
 }
 
 /// One scanned file's reads, or why it was not read.
@@ -78,11 +81,13 @@ pub fn findings(
                         unparsable.reason
                     ),
                     span: 0..0,
+                    quotable: true,
                 });
                 continue;
             }
         };
         for read in reads {
+            let quotable = !default_may_be_secret(schema, read);
             let at = |kind, level, name: Option<&String>, message| Finding {
                 kind,
                 level,
@@ -92,6 +97,7 @@ pub fn findings(
                 column: read.column,
                 message,
                 span: read.span.clone(),
+                quotable,
             };
             let Some(name) = &read.name else {
                 out.push(at(
@@ -142,9 +148,29 @@ pub fn findings(
                 var.name
             ),
             span: var.span.start..var.span.start,
+            quotable: true,
         });
     }
     out
+}
+
+/// Whether the default written in `read` may be a secret: a text default of a
+/// variable the schema marks sensitive, of an undeclared or dynamic variable whose
+/// name says secret, or one that looks like a credential itself.
+fn default_may_be_secret(schema: &Schema, read: &Read) -> bool {
+    let Some(Literal::Text(default)) = &read.default else {
+        return false;
+    };
+    if default.is_empty() {
+        return false;
+    }
+    let sensitive = match read.name.as_deref() {
+        Some(name) => schema
+            .var(name)
+            .map_or_else(|| crate::init::sensitive_name(name), |var| var.sensitive),
+        None => true,
+    };
+    sensitive || crate::init::sensitive_value(default)
 }
 
 /// A code default that the schema contradicts, or that can never apply.

@@ -195,9 +195,15 @@ fn human(found: &[Finding], roots: &[PathBuf], schema_path: &Path, scanned: usiz
         };
         let diagnostic = ScanDiagnostic {
             finding,
-            source: miette::NamedSource::new(finding.file.clone(), text),
+            source: finding.quotable.then(|| {
+                miette::NamedSource::new(finding.file.clone(), own_lines(&text, &finding.span))
+            }),
         };
-        let _ = handler.render_report(&mut out, &diagnostic);
+        let mut report = String::new();
+        let _ = handler.render_report(&mut report, &diagnostic);
+        for line in report.lines() {
+            let _ = writeln!(out, "{}", line.trim_end());
+        }
     }
     let count = |level| {
         found
@@ -215,9 +221,32 @@ fn human(found: &[Finding], roots: &[PathBuf], schema_path: &Path, scanned: usiz
     out
 }
 
+/// `text` with every line outside `span`'s blanked, at the same offsets: the
+/// report shows the finding's own code, never a neighbouring line (which may hold a
+/// secret default).
+fn own_lines(text: &str, span: &std::ops::Range<usize>) -> String {
+    let start = text[..span.start.min(text.len())]
+        .rfind('\n')
+        .map_or(0, |newline| newline + 1);
+    let end = text[span.end.min(text.len())..]
+        .find('\n')
+        .map_or(text.len(), |newline| span.end + newline);
+    text.char_indices()
+        .map(|(at, c)| {
+            if (start..end).contains(&at) || c == '\n' {
+                c
+            } else {
+                ' '
+            }
+        })
+        .collect()
+}
+
+/// One finding for miette; without `source` (a line that may hold a secret) the
+/// message carries the place instead of the code.
 struct ScanDiagnostic<'a> {
     finding: &'a Finding,
-    source: miette::NamedSource<String>,
+    source: Option<miette::NamedSource<String>>,
 }
 
 impl std::fmt::Debug for ScanDiagnostic<'_> {
@@ -228,7 +257,11 @@ impl std::fmt::Debug for ScanDiagnostic<'_> {
 
 impl std::fmt::Display for ScanDiagnostic<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.finding.message)
+        let finding = self.finding;
+        if self.source.is_none() {
+            write!(f, "{}:{}:{}: ", finding.file, finding.line, finding.column)?;
+        }
+        f.write_str(&finding.message)
     }
 }
 
@@ -248,10 +281,13 @@ impl miette::Diagnostic for ScanDiagnostic<'_> {
     }
 
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
-        Some(&self.source)
+        self.source
+            .as_ref()
+            .map(|source| source as &dyn miette::SourceCode)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        self.source.as_ref()?;
         let span = &self.finding.span;
         let label = match &self.finding.name {
             Some(name) => format!("{name} ({}:{})", self.finding.line, self.finding.column),

@@ -252,3 +252,40 @@ fn a_twenty_megabyte_generated_file_is_scanned() {
             .all(|finding| finding["kind"] == "undeclared")
     );
 }
+
+/// A default written in the code may be a secret: no format shows it, nor the line
+/// it stands on, nor a neighbouring line (generated: every kind of finding next to
+/// every kind of secret line).
+#[test]
+fn a_secret_default_in_the_code_is_never_shown() {
+    let schema = "[vars.API_KEY]\nsensitive = true\nrequired = false\ndefault = \"schema-side\"\n\
+                  [vars.PORT]\ntype = \"port\"\nrequired = false\n";
+    let secret_lines = [
+        "KEY = os.environ.get(\"API_KEY\", \"canary-declared-sensitive\")",
+        "TOKEN = os.getenv(\"API_TOKEN\", \"canary-undeclared-by-name\")",
+        "DSN = os.getenv(\"DATABASE_URL\", \"postgres://app:canary-in-a-dsn@db/app\")",
+        "ANY = os.environ.get(name, \"canary-dynamic-name\")",
+        "PASSWORD = \"canary-neighbouring-line\"",
+    ];
+    let findings_lines = [
+        "UNDECLARED = os.environ[\"SOME_SETTING\"]",
+        "PORT = os.environ.get(\"PORT\", \"8000\")",
+        "DYNAMIC = os.environ[name]",
+    ];
+    for secret in secret_lines {
+        for finding in findings_lines {
+            let module = format!("import os\nname = 'X'\n{finding}\n{secret}\n{finding}\n");
+            for format in ["human", "json", "github"] {
+                let gate = Envgate::with_schema(schema);
+                gate.file("app.py", module.as_str());
+                let run = gate.args(["scan", "--format", format]).run();
+                assert!(run.code == 0 || run.code == 1, "{}", run.transcript());
+                assert!(
+                    !run.transcript().contains("canary"),
+                    "{format}, {secret}: {}",
+                    run.transcript()
+                );
+            }
+        }
+    }
+}
