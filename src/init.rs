@@ -187,9 +187,13 @@ fn json_with_a_secret(value: &str) -> bool {
         && serde_json::from_str::<serde_json::Value>(value).is_ok_and(|parsed| holds(&parsed))
 }
 
-/// Whether a draft marks `entry` sensitive (by name or by value).
+/// Whether a draft marks `entry` sensitive (by name, by its value, or by the
+/// default the code gives it).
 fn is_sensitive(entry: &Found) -> bool {
-    sensitive_name(&entry.name) || entry.value.as_deref().is_some_and(sensitive_value)
+    let code_default = entry.code.as_ref().and_then(|code| code.default.as_deref());
+    sensitive_name(&entry.name)
+        || entry.value.as_deref().is_some_and(sensitive_value)
+        || code_default.is_some_and(sensitive_value)
 }
 
 /// The type a value suggests (and that it passes).
@@ -612,6 +616,31 @@ mod tests {
         );
         assert!(!text.contains("canary"), "{text}");
         assert!(text.contains("example = \"4\""), "{text}");
+        crate::schema::from_str("draft.toml", &text).unwrap();
+    }
+
+    #[test]
+    fn a_credential_shaped_default_in_the_code_is_never_copied() {
+        let from_code = |name: &str, default: &str| Found {
+            name: name.to_owned(),
+            value: None,
+            code: Some(FromCode {
+                default: Some(default.to_owned()),
+                ..FromCode::default()
+            }),
+        };
+        let text = draft(
+            &[
+                from_code("DATABASE_URL", "postgres://app:pw-canary@db/app"),
+                from_code("PAYMENTS", "sk_live_canary"),
+                from_code("WORKERS", "4"),
+            ],
+            "the code",
+            None,
+            false,
+        );
+        assert!(!text.contains("canary"), "{text}");
+        assert!(text.contains("default = \"4\""), "{text}");
         crate::schema::from_str("draft.toml", &text).unwrap();
     }
 
