@@ -12,17 +12,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-command -v hyperfine >/dev/null || { echo "bench-launch: install hyperfine (apt-get install hyperfine)" >&2; exit 1; }
-. scripts/lib/musl-target.sh
-target=$(musl_target)
-cargo install --locked --quiet --path . --target "$target" --root target/installed
-installed=$PWD/target/installed/bin/envgate
-secretspec=$PWD/.tools/bin/secretspec
-if [ ! -x "$secretspec" ]; then
-  echo "bench-launch: building secretspec 0.21 into .tools (a few minutes)" >&2
-  cargo install --locked --quiet secretspec --version '~0.21' \
-    --no-default-features --features cli,awssm --root .tools
-fi
+. scripts/lib/bench-tools.sh
+needs_commands bench-launch hyperfine
+installed=$(installed_envgate)
+secretspec=$(secretspec_with awssm)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 

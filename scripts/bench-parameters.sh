@@ -11,21 +11,12 @@ count=${COUNT:-40}
 rounds=${ROUNDS:-3}
 runs=${RUNS:-30}
 
-for tool in hyperfine openssl; do
-  command -v "$tool" >/dev/null || { echo "bench-parameters: install $tool (apt-get install $tool)" >&2; exit 1; }
-done
+. scripts/lib/bench-tools.sh
+needs_commands bench-parameters hyperfine openssl
 scripts/setup-test-env.sh >&2
 python=$PWD/.venv/bin/python
-. scripts/lib/musl-target.sh
-target=$(musl_target)
-cargo install --locked --quiet --path . --target "$target" --root target/installed
-envgate=$PWD/target/installed/bin/envgate
-secretspec=$PWD/.tools/awsps/bin/secretspec
-if [ ! -x "$secretspec" ]; then
-  echo "bench-parameters: building secretspec 0.21 with awsps into .tools/awsps (a few minutes)" >&2
-  cargo install --locked --quiet secretspec --version '~0.21' \
-    --no-default-features --features cli,awsps --root .tools/awsps
-fi
+envgate=$(installed_envgate)
+secretspec=$(secretspec_with awsps)
 
 work=$(mktemp -d)
 servers=()

@@ -12,21 +12,12 @@ count=${COUNT:-40}
 rounds=${ROUNDS:-3}
 runs=${RUNS:-30}
 
-for tool in hyperfine openssl; do
-  command -v "$tool" >/dev/null || { echo "bench-secrets: install $tool (apt-get install $tool)" >&2; exit 1; }
-done
+. scripts/lib/bench-tools.sh
+needs_commands bench-secrets hyperfine openssl
 scripts/setup-test-env.sh >&2
 python=$PWD/.venv/bin/python
-. scripts/lib/musl-target.sh
-target=$(musl_target)
-cargo install --locked --quiet --path . --target "$target" --root target/installed
-envgate=$PWD/target/installed/bin/envgate
-secretspec=$PWD/.tools/bin/secretspec
-if [ ! -x "$secretspec" ]; then
-  echo "bench-secrets: building secretspec 0.21 into .tools (a few minutes)" >&2
-  cargo install --locked --quiet secretspec --version '~0.21' \
-    --no-default-features --features cli,awssm --root .tools
-fi
+envgate=$(installed_envgate)
+secretspec=$(secretspec_with awssm)
 
 work=$(mktemp -d)
 servers=()
