@@ -231,15 +231,16 @@ fn own_lines(text: &str, span: &std::ops::Range<usize>) -> String {
     let end = text[span.end.min(text.len())..]
         .find('\n')
         .map_or(text.len(), |newline| span.end + newline);
-    text.char_indices()
-        .map(|(at, c)| {
-            if (start..end).contains(&at) || c == '\n' {
-                c
-            } else {
-                ' '
-            }
-        })
-        .collect()
+    let mut kept = String::with_capacity(text.len());
+    for (at, c) in text.char_indices() {
+        if (start..end).contains(&at) || c == '\n' {
+            kept.push(c);
+        } else {
+            // As many bytes as the character, so every offset stays where it was.
+            kept.extend(std::iter::repeat_n(' ', c.len_utf8()));
+        }
+    }
+    kept
 }
 
 /// One finding for miette; without `source` (a line that may hold a secret) the
@@ -298,5 +299,24 @@ impl miette::Diagnostic for ScanDiagnostic<'_> {
             span.start,
             span.end.saturating_sub(span.start),
         ))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::own_lines;
+
+    #[test]
+    fn only_the_findings_lines_are_kept_at_their_offsets() {
+        let text = "café = 'sk-canary'\nX = os.environ['X']\nPASSWORD = 'hunter2'\n";
+        let start = text.find("os.environ").unwrap();
+        let kept = own_lines(text, &(start..start + 10));
+        assert_eq!(kept.len(), text.len());
+        assert_eq!(&kept[start..start + 10], "os.environ");
+        assert!(
+            !kept.contains("canary") && !kept.contains("hunter2"),
+            "{kept}"
+        );
+        assert_eq!(kept.lines().count(), 3);
     }
 }
