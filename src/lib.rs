@@ -30,6 +30,7 @@ pub mod rules;
 pub mod scan;
 pub mod schema;
 pub mod secrets;
+pub mod sensitive;
 pub mod settings;
 pub mod signals;
 pub mod supervise;

@@ -165,12 +165,13 @@ fn default_may_be_secret(schema: &Schema, read: &Read) -> bool {
         return false;
     }
     let sensitive = match read.name.as_deref() {
-        Some(name) => schema
-            .var(name)
-            .map_or_else(|| crate::init::sensitive_name(name), |var| var.sensitive),
+        Some(name) => schema.var(name).map_or_else(
+            || crate::sensitive::sensitive_name(name),
+            |var| var.sensitive,
+        ),
         None => true,
     };
-    sensitive || crate::init::sensitive_value(default)
+    sensitive || crate::sensitive::sensitive_value(default)
 }
 
 /// A code default that the schema contradicts, or that can never apply.
